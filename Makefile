@@ -1,0 +1,56 @@
+# threatgraph: `make run` serves the seeded graph, `make test` runs the whole suite.
+# Every install step lives here, so a clean clone (and CI) needs nothing else.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TG := $(BIN)/threatgraph
+
+.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean
+
+install: $(VENV)/.installed
+	@$(TG) neo4j install
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "threatgraph needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+run: install
+	$(TG) neo4j start
+	$(TG) seed --if-empty
+	$(TG) serve
+
+test: install lint
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: install
+	$(TG) schema export
+
+neo4j-start: install
+	$(TG) neo4j start
+
+neo4j-stop: install
+	$(TG) neo4j stop
+
+bench: install
+	$(BIN)/python -m bench --profile quick
+
+bench-full: install
+	$(BIN)/python -m bench --profile full
+
+clean:
+	-$(TG) neo4j stop
+	rm -rf $(VENV) .neo4j .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The HTTP face of threatgraph: the Starlette app, its operations endpoints and the CLI."""

@@ -1,0 +1,105 @@
+"""`threatgraph`: the one command-line entry point, a thin layer over the packages.
+
+Every command turns the graph layer's errors into one line on stderr and a
+non-zero exit (`fail`), so scripts and people see the same message.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+import typer
+
+from graph.errors import GraphError
+from graph.server.config import ManagedServerSettings
+from graph.server.process import ManagedServer
+
+app = typer.Typer(
+    help="threatgraph: a knowledge graph of cyber-threat attributions, served over GraphQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+neo4j_app = typer.Typer(
+    help="The Neo4j server threatgraph assembles and runs itself (when NEO4J_URI is unset).",
+    no_args_is_help=True,
+)
+app.add_typer(neo4j_app, name="neo4j")
+
+T = TypeVar("T")
+
+
+def fail(message: str, exit_code: int = 1) -> NoReturn:
+    typer.echo(f"threatgraph: {message}", err=True)
+    raise typer.Exit(exit_code)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run `action`, turning a GraphError into a one-line message and exit 1."""
+    try:
+        return action()
+    except GraphError as error:
+        fail(str(error))
+
+
+def managed_server() -> ManagedServer:
+    return guarded(lambda: ManagedServer(ManagedServerSettings.from_env()))
+
+
+@neo4j_app.command("install")
+def neo4j_install() -> None:
+    """Fetch the Neo4j jars from Maven Central (once; a no-op when present)."""
+    server = managed_server()
+    fetched = guarded(server.install)
+    where = server.settings.lib_dir
+    typer.echo(
+        f"Neo4j {server.settings.neo4j_version} {'installed in' if fetched else 'already in'} {where}"
+    )
+
+
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Start the managed server (or reuse the running one) and wait until Bolt answers."""
+    server = managed_server()
+    started = guarded(server.start)
+    verb = "started" if started else "already running, reused"
+    typer.echo(
+        f"Neo4j {verb}: Bolt {server.settings.bolt_uri}, Browser {server.settings.browser_url}"
+    )
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """Stop the managed server cleanly; its data is kept."""
+    server = managed_server()
+    stopped = guarded(server.stop)
+    typer.echo("Neo4j stopped" if stopped else "Neo4j was not running")
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    """Say whether the managed server runs, with its version and ports (exit 3 when stopped)."""
+    server = managed_server()
+    status = guarded(server.status)
+    typer.echo(status.describe())
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@neo4j_app.command("env")
+def neo4j_env() -> None:
+    """Print NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD for `eval "$(threatgraph neo4j env)"`."""
+    server = managed_server()
+    for line in guarded(server.env_lines):
+        typer.echo(line)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m api.cli`
+    app(prog_name="threatgraph")
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,205 @@
+"""The one object through which everything reaches Neo4j.
+
+`Graph` wraps the official async driver with a small family of verbs (`read`,
+`write`, `write_in_one_transaction`). It counts Cypher round-trips (the API
+promises one per root field, and tests assert the counts) and translates the
+driver's exceptions into this package's errors in one place, `_translated`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+
+import neo4j
+from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Query, RoutingControl
+from neo4j.exceptions import (
+    AuthError,
+    ClientError,
+    DatabaseUnavailable,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from graph.errors import Neo4jAuthError, Neo4jUnavailable, QueryTimeout
+from graph.settings import Neo4jSettings
+
+Record = dict[str, Any]
+Statement = tuple[LiteralString, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A resolved address and credentials (from NEO4J_* or the managed server)."""
+
+    uri: str
+    user: str
+    password: str
+    database: str
+
+
+def resolve_connection(settings: Neo4jSettings, env: Mapping[str, str] | None = None) -> Connection:
+    """NEO4J_URI and friends when set; otherwise the managed server's address and password."""
+    if settings.uri is not None:
+        return Connection(settings.uri, settings.user, settings.password or "", settings.database)
+    # Imported here: only the managed-server route needs the server package.
+    from graph.server.config import ManagedServerSettings
+    from graph.server.process import ManagedServer
+
+    server = ManagedServer(ManagedServerSettings.from_env(env), dict(env) if env else None)
+    return Connection(server.settings.bolt_uri, server.user, server.password, settings.database)
+
+
+@dataclass
+class RoundTripLog:
+    """Cypher statements sent to Neo4j while the log was active."""
+
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+_active_logs: contextvars.ContextVar[tuple[RoundTripLog, ...]] = contextvars.ContextVar(
+    "threatgraph_round_trip_logs", default=()
+)
+
+
+@contextlib.contextmanager
+def count_round_trips() -> Iterator[RoundTripLog]:
+    """Record every round-trip made in this context (this task and its children)."""
+    log = RoundTripLog()
+    token = _active_logs.set((*_active_logs.get(), log))
+    try:
+        yield log
+    finally:
+        _active_logs.reset(token)
+
+
+def _note_round_trip(query: str) -> None:
+    for log in _active_logs.get():
+        log.statements.append(query)
+
+
+@contextlib.contextmanager
+def _translated(uri: str) -> Iterator[None]:
+    """Turn the driver's exceptions into graph errors (the one place that does)."""
+    try:
+        yield
+    except AuthError as error:
+        raise Neo4jAuthError(f"Neo4j at {uri} refused the credentials: {error.message}") from None
+    except ClientError as error:
+        if error.code and "TransactionTimedOut" in error.code:
+            raise QueryTimeout("the query ran past the transaction time limit") from None
+        raise
+    except TransientError as error:
+        if error.code and "TransactionTimedOut" in error.code:
+            raise QueryTimeout("the query ran past the transaction time limit") from None
+        raise Neo4jUnavailable(f"Neo4j at {uri} is temporarily unavailable") from None
+    except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, OSError):
+        raise Neo4jUnavailable(f"Neo4j at {uri} is unavailable") from None
+
+
+class Graph:
+    """A Neo4j database behind read/write verbs, with round-trip counting."""
+
+    def __init__(self, driver: AsyncDriver, connection: Connection, timeout_ms: int) -> None:
+        self.driver = driver
+        self.connection = connection
+        self.timeout_s = timeout_ms / 1000
+        self.round_trips = 0
+
+    @classmethod
+    def connect(
+        cls, settings: Neo4jSettings | None = None, env: Mapping[str, str] | None = None
+    ) -> Graph:
+        """Open a driver (lazily: nothing is sent until the first query)."""
+        settings = settings or Neo4jSettings.from_env(env)
+        connection = resolve_connection(settings, env)
+        driver = AsyncGraphDatabase.driver(
+            connection.uri,
+            auth=(connection.user, connection.password),
+            connection_timeout=settings.connection_timeout_ms / 1000,
+            connection_acquisition_timeout=settings.connection_timeout_ms / 1000,
+            max_transaction_retry_time=settings.connection_timeout_ms / 1000,
+            notifications_min_severity="OFF",
+        )
+        return cls(driver, connection, settings.transaction_timeout_ms)
+
+    async def close(self) -> None:
+        await self.driver.close()
+
+    async def __aenter__(self) -> Graph:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _count(self, query: str) -> None:
+        self.round_trips += 1
+        _note_round_trip(query)
+
+    async def ping(self) -> None:
+        """Raise Neo4jUnavailable / Neo4jAuthError unless Neo4j answers now."""
+        with _translated(self.connection.uri):
+            await self.driver.verify_connectivity()
+
+    async def read(
+        self, query: LiteralString, parameters: Mapping[str, Any] | None = None
+    ) -> list[Record]:
+        """Run one read-only statement (routed to readers; a write in it fails)."""
+        return await self._execute(query, parameters, RoutingControl.READ)
+
+    async def write(
+        self, query: LiteralString, parameters: Mapping[str, Any] | None = None
+    ) -> list[Record]:
+        """Run one statement in its own write transaction."""
+        return await self._execute(query, parameters, RoutingControl.WRITE)
+
+    async def _execute(
+        self, query: LiteralString, parameters: Mapping[str, Any] | None, routing: RoutingControl
+    ) -> list[Record]:
+        self._count(query)
+        with _translated(self.connection.uri):
+            result = await self.driver.execute_query(
+                Query(query, timeout=self.timeout_s),
+                parameters_=dict(parameters or {}),
+                routing_=routing,
+                database_=self.connection.database,
+            )
+        return [record.data() for record in result.records]
+
+    async def write_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
+        """Run several statements in one write transaction: all of them or none.
+
+        One round-trip per statement (each is an UNWIND batch, never a row);
+        the driver retries the whole transaction on transient failures.
+        """
+
+        async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
+            results: list[list[Record]] = []
+            for query, parameters in statements:
+                self._count(query)
+                cursor = await tx.run(query, dict(parameters))
+                results.append([record.data() async for record in cursor])
+            return results
+
+        with _translated(self.connection.uri):
+            async with self._session() as session:
+                return await session.execute_write(work)
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[neo4j.AsyncSession]:
+        session = self.driver.session(
+            database=self.connection.database,
+            bookmark_manager=self.driver.execute_query_bookmark_manager,
+        )
+        try:
+            yield session
+        finally:
+            await session.close()

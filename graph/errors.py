@@ -1,0 +1,81 @@
+"""Domain errors of the graph layer.
+
+Each carries enough context to be shown to a person as one line. The API and
+the CLI translate them in one place each (api/errors.py, api/cli.py).
+"""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    code = "GRAPH_ERROR"
+
+
+class ConfigurationError(GraphError):
+    """A setting (environment variable) has a value that cannot be used."""
+
+    code = "BAD_CONFIGURATION"
+
+
+class Neo4jUnavailable(GraphError):
+    """Neo4j could not be reached (down, restarting, wrong address)."""
+
+    code = "NEO4J_UNAVAILABLE"
+
+
+class Neo4jAuthError(GraphError):
+    """Neo4j refused the configured credentials."""
+
+    code = "NEO4J_AUTH_FAILED"
+
+
+class QueryTimeout(GraphError):
+    """A statement ran past the per-transaction time limit."""
+
+    code = "QUERY_TIMEOUT"
+
+
+class ServerError(GraphError):
+    """The managed Neo4j server could not be installed, started or stopped."""
+
+    code = "NEO4J_SERVER_ERROR"
+
+
+class ValidationError(GraphError):
+    """A graph document (seed file, import, mutation) broke the model's rules.
+
+    ``problems`` lists every problem found, each as "where: what is wrong", so
+    an analyst fixes a file in one pass rather than one error at a time.
+    """
+
+    code = "VALIDATION_FAILED"
+
+    def __init__(self, origin: str, problems: list[str]) -> None:
+        self.origin = origin
+        self.problems = problems
+        shown = "\n".join(f"  {origin}: {p}" for p in problems)
+        super().__init__(f"{origin}: {len(problems)} problem(s), nothing written\n{shown}")
+
+
+class NotFound(GraphError):
+    """A reference (id, name or alias) matched no entity."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f"no entity matches {ref!r} (by id, name or alias)")
+
+
+class AmbiguousReference(GraphError):
+    """A reference matched several entities; the caller must pick one by id."""
+
+    code = "AMBIGUOUS_REFERENCE"
+
+    def __init__(self, ref: str, candidates: list[str]) -> None:
+        self.ref = ref
+        self.candidates = candidates
+        listed = ", ".join(candidates)
+        super().__init__(f"{ref!r} matches {len(candidates)} entities: {listed}; use an id")
