@@ -6,12 +6,14 @@ non-zero exit (`fail`), so scripts and people see the same message.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 import typer
 
+from graph.database import Graph
 from graph.errors import GraphError
 from graph.server.config import ManagedServerSettings
 from graph.server.process import ManagedServer
@@ -94,6 +96,21 @@ def neo4j_env() -> None:
     server = managed_server()
     for line in guarded(server.env_lines):
         typer.echo(line)
+
+
+@neo4j_app.command("check")
+def neo4j_check() -> None:
+    """Connect to the configured Neo4j (NEO4J_URI, or the managed server) and run RETURN 1."""
+
+    async def probe() -> str:
+        async with Graph.connect() as graph:
+            rows = await graph.read(
+                "CALL dbms.components() YIELD versions, edition "
+                "RETURN versions[0] AS version, edition"
+            )
+            return f"Neo4j at {graph.connection.uri} answers: {rows[0]['version']} {rows[0]['edition']}"
+
+    typer.echo(guarded(lambda: asyncio.run(probe())))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m api.cli`

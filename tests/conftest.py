@@ -1,0 +1,102 @@
+"""Session fixtures: one real Neo4j for the whole suite, and a known state per test.
+
+Tests that change the graph ask for `empty_graph` (everything deleted first);
+tests that read the shipped seed ask for `seeded_graph`, which reloads the seed
+only when a previous test left the database changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import neo4j
+import pytest
+
+from graph.server.process import ManagedServer
+from tests.neo4j_provider import SuiteNeo4j, docker_engine_answers, managed_test_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def docker_compose_file() -> str:
+    return str(ROOT / "compose.yaml")
+
+
+@pytest.fixture(scope="session")
+def test_neo4j(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SuiteNeo4j]:
+    if os.environ.get("NEO4J_URI"):
+        yield SuiteNeo4j(
+            uri=os.environ["NEO4J_URI"],
+            user=os.environ.get("NEO4J_USER", "neo4j"),
+            password=os.environ.get("NEO4J_PASSWORD", ""),
+            database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+            managed=None,
+        )
+        return
+    if docker_engine_answers():
+        yield from _docker_neo4j(request)
+        return
+    server = ManagedServer(managed_test_settings(tmp_path_factory.mktemp("neo4j") / "home"))
+    server.start()
+    try:
+        yield SuiteNeo4j(
+            uri=server.settings.bolt_uri,
+            user=server.user,
+            password=server.password,
+            database="neo4j",
+            managed=server,
+        )
+    finally:
+        server.stop()
+
+
+def _docker_neo4j(request: pytest.FixtureRequest) -> Iterator[SuiteNeo4j]:
+    services: Any = request.getfixturevalue("docker_services")
+    port = services.port_for("neo4j", 7687)
+    uri = f"bolt://127.0.0.1:{port}"
+    password = os.environ.get("NEO4J_PASSWORD", "threatgraph-dev")
+
+    def answers() -> bool:
+        try:
+            with neo4j.GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
+                driver.verify_connectivity()
+        except Exception:
+            return False
+        return True
+
+    services.wait_until_responsive(timeout=180.0, pause=1.0, check=answers)
+    yield SuiteNeo4j(uri=uri, user="neo4j", password=password, database="neo4j", managed=None)
+
+
+@pytest.fixture(scope="session")
+def neo4j_env(test_neo4j: SuiteNeo4j) -> Iterator[dict[str, str]]:
+    """Point every project component in this process at the test server."""
+    saved = {key: os.environ.get(key) for key in test_neo4j.env()}
+    os.environ.update(test_neo4j.env())
+    yield test_neo4j.env()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def driver(test_neo4j: SuiteNeo4j, neo4j_env: dict[str, str]) -> Iterator[neo4j.Driver]:
+    """A plain driver for assertions written directly in Cypher."""
+    with neo4j.GraphDatabase.driver(
+        test_neo4j.uri, auth=(test_neo4j.user, test_neo4j.password)
+    ) as opened:
+        opened.verify_connectivity()
+        yield opened
+
+
+def cypher(driver: neo4j.Driver, query: str, **parameters: Any) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(query, parameters, database_="neo4j")  # type: ignore[arg-type]
+    return [record.data() for record in records]

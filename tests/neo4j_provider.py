@@ -1,0 +1,64 @@
+"""Where the test suite's Neo4j comes from.
+
+In order: NEO4J_URI when set; a Docker engine that answers (compose.yaml
+through pytest-docker); otherwise a managed server of the project's own, in a
+temporary home on free ports, so the suite runs beside `make run`'s server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph.server.config import ManagedServerSettings
+from graph.server.process import ManagedServer, free_port
+from graph.settings import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class SuiteNeo4j:
+    uri: str
+    user: str
+    password: str
+    database: str
+    managed: ManagedServer | None
+
+    def env(self) -> dict[str, str]:
+        """Environment variables pointing the project at this server."""
+        return {
+            "NEO4J_URI": self.uri,
+            "NEO4J_USER": self.user,
+            "NEO4J_PASSWORD": self.password,
+            "NEO4J_DATABASE": self.database,
+        }
+
+
+def docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        completed = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return completed.returncode == 0
+
+
+def managed_test_settings(home: Path) -> ManagedServerSettings:
+    base = ManagedServerSettings.from_env({})
+    return ManagedServerSettings(
+        home=home,
+        lib_dir=Path(os.environ.get("THREATGRAPH_NEO4J_LIB") or PROJECT_ROOT / ".neo4j" / "lib"),
+        neo4j_version=base.neo4j_version,
+        bolt_port=free_port(),
+        http_port=free_port(),
+        heap_mb=1024,
+        page_cache_mb=256,
+        transaction_timeout_ms=base.transaction_timeout_ms,
+    )

@@ -1,0 +1,142 @@
+"""compose.yaml and the Dockerfile, read as text: no Docker engine is needed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = {"graph", "schema", "api", "seed"}
+
+
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return document
+
+
+def service(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = compose()["services"][name]
+    return found
+
+
+def environment(name: str) -> dict[str, str]:
+    """A service's environment, written as a mapping or as a list of KEY=VALUE."""
+    env = service(name).get("environment", {})
+    if isinstance(env, list):
+        return dict(item.split("=", 1) for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def default_ref(value: str) -> tuple[str, str]:
+    """('NAME', 'default') from a string that is exactly ${NAME:-default}."""
+    match = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
+    assert match, f"{value!r} is not ${{VAR:-default}}"
+    return match[1], match[2]
+
+
+def neo4j_auth() -> tuple[str, str]:
+    """NEO4J_AUTH split into its user and password parts."""
+    user, _, password = environment("neo4j")["NEO4J_AUTH"].partition("/")
+    return user, password
+
+
+def published(name: str) -> set[tuple[str, str]]:
+    """(host port, container port) pairs of a service's short-syntax ports."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in service(name).get("ports", []):
+        parts = str(entry).split(":")
+        pairs.add((parts[-2], parts[-1]))
+    return pairs
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    instructions: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            instructions.append((keyword.upper(), " ".join(arguments.split())))
+    return instructions
+
+
+def test_services_are_neo4j_and_api() -> None:
+    assert set(compose()["services"]) == {"neo4j", "api"}
+
+
+def test_neo4j_image_is_5_26_community() -> None:
+    assert service("neo4j")["image"] == "neo4j:5.26-community"
+
+
+def test_neo4j_has_healthcheck_test() -> None:
+    assert service("neo4j")["healthcheck"]["test"]
+
+
+def test_neo4j_data_is_a_declared_named_volume() -> None:
+    sources = {}
+    for volume in service("neo4j")["volumes"]:
+        source, target = str(volume).split(":")[:2]
+        sources[target] = source
+    assert sources["/data"] in compose()["volumes"]
+
+
+def test_neo4j_auth_password_comes_from_neo4j_password() -> None:
+    user, password = neo4j_auth()
+    assert user == "neo4j"
+    assert default_ref(password)[0] == "NEO4J_PASSWORD"
+
+
+def test_api_is_built_from_dockerfile() -> None:
+    assert service("api")["build"] == "."
+
+
+def test_api_waits_for_healthy_neo4j() -> None:
+    assert service("api")["depends_on"]["neo4j"]["condition"] == "service_healthy"
+
+
+def test_api_publishes_8000() -> None:
+    assert ("8000", "8000") in published("api")
+
+
+def test_api_connects_to_neo4j_service() -> None:
+    assert environment("api")["NEO4J_URI"] == "bolt://neo4j:7687"
+
+
+def test_api_credentials_match_neo4j_auth() -> None:
+    user, password = neo4j_auth()
+    assert environment("api")["NEO4J_USER"] == user
+    assert default_ref(environment("api")["NEO4J_PASSWORD"]) == default_ref(password)
+
+
+def test_api_healthcheck_hits_readyz_with_python() -> None:
+    check = service("api")["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "python"]
+    assert "http://127.0.0.1:8000/readyz" in " ".join(check)
+
+
+def test_dockerfile_copies_each_package() -> None:
+    copied: set[str] = set()
+    for keyword, arguments in dockerfile():
+        if keyword == "COPY":
+            sources = [word for word in arguments.split() if not word.startswith("--")][:-1]
+            copied.update(source.rstrip("/") for source in sources)
+    assert copied == {"pyproject.toml", "README.md"} | PACKAGES
+
+
+def test_dockerfile_installs_with_pip() -> None:
+    runs = [arguments for keyword, arguments in dockerfile() if keyword == "RUN"]
+    assert any("pip install --no-cache-dir ." in run for run in runs)
+
+
+def test_dockerfile_exposes_8000() -> None:
+    assert ("EXPOSE", "8000") in dockerfile()
+
+
+def test_dockerfile_runs_as_non_root_user() -> None:
+    users = [arguments for keyword, arguments in dockerfile() if keyword == "USER"]
+    assert users
+    assert users[-1].split(":")[0] not in {"root", "0"}
