@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
@@ -15,8 +16,10 @@ import typer
 
 from graph.database import Graph
 from graph.errors import GraphError
+from graph.loading import load_documents
 from graph.server.config import ManagedServerSettings
 from graph.server.process import ManagedServer
+from seed.files import read_seed_files, shipped_seed_files
 
 app = typer.Typer(
     help="threatgraph: a knowledge graph of cyber-threat attributions, served over GraphQL.",
@@ -111,6 +114,31 @@ def neo4j_check() -> None:
             return f"Neo4j at {graph.connection.uri} answers: {rows[0]['version']} {rows[0]['edition']}"
 
     typer.echo(guarded(lambda: asyncio.run(probe())))
+
+
+@app.command("seed")
+def seed(
+    files: list[Path] = typer.Argument(  # noqa: B008 - typer's way of declaring arguments
+        None, help="Seed files to load (default: every seed file shipped in seed/)."
+    ),
+    if_empty: bool = typer.Option(
+        False, "--if-empty", help="Load only when the graph has no entities yet."
+    ),
+) -> None:
+    """Validate seed files as one load, then write each in one transaction."""
+    paths = list(files) if files else shipped_seed_files()
+
+    async def run() -> str:
+        async with Graph.connect() as graph:
+            if if_empty:
+                rows = await graph.read("MATCH (e:Entity) RETURN count(e) AS n")
+                if rows[0]["n"]:
+                    return f"graph already holds {rows[0]['n']} entities; seed skipped (--if-empty)"
+            documents = read_seed_files(paths)
+            summary = await load_documents(graph, documents)
+            return f"seeded {summary.describe()}"
+
+    typer.echo(guarded(lambda: asyncio.run(run())))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m api.cli`

@@ -1,0 +1,56 @@
+"""Constraints and indexes, created idempotently before any load.
+
+- Entity.id is unique (MERGE relies on it, concurrent loaders too).
+- every relationship type's `id` is unique (one claim per source and triple).
+- a full-text index over name, aliases and description (search), and a
+  keyword full-text index over lookup_keys (exact, case-insensitive
+  id/name/alias look-up that works on a list property).
+- range indexes for the properties queries filter on.
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from graph.database import Graph
+from graph.model import LABELS, RELATION_TYPES
+
+SEARCH_INDEX = "entity_search"
+LOOKUP_INDEX = "entity_lookup"
+
+
+def schema_statements() -> list[LiteralString]:
+    statements: list[LiteralString] = [
+        "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
+        "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (e:Entity) "
+        "ON EACH [e.name, e.aliases, e.description]",
+        "CREATE FULLTEXT INDEX entity_lookup IF NOT EXISTS FOR (e:Entity) ON EACH [e.lookup_keys] "
+        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
+        "CREATE RANGE INDEX incident_started IF NOT EXISTS FOR (i:Incident) ON (i.started)",
+        "CREATE RANGE INDEX change_seq IF NOT EXISTS FOR (c:Change) ON (c.seq)",
+    ]
+    for rel in RELATION_TYPES:
+        # Relationship types come from the model's fixed list, never from input.
+        statements.append(
+            f"CREATE CONSTRAINT rel_{rel.lower()}_id IF NOT EXISTS "
+            f"FOR ()-[r:{rel}]-() REQUIRE r.id IS UNIQUE"
+        )
+    for label in LABELS:
+        statements.append(
+            f"CREATE RANGE INDEX {label.lower()}_name IF NOT EXISTS FOR (e:{label}) ON (e.name)"
+        )
+    return statements
+
+
+async def ensure_schema(graph: Graph) -> None:
+    """Create what is missing; a no-op on a database that has it all."""
+    existing = await graph.read("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")
+    indexes = await graph.read("SHOW INDEXES YIELD name RETURN collect(name) AS names")
+    have = set(existing[0]["names"]) | set(indexes[0]["names"])
+    missing = [
+        s for s in schema_statements() if s.split(" IF NOT EXISTS")[0].split()[-1] not in have
+    ]
+    for statement in missing:
+        await graph.write(statement)
+    if missing:
+        await graph.write("CALL db.awaitIndexes(300)")
