@@ -344,17 +344,17 @@ def _proposed_id(c: Candidate) -> str:
 
 def _decide(batch: ImportBatch, nodes: dict[str, _Node], proposed: dict[str, str]) -> Resolution:
     res = Resolution(existing=nodes)
-    by_ext: dict[str, set[str]] = defaultdict(set)
-    by_name: dict[str, set[str]] = defaultdict(set)
-    by_alias: dict[str, set[str]] = defaultdict(set)
+    by_ext: dict[tuple[str, str], set[str]] = defaultdict(set)
+    by_name: dict[tuple[str, str], set[str]] = defaultdict(set)
+    by_alias: dict[tuple[str, str], set[str]] = defaultdict(set)
     for node in nodes.values():
         for k in node.ext_keys:
-            by_ext[(node.label, k)].add(node.id)  # type: ignore[index]
-        by_name[(node.label, node.name_key)].add(node.id)  # type: ignore[index]
+            by_ext[(node.label, k)].add(node.id)
+        by_name[(node.label, node.name_key)].add(node.id)
         for k in node.alias_keys:
-            by_alias[(node.label, k)].add(node.id)  # type: ignore[index]
+            by_alias[(node.label, k)].add(node.id)
 
-    def look(index: dict[Any, set[str]], label: str, ks: Iterable[str]) -> set[str]:
+    def look(index: dict[tuple[str, str], set[str]], label: str, ks: Iterable[str]) -> set[str]:
         found: set[str] = set()
         for k in ks:
             found |= index.get((label, k), set())
@@ -509,8 +509,7 @@ RETURN count(CASE WHEN created THEN 1 END) AS created,
        count(CASE WHEN same THEN 1 END) AS unchanged
 """
 UPSERT_RELATIONS: dict[str, LiteralString] = {
-    rel: _UPSERT_RELS.replace("`{type}`", rel)  # type: ignore[misc]
-    for rel in RELATION_TYPES
+    rel: _UPSERT_RELS.replace("`{type}`", rel) for rel in RELATION_TYPES
 }
 
 
