@@ -30,7 +30,7 @@ from graph.documents import ID_PATTERN
 from graph.errors import AmbiguousReference, NotFound, ValidationError
 from graph.likelihood import Likelihood
 from graph.model import LABELS, RELATION_TYPES, lookup_key
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention, now_iso
+from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention
 from seed.importers.common import from_confidence, to_confidence
 from seed.importers.misp import url_source_id
 
@@ -335,7 +335,7 @@ def _candidate(obj: dict[str, Any]) -> Candidate:
         label=label,
         name=name,
         aliases=tuple(aliases),
-        description=str(obj.get("description") or ""),
+        description=str(obj.get("description") or obj.get("x_threatgraph_description") or ""),
         external_ids=tuple(dict.fromkeys(external_ids)),
         properties={k: v for k, v in props.items() if v is not None},
         stix_id=obj["id"],
@@ -558,7 +558,7 @@ def _timestamp(date: str | None) -> str | None:
     if not date:
         return None
     parts = (date + "-01-01")[:10] if len(date) == 4 else (date + "-01")[:10]
-    return f"{parts}T00:00:00Z"
+    return f"{parts}T00:00:00.000Z"
 
 
 def _country_codes() -> dict[str, str]:
@@ -620,8 +620,9 @@ def _sdo(entity: dict[str, Any], created: str, codes: dict[str, str]) -> dict[st
         }[label]
     obj["id"] = stix_id(obj["type"], our_id)
     obj["name"] = props.get("name") or our_id
-    if props.get("description") and obj["type"] != "software":
-        obj["description"] = props["description"]
+    if props.get("description"):
+        key = "x_threatgraph_description" if obj["type"] == "software" else "description"
+        obj[key] = props["description"]
     if aliases:
         if obj["type"] in ("threat-actor", "intrusion-set", "campaign", "malware", "tool"):
             obj["aliases"] = aliases
@@ -686,7 +687,7 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
         "RETURN s.id AS source, collect(e.id) AS ids",
         {"ids": None if wanted is None else sorted(wanted)},
     )
-    created = now_iso()
+    created = export_time()
     codes = _country_codes()
     objects: dict[str, dict[str, Any]] = {}
     by_our_id: dict[str, dict[str, Any]] = {}
@@ -768,4 +769,5 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
 
 
 def export_time() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
+    """Now as a STIX timestamp (millisecond precision, as the validator requires)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
