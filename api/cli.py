@@ -7,9 +7,10 @@ non-zero exit (`fail`), so scripts and people see the same message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import typer
@@ -19,6 +20,7 @@ from graph.errors import GraphError
 from graph.loading import load_documents
 from graph.server.config import ManagedServerSettings
 from graph.server.process import ManagedServer
+from schema.sdl import SCHEMA_FILE, schema_sdl
 from seed.files import read_seed_files, shipped_seed_files
 
 app = typer.Typer(
@@ -32,6 +34,8 @@ neo4j_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(neo4j_app, name="neo4j")
+schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
 
 T = TypeVar("T")
 
@@ -111,7 +115,8 @@ def neo4j_check() -> None:
                 "CALL dbms.components() YIELD versions, edition "
                 "RETURN versions[0] AS version, edition"
             )
-            return f"Neo4j at {graph.connection.uri} answers: {rows[0]['version']} {rows[0]['edition']}"
+            version, edition = rows[0]["version"], rows[0]["edition"]
+            return f"Neo4j at {graph.connection.uri} answers: {version} {edition}"
 
     typer.echo(guarded(lambda: asyncio.run(probe())))
 
@@ -139,6 +144,39 @@ def seed(
             return f"seeded {summary.describe()}"
 
     typer.echo(guarded(lambda: asyncio.run(run())))
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes (the API is stateless)."),
+) -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    typer.echo(f"threatgraph API on http://{host}:{port}/graphql (GraphiQL in a browser)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@schema_app.command("export")
+def schema_export(
+    output: Path = typer.Option(  # noqa: B008 - typer's way of declaring options
+        SCHEMA_FILE, "-o", "--output", help="Where to write the SDL."
+    ),
+) -> None:
+    """Write the GraphQL schema (SDL) to schema/schema.graphql."""
+    output.write_text(schema_sdl())
+    typer.echo(f"wrote {output}")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m api.cli`

@@ -21,6 +21,7 @@ from typing import Any, LiteralString
 from graph.database import Graph, Record
 from graph.errors import AmbiguousReference, NotFound
 from graph.lookup import exact_key_query, search_query
+from graph.model import RELATION_TYPES
 
 MAX_LINK_HOPS = 6
 MAX_PATH_HOPS = 8
@@ -356,3 +357,14 @@ async def relations_of(
     )
     found = {row["id"]: (row["total"], row["page"]) for row in rows}
     return {entity_id: found.get(entity_id, (0, [])) for entity_id in ids}
+
+
+async def find_claim(graph: Graph, relation: str, claim_id: str) -> Record:
+    """One claim by id as an evidence step (its type is given so the id index is used)."""
+    if relation not in RELATION_TYPES:
+        raise NotFound(claim_id)
+    query = "MATCH ()-[q:" + relation + " {id: $id}]->() RETURN " + step_map("q") + " AS step"
+    rows = await graph.read(query, {"id": claim_id})
+    if not rows:
+        raise NotFound(claim_id)
+    return rows[0]["step"]  # type: ignore[no-any-return]

@@ -1,0 +1,269 @@
+"""The Starlette application: /graphql, /healthz, /readyz, /metrics.
+
+HTTP concerns live here and only here: token checks, body-size limits, CORS,
+status codes (503 when Neo4j is unavailable), one JSON log line per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+
+from api.auth import TokenChecker
+from api.metrics import Metrics
+from api.settings import ApiSettings
+from graph.database import Graph, count_round_trips
+from graph.errors import GraphError
+from graph.schema_setup import ensure_schema
+from schema.build import SchemaLimits, build_schema
+from schema.context import Context
+
+access_log = logging.getLogger("threatgraph.access")
+ROUND_TRIPS_HEADER = "x-threatgraph-round-trips"
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, JSON encoding and status codes."""
+
+    def __init__(
+        self, graph_holder: Starlette, tokens: TokenChecker, metrics: Metrics, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.app_holder = graph_holder
+        self.tokens = tokens
+        self.metrics = metrics
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(
+            graph=self.app_holder.state.graph,
+            request=request,
+            response=response,
+            is_writer=self.tokens.is_valid(request.headers.get("authorization")),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        results: list[Any] = response_data if isinstance(response_data, list) else [response_data]
+        codes = [
+            (error.get("extensions") or {}).get("code", "UNKNOWN")
+            for result in results
+            for error in result.get("errors") or []
+        ]
+        for code in codes:
+            self.metrics.errors.labels(code=code).inc()
+        # Neo4j being away is the server's problem, not the client's: say so with 503.
+        if "NEO4J_UNAVAILABLE" in codes:
+            response.status_code = 503
+        return response
+
+
+class RequestGuard:
+    """Body-size limit and the optional read token, before GraphQL sees the request."""
+
+    def __init__(self, app: ASGIApp, settings: ApiSettings, tokens: TokenChecker) -> None:
+        self.app = app
+        self.settings = settings
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/graphql"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # GraphiQL's page itself is public; what it (or anyone) asks is not.
+        wants_ide = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+        if (
+            self.settings.require_read_token
+            and not wants_ide
+            and not self.tokens.is_valid(headers.get("authorization"))
+        ):
+            response = JSONResponse(
+                error_body(
+                    "a valid bearer token is required (Authorization: Bearer <token>)",
+                    "UNAUTHENTICATED",
+                ),
+                status_code=401,
+            )
+            await response(scope, receive, send)
+            return
+        limit = self.settings.max_body_bytes
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > limit:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body(
+                f"request body is larger than {self.settings.max_body_bytes} bytes",
+                "REQUEST_TOO_LARGE",
+            ),
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class AccessLog:
+    """One JSON line per request, Prometheus counts, and the round-trip header."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        with count_round_trips() as trips:
+
+            async def send_with_header(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = list(message.get("headers", []))
+                    headers.append((ROUND_TRIPS_HEADER.encode(), str(trips.count).encode()))
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_header)
+            finally:
+                elapsed = time.perf_counter() - started
+                path = scope["path"] if scope["path"] in KNOWN_PATHS else "other"
+                self.metrics.requests.labels(path=path, status=str(status)).inc()
+                self.metrics.latency.labels(path=path).observe(elapsed)
+                self.metrics.round_trips.inc(trips.count)
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 2),
+                            "round_trips": trips.count,
+                        }
+                    )
+                )
+
+
+KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
+
+
+def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) -> Starlette:
+    """The ASGI app. `graph` may be given (tests); otherwise it is opened in the lifespan."""
+    settings = settings or ApiSettings.from_env()
+    tokens = TokenChecker(settings.api_tokens)
+    metrics = Metrics()
+    schema = build_schema(
+        SchemaLimits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            introspection=settings.introspection,
+        )
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = graph is None
+        app.state.graph = graph or Graph.connect()
+        try:
+            await ensure_schema(app.state.graph)
+        except GraphError as error:
+            # Start anyway: /readyz says 503 until Neo4j answers, then we recover by ourselves.
+            access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.graph.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await request.app.state.graph.ping()
+        except GraphError as error:
+            return JSONResponse({"status": "unavailable", "code": error.code}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    middleware = [Middleware(AccessLog, metrics=metrics)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
+    middleware.append(Middleware(RequestGuard, settings=settings, tokens=tokens))
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    view = GraphQLView(
+        app, tokens, metrics, schema=schema, graphql_ide="graphiql", allow_queries_via_get=False
+    )
+    app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))
+    return app

@@ -1,0 +1,52 @@
+"""Per-request context: the graph, request-scoped DataLoaders and who is asking.
+
+DataLoaders batch the nested reads (an entity's sources and relations) so that
+round-trips grow with the depth of a query, never with the size of its result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from graph.database import Graph, Record
+from graph.traversal import RelationFilter, relations_of, sources_of
+
+
+@dataclass
+class Context:
+    graph: Graph
+    request: Any = None
+    response: Any = None
+    is_writer: bool = False
+    _sources: DataLoader[str, list[Record]] | None = None
+    _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(
+        default_factory=dict
+    )
+
+    @property
+    def sources_loader(self) -> DataLoader[str, list[Record]]:
+        if self._sources is None:
+
+            async def load(ids: list[str]) -> list[list[Record]]:
+                found = await sources_of(self.graph, list(ids))
+                return [found[entity_id] for entity_id in ids]
+
+            self._sources = DataLoader(load_fn=load)
+        return self._sources
+
+    def relations_loader(
+        self, filters: RelationFilter
+    ) -> DataLoader[str, tuple[int, list[Record]]]:
+        loader = self._relations.get(filters)
+        if loader is None:
+
+            async def load(ids: list[str]) -> list[tuple[int, list[Record]]]:
+                found = await relations_of(self.graph, list(ids), filters)
+                return [found[entity_id] for entity_id in ids]
+
+            loader = DataLoader(load_fn=load)
+            self._relations[filters] = loader
+        return loader

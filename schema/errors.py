@@ -1,0 +1,91 @@
+"""Errors a client may see, and the one place that turns exceptions into them.
+
+Expected errors (graph.errors.GraphError and UserInputError) keep their
+message and get `extensions.code`; GraphQL's own parse and validation errors
+get a code too; everything else is masked as "Unexpected error." with code
+INTERNAL_SERVER_ERROR and logged server-side, so no stack trace, Cypher or
+credential ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import GraphError
+
+log = logging.getLogger("threatgraph.errors")
+
+
+class UserInputError(Exception):
+    """An argument out of range or malformed: the client must change its request."""
+
+    code = "BAD_USER_INPUT"
+
+
+class Forbidden(Exception):
+    """The request lacks a valid bearer token for what it asks."""
+
+    code = "UNAUTHENTICATED"
+
+
+_VALIDATION_CODES = [
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
+    ("aliases found", "TOO_MANY_ALIASES"),
+    ("number of aliases", "TOO_MANY_ALIASES"),
+    ("token limit", "TOO_MANY_TOKENS"),
+    ("maximum number of tokens", "TOO_MANY_TOKENS"),
+    ("Syntax Error", "GRAPHQL_PARSE_FAILED"),
+    ("introspection", "INTROSPECTION_DISABLED"),
+]
+
+
+def error_code(error: GraphQLError) -> str:
+    given = (error.extensions or {}).get("code")
+    if isinstance(given, str):
+        return given
+    original = error.original_error
+    if isinstance(original, (GraphError, UserInputError, Forbidden)):
+        return original.code
+    if original is None:
+        for fragment, code in _VALIDATION_CODES:
+            if fragment in error.message:
+                return code
+        return "GRAPHQL_VALIDATION_FAILED"
+    if isinstance(original, GraphQLError):
+        return error_code(original)
+    return "INTERNAL_SERVER_ERROR"
+
+
+def translate(error: GraphQLError) -> GraphQLError:
+    code = error_code(error)
+    message = error.message
+    if code == "INTERNAL_SERVER_ERROR":
+        log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+        message = "Unexpected error."
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
+class ErrorTranslation(SchemaExtension):
+    """Translate every error of an operation once, after it ran."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [translate(error) for error in errors]
+        pre = self.execution_context.pre_execution_errors
+        if pre:
+            self.execution_context.pre_execution_errors = [translate(error) for error in pre]

@@ -1,0 +1,142 @@
+"""The Mutation root: every write needs a bearer token and is validated like a seed file.
+
+Writes go through graph.documents (the seed format's rules) and
+graph.loading (one transaction, all or nothing), so an API write can never
+store what a seed file could not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from graph import traversal
+from graph.documents import FORMAT, document_from_text, validate_document
+from graph.loading import load_documents
+from graph.writes import delete_relation
+from schema.context import Context
+from schema.errors import Forbidden, UserInputError
+from schema.scalars import Date, Likelihood
+from schema.types import Entity, EvidenceStep, entity_from_row, step_from_row
+
+MAX_INGEST_CHARS = 2 * 1024 * 1024
+
+
+class WriterOnly(BasePermission):
+    message = "a valid bearer token is required (Authorization: Bearer <token>)"
+    error_extensions = {"code": Forbidden.code}  # noqa: RUF012 - Strawberry reads it per class
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        return info.context.is_writer
+
+
+@strawberry.input(description="A key and a value for a kind-specific property (e.g. started).")
+class PropertyInput:
+    key: str
+    value: str
+
+
+@strawberry.input(description="An entity to create or update, keyed by id.")
+class EntityInput:
+    id: str
+    label: str = strawberry.field(description="One of the concrete Entity types, e.g. ThreatActor.")
+    name: str
+    aliases: list[str] | None = None
+    description: str | None = None
+    properties: list[PropertyInput] | None = None
+
+
+@strawberry.input(
+    description="A claim: likelihood, at least one source and the quote are required."
+)
+class RelationInput:
+    from_: str = strawberry.field(name="from")
+    relation: str
+    to: str
+    likelihood: Likelihood
+    quote: str
+    sources: list[str]
+    assessed_by: str | None = None
+    valid_from: Date | None = None  # type: ignore[valid-type]
+    valid_to: Date | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="What an ingest wrote.")
+class IngestResult:
+    entities_written: int
+    entities_created: int
+    claims_written: int
+    claims_created: int
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[WriterOnly], description="Create or update an entity.")
+    async def upsert_entity(self, info: Info[Context, None], input: EntityInput) -> Entity:
+        item: dict[str, Any] = {
+            "id": input.id,
+            "label": input.label,
+            "name": input.name,
+            "aliases": input.aliases or [],
+            "description": input.description or "",
+        }
+        for prop in input.properties or []:
+            item[prop.key] = prop.value
+        document = validate_document({"format": FORMAT, "entities": [item]}, "upsertEntity.input")
+        graph = info.context.graph
+        await load_documents(graph, [document], replace_source_claims=False)
+        row = await traversal.find_entity(graph, input.id)
+        assert row is not None
+        return entity_from_row(row)
+
+    @strawberry.mutation(
+        permission_classes=[WriterOnly],
+        description=(
+            "Create or update one source's claim (keyed by from, relation, to and first source)."
+        ),
+    )
+    async def upsert_relation(
+        self, info: Info[Context, None], input: RelationInput
+    ) -> EvidenceStep:
+        claim = {
+            "from": input.from_,
+            "relation": input.relation,
+            "to": input.to,
+            "likelihood": input.likelihood.value,
+            "quote": input.quote,
+            "sources": input.sources,
+            "assessed_by": input.assessed_by,
+            "valid_from": input.valid_from,
+            "valid_to": input.valid_to,
+        }
+        if not input.quote.strip():
+            claim["quote"] = None
+        document = validate_document({"format": FORMAT, "claims": [claim]}, "upsertRelation.input")
+        graph = info.context.graph
+        await load_documents(graph, [document], replace_source_claims=False)
+        written = document.claims[0]
+        row = await traversal.find_claim(graph, written.relation, written.id)
+        return step_from_row(row)
+
+    @strawberry.mutation(permission_classes=[WriterOnly], description="Delete one claim by its id.")
+    async def delete_relation(self, info: Info[Context, None], id: strawberry.ID) -> bool:
+        return await delete_relation(info.context.graph, str(id))
+
+    @strawberry.mutation(
+        permission_classes=[WriterOnly],
+        description="Load a whole document in the seed-file format (YAML), all or nothing.",
+    )
+    async def ingest(self, info: Info[Context, None], seed: str) -> IngestResult:
+        if len(seed) > MAX_INGEST_CHARS:
+            raise UserInputError(f"seed: at most {MAX_INGEST_CHARS} characters")
+        document = document_from_text(seed, "ingest.seed")
+        summary = await load_documents(info.context.graph, [document], replace_source_claims=False)
+        return IngestResult(
+            entities_written=summary.entities_written,
+            entities_created=summary.entities_created,
+            claims_written=summary.claims_written,
+            claims_created=summary.claims_created,
+        )

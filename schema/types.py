@@ -1,0 +1,342 @@
+"""GraphQL types: the Entity interface, one type per label, and the evidence types.
+
+Instances are built from the plain dicts graph/traversal.py returns
+(`entity_from_row`, `step_from_row`); leaf fields are plain attributes, so no
+per-field resolver runs on hot paths. Only `sources` and `relations` on an
+entity resolve lazily, through the request's DataLoaders.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from graph.database import Record
+from graph.likelihood import Likelihood as LikelihoodTerm
+from graph.model import RELATION_TYPES
+from graph.traversal import RelationFilter
+from schema.context import Context
+from schema.errors import UserInputError
+from schema.pagination import encode_cursor, page_window
+from schema.scalars import Date, Likelihood
+
+
+@strawberry.enum(description="Which way a relationship points, seen from the entity.")
+class Direction(Enum):
+    OUT = "OUT"
+    IN = "IN"
+    BOTH = "BOTH"
+
+
+def min_rank(term: LikelihoodTerm | None) -> int:
+    return term.rank if term is not None else 0
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def page_info(skip: int, count: int, total: int) -> PageInfo:
+    return PageInfo(
+        has_next_page=skip + count < total,
+        has_previous_page=skip > 0,
+        start_cursor=encode_cursor(skip) if count else None,
+        end_cursor=encode_cursor(skip + count - 1) if count else None,
+    )
+
+
+@strawberry.interface(
+    description=(
+        "Anything in the graph: actors, agencies, states, incidents, victims, assets, sources. "
+        "Look one up by id, name or alias with `entity(ref:)`."
+    )
+)
+class Entity:
+    id: strawberry.ID = strawberry.field(description="Stable id, e.g. actor:apt31.")
+    name: str = strawberry.field(description="The caption, e.g. APT31.")
+    aliases: list[str] = strawberry.field(description="Other names, e.g. ZIRCONIUM.")
+    description: str
+    kind: str = strawberry.field(description="The node label, e.g. ThreatActor.")
+
+    @strawberry.field(description="Sources that mention this entity, by id.")
+    async def sources(self, info: Info[Context, None]) -> list[Source]:
+        rows = await info.context.sources_loader.load(str(self.id))
+        return [entity_from_row(row) for row in rows]  # type: ignore[misc]
+
+    @strawberry.field(
+        description=(
+            "This entity's claims, strongest first. Filter by relation type(s), direction "
+            "and minimum likelihood; page with first/after."
+        )
+    )
+    async def relations(
+        self,
+        info: Info[Context, None],
+        types: list[str] | None = None,
+        direction: Direction = Direction.BOTH,
+        min_likelihood: Likelihood | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> RelationConnection:
+        for name in types or []:
+            if name not in RELATION_TYPES or name == "MENTIONS":
+                raise UserInputError(f"types: unknown relation type {name!r}")
+        skip, size = page_window(first, after)
+        filters = RelationFilter(
+            types=tuple(types) if types else None,
+            direction=direction.value,
+            min_rank=min_rank(min_likelihood),
+            skip=skip,
+            first=size,
+        )
+        total, rows = await info.context.relations_loader(filters).load(str(self.id))
+        steps = [step_from_row(row) for row in rows]
+        return RelationConnection(
+            total_count=total,
+            edges=[
+                RelationEdge(cursor=encode_cursor(skip + i), node=s) for i, s in enumerate(steps)
+            ],
+            nodes=steps,
+            page_info=page_info(skip, len(steps), total),
+        )
+
+
+@strawberry.type(description="A threat actor or intrusion set.")
+class ThreatActor(Entity):
+    stix_type: str | None = None
+    first_seen: Date | None = None  # type: ignore[valid-type]
+    last_seen: Date | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="A state agency or government body (MSS, GCHQ, NCSC).")
+class Agency(Entity):
+    pass
+
+
+@strawberry.type(description="An organisation that is not a state agency.")
+class Organisation(Entity):
+    pass
+
+
+@strawberry.type(description="A state.")
+class Country(Entity):
+    iso_code: str | None = None
+
+
+@strawberry.type(description="A region or other location that is not a state.")
+class Region(Entity):
+    pass
+
+
+@strawberry.type(description="A named person.")
+class Person(Entity):
+    role: str | None = None
+
+
+@strawberry.type(description="A group of people, e.g. UK parliamentarians.")
+class Group(Entity):
+    pass
+
+
+@strawberry.type(description="A malicious cyber incident.")
+class Incident(Entity):
+    started: Date | None = None  # type: ignore[valid-type]
+    ended: Date | None = None  # type: ignore[valid-type]
+    status: str | None = None
+    outcome: str | None = None
+    disclosed: Date | None = None  # type: ignore[valid-type]
+    link_path: EvidencePath | None = strawberry.field(
+        default=None,
+        description=(
+            "In `incidents(linkedTo:)`: the strongest chain of claims from this incident to "
+            "that entity (weakest step first decides; then the shortest). Null elsewhere."
+        ),
+    )
+
+
+@strawberry.type(description="A campaign of related intrusions.")
+class Campaign(Entity):
+    first_seen: Date | None = None  # type: ignore[valid-type]
+    last_seen: Date | None = None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="Data or systems that can be held, targeted or taken.")
+class Asset(Entity):
+    pass
+
+
+@strawberry.type(description="Software: products, malware or tools.")
+class Software(Entity):
+    software_type: str | None = None
+
+
+@strawberry.type(description="A technique, e.g. an ATT&CK technique.")
+class AttackPattern(Entity):
+    pass
+
+
+@strawberry.type(description="A vulnerability, e.g. a CVE.")
+class Vulnerability(Entity):
+    pass
+
+
+@strawberry.type(description="An industry or sector of society.")
+class Sector(Entity):
+    pass
+
+
+@strawberry.type(description="A published report or statement: where claims come from.")
+class Source(Entity):
+    url: str | None = None
+    publisher: str | None = strawberry.field(default=None, description="Publisher's entity id.")
+    published: Date | None = None  # type: ignore[valid-type]
+    title: str | None = None
+
+
+ENTITY_TYPES: dict[str, type[Entity]] = {
+    cls.__name__: cls
+    for cls in (
+        ThreatActor,
+        Agency,
+        Organisation,
+        Country,
+        Region,
+        Person,
+        Group,
+        Incident,
+        Campaign,
+        Asset,
+        Software,
+        AttackPattern,
+        Vulnerability,
+        Sector,
+        Source,
+    )
+}
+_FIELDS = {name: set(cls.__annotations__) for name, cls in ENTITY_TYPES.items()}
+
+
+def entity_from_row(row: Record) -> Entity:
+    """An Entity of the right concrete type from a traversal row."""
+    kind = row["kind"]
+    cls = ENTITY_TYPES[kind]
+    extra = {key: row.get(key) for key in _FIELDS[kind] if key in row and key != "link_path"}
+    return cls(
+        id=strawberry.ID(row["id"]),
+        name=row["name"],
+        aliases=list(row.get("aliases") or []),
+        description=row.get("description") or "",
+        kind=kind,
+        **extra,
+    )
+
+
+@strawberry.type(
+    description=(
+        "One claim: `from` —relation→ `to`, graded on the PHIA yardstick, with the verbatim "
+        "quote, the sources that make it and who assessed it."
+    )
+)
+class EvidenceStep:
+    id: strawberry.ID
+    from_: Entity = strawberry.field(name="from")
+    relation: str
+    to: Entity
+    likelihood: Likelihood
+    quote: str | None
+    sources: list[Source]
+    assessed_by: Entity | None
+    valid_from: Date | None  # type: ignore[valid-type]
+    valid_to: Date | None  # type: ignore[valid-type]
+
+
+def step_from_row(row: Record) -> EvidenceStep:
+    return EvidenceStep(
+        id=strawberry.ID(row["id"]),
+        from_=entity_from_row(row["from"]),
+        relation=row["relation"],
+        to=entity_from_row(row["to"]),
+        likelihood=LikelihoodTerm(row["likelihood"]),
+        quote=row.get("quote"),
+        sources=[entity_from_row(s) for s in row.get("sources") or []],  # type: ignore[misc]
+        assessed_by=entity_from_row(row["assessedBy"]) if row.get("assessedBy") else None,
+        valid_from=row.get("validFrom"),
+        valid_to=row.get("validTo"),
+    )
+
+
+@strawberry.type(
+    description="A chain of claims. Its likelihood is its weakest step's: never stronger than any link."
+)
+class EvidencePath:
+    likelihood: Likelihood
+    steps: list[EvidenceStep]
+
+
+def path_from_steps(rows: list[Record]) -> EvidencePath:
+    steps = [step_from_row(row) for row in rows]
+    weakest = min(
+        (LikelihoodTerm(s.likelihood) for s in steps),
+        key=lambda t: t.rank,
+        default=LikelihoodTerm.FACT,
+    )
+    return EvidencePath(likelihood=weakest, steps=steps)
+
+
+@strawberry.type
+class RelationEdge:
+    cursor: str
+    node: EvidenceStep
+
+
+@strawberry.type(description="A page of an entity's claims.")
+class RelationConnection:
+    total_count: int
+    edges: list[RelationEdge]
+    nodes: list[EvidenceStep]
+    page_info: PageInfo
+
+
+@strawberry.type
+class IncidentEdge:
+    cursor: str
+    node: Incident
+
+
+@strawberry.type(description="A page of incidents.")
+class IncidentConnection:
+    total_count: int
+    edges: list[IncidentEdge]
+    nodes: list[Incident]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A full-text hit with its relevance score (higher is better).")
+class SearchHit:
+    entity: Entity
+    score: float
+
+
+@strawberry.type(description="Nodes and the claims between them, ready to draw.")
+class Subgraph:
+    nodes: list[Entity]
+    relationships: list[EvidenceStep]
+
+
+def incident_with_path(row: Record) -> Incident:
+    incident = entity_from_row(row["incident"])
+    assert isinstance(incident, Incident)
+    if row.get("steps") is not None:
+        incident.link_path = path_from_steps(row["steps"])
+    return incident
+
+
+def as_any(value: Any) -> Any:
+    return value
