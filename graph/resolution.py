@@ -129,14 +129,18 @@ class ImportBatch:
         return existing
 
 
+def _zero_counts() -> Counter[str]:
+    return Counter({"created": 0, "updated": 0, "unchanged": 0})
+
+
 @dataclass
 class ImportSummary:
     """What imports did: counts, skips with reasons, ambiguities."""
 
     origins: list[str] = field(default_factory=list)
-    entities: Counter[str] = field(default_factory=Counter)
-    claims: Counter[str] = field(default_factory=Counter)
-    mentions: Counter[str] = field(default_factory=Counter)
+    entities: Counter[str] = field(default_factory=lambda: _zero_counts())
+    claims: Counter[str] = field(default_factory=lambda: _zero_counts())
+    mentions: Counter[str] = field(default_factory=lambda: _zero_counts())
     merged: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     ambiguities: list[str] = field(default_factory=list)
