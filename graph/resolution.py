@@ -28,9 +28,11 @@ tier E/N, is not merged into on a name/alias match.
 
 Merging never overwrites what is there: name and description are kept (a
 missing description is filled), aliases, external ids and lookup keys are
-unioned, label properties are only added where absent. Each source's own view
-of an entity (its name, aliases, description, its id for it) is kept on the
-source's MENTIONS edge. Claims and mentions carry an `import_hash`; a
+unioned, label properties are only added where absent. What imports added to
+`aliases` and `lookup_keys` is also kept in `imported_aliases` and
+`imported_lookup_keys`, so a seed reload can keep it (see docs/importers.md).
+Each source's own view of an entity (its name, aliases, description, its id
+for it) is kept on the source's MENTIONS edge. Claims and mentions carry an `import_hash`; a
 re-import of unchanged data writes nothing and counts everything unchanged.
 """
 
@@ -477,13 +479,18 @@ UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.name = row.name, e.description = row.description,
-                e.aliases = [], e.external_ids = [], e.lookup_keys = []
+                e.aliases = [], e.external_ids = [], e.lookup_keys = [],
+                e.imported_aliases = [], e.imported_lookup_keys = []
 SET e:$(row.label)
 SET e.aliases = coalesce(e.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(e.aliases, [])],
     e.external_ids = coalesce(e.external_ids, [])
       + [x IN row.external_ids WHERE NOT x IN coalesce(e.external_ids, [])],
     e.lookup_keys = coalesce(e.lookup_keys, [])
       + [k IN row.lookup_keys WHERE NOT k IN coalesce(e.lookup_keys, [])],
+    e.imported_aliases = coalesce(e.imported_aliases, [])
+      + [a IN row.aliases WHERE NOT a IN coalesce(e.imported_aliases, [])],
+    e.imported_lookup_keys = coalesce(e.imported_lookup_keys, [])
+      + [k IN row.lookup_keys WHERE NOT k IN coalesce(e.imported_lookup_keys, [])],
     e.description = CASE WHEN coalesce(e.description, '') = '' THEN row.description
                          ELSE e.description END,
     e.stix_id = coalesce(e.stix_id, row.stix_id),

@@ -38,7 +38,8 @@ def actors(driver: neo4j.Driver) -> list[dict[str, object]]:
     return cypher(
         driver,
         "MATCH (e:ThreatActor) RETURN e.id AS id, e.name AS name, e.aliases AS aliases, "
-        "e.description AS description, e.ambiguous_with AS ambiguous_with ORDER BY id",
+        "e.description AS description, e.ambiguous_with AS ambiguous_with, "
+        "e.imported_aliases AS imported_aliases ORDER BY id",
     )
 
 
@@ -57,6 +58,7 @@ def test_primary_name_merges_without_overwriting_name_or_description(
             "aliases": ["Zirconium", "Violet Typhoon"],
             "description": "APT31 as a:1 says",
             "ambiguous_with": None,
+            "imported_aliases": ["Zirconium", "Violet Typhoon"],
         }
     ]
 
