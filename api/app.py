@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from api.auth import TokenChecker
 from api.metrics import Metrics
@@ -34,6 +35,7 @@ from graph.errors import GraphError
 from graph.schema_setup import ensure_schema
 from schema.build import SchemaLimits, build_schema
 from schema.context import Context
+from schema.errors import translate
 
 access_log = logging.getLogger("threatgraph.access")
 ROUND_TRIPS_HEADER = "x-threatgraph-round-trips"
@@ -63,6 +65,17 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             is_writer=self.tokens.is_valid(request.headers.get("authorization")),
         )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Parse errors never reach the schema's extensions; give them their code here.
+        if result.errors:
+            result.errors = [
+                error if (error.extensions or {}).get("code") else translate(error)
+                for error in result.errors
+            ]
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -15,6 +15,7 @@ from typing import NoReturn, TypeVar
 
 import typer
 
+from api.cli_import import export_app, import_app
 from graph.database import Graph
 from graph.errors import GraphError
 from graph.loading import load_documents
@@ -34,6 +35,8 @@ neo4j_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 
@@ -63,9 +66,8 @@ def neo4j_install() -> None:
     server = managed_server()
     fetched = guarded(server.install)
     where = server.settings.lib_dir
-    typer.echo(
-        f"Neo4j {server.settings.neo4j_version} {'installed in' if fetched else 'already in'} {where}"
-    )
+    verb = "installed in" if fetched else "already in"
+    typer.echo(f"Neo4j {server.settings.neo4j_version} {verb} {where}")
 
 
 @neo4j_app.command("start")

@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.errors import ErrorTranslation
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.scalars import DATE_SCALAR, Date
 from schema.types import ENTITY_TYPES
 
 
@@ -33,20 +34,22 @@ class SchemaLimits:
 
 def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     limits = limits or SchemaLimits()
+    # Factories: Strawberry builds fresh extensions per request; the parser and
+    # validation caches live at module level, so they are shared all the same.
     extensions: list[Any] = [
         ErrorTranslation,
-        ParserCache(maxsize=1024),
-        ValidationCache(maxsize=1024),
-        QueryDepthLimiter(max_depth=limits.max_depth),
-        MaxAliasesLimiter(max_alias_count=limits.max_aliases),
-        MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
     ]
     if not limits.introspection:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=list(ENTITY_TYPES.values()),
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map={Date: DATE_SCALAR}),
     )

@@ -60,8 +60,8 @@ class RelationInput:
     quote: str
     sources: list[str]
     assessed_by: str | None = None
-    valid_from: Date | None = None  # type: ignore[valid-type]
-    valid_to: Date | None = None  # type: ignore[valid-type]
+    valid_from: Date | None = None
+    valid_to: Date | None = None
 
 
 @strawberry.type(description="What an ingest wrote.")

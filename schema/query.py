@@ -93,8 +93,8 @@ class Query:
         info: Info[Context, None],
         linked_to: str | None = None,
         min_likelihood: Likelihood | None = None,
-        since: Date | None = None,  # type: ignore[valid-type]
-        until: Date | None = None,  # type: ignore[valid-type]
+        since: Date | None = None,
+        until: Date | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> IncidentConnection:

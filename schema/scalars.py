@@ -31,8 +31,11 @@ def parse_date(value: object) -> str:
     return value
 
 
-Date = strawberry.scalar(
-    NewType("Date", str),
+Date = NewType("Date", str)
+
+# Registered through StrawberryConfig.scalar_map (schema/build.py).
+DATE_SCALAR = strawberry.scalar(
+    name="Date",
     serialize=lambda value: value,
     parse_value=parse_date,
     description="A calendar date as precise as the source gives it: YYYY, YYYY-MM or YYYY-MM-DD.",

@@ -111,8 +111,8 @@ class Entity:
 @strawberry.type(description="A threat actor or intrusion set.")
 class ThreatActor(Entity):
     stix_type: str | None = None
-    first_seen: Date | None = None  # type: ignore[valid-type]
-    last_seen: Date | None = None  # type: ignore[valid-type]
+    first_seen: Date | None = None
+    last_seen: Date | None = None
 
 
 @strawberry.type(description="A state agency or government body (MSS, GCHQ, NCSC).")
@@ -147,11 +147,11 @@ class Group(Entity):
 
 @strawberry.type(description="A malicious cyber incident.")
 class Incident(Entity):
-    started: Date | None = None  # type: ignore[valid-type]
-    ended: Date | None = None  # type: ignore[valid-type]
+    started: Date | None = None
+    ended: Date | None = None
     status: str | None = None
     outcome: str | None = None
-    disclosed: Date | None = None  # type: ignore[valid-type]
+    disclosed: Date | None = None
     link_path: EvidencePath | None = strawberry.field(
         default=None,
         description=(
@@ -163,8 +163,8 @@ class Incident(Entity):
 
 @strawberry.type(description="A campaign of related intrusions.")
 class Campaign(Entity):
-    first_seen: Date | None = None  # type: ignore[valid-type]
-    last_seen: Date | None = None  # type: ignore[valid-type]
+    first_seen: Date | None = None
+    last_seen: Date | None = None
 
 
 @strawberry.type(description="Data or systems that can be held, targeted or taken.")
@@ -196,7 +196,7 @@ class Sector(Entity):
 class Source(Entity):
     url: str | None = None
     publisher: str | None = strawberry.field(default=None, description="Publisher's entity id.")
-    published: Date | None = None  # type: ignore[valid-type]
+    published: Date | None = None
     title: str | None = None
 
 
@@ -253,8 +253,8 @@ class EvidenceStep:
     quote: str | None
     sources: list[Source]
     assessed_by: Entity | None
-    valid_from: Date | None  # type: ignore[valid-type]
-    valid_to: Date | None  # type: ignore[valid-type]
+    valid_from: Date | None
+    valid_to: Date | None
 
 
 def step_from_row(row: Record) -> EvidenceStep:

@@ -1,0 +1,42 @@
+"""An HTTP client for the real app over the real test Neo4j."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+
+WRITER_TOKEN = "writer-token-for-tests"
+
+
+def make_client(**env: str) -> TestClient:
+    settings = ApiSettings.from_env({"THREATGRAPH_API_TOKENS": WRITER_TOKEN, **env})
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def api(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
+    with make_client() as client:
+        yield client
+
+
+def gql(
+    client: TestClient, query: str, token: str | None = None, **variables: Any
+) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    body: dict[str, Any] = response.json()
+    body["_status"] = response.status_code
+    body["_round_trips"] = int(response.headers.get("x-threatgraph-round-trips", "-1"))
+    return body
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors") or []]
