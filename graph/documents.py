@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from graph import likelihood as phia
-from graph.errors import ValidationError
-from graph.model import CLAIM_TYPES, LABELS, RELATION_TYPES, lookup_key, relation_id
+from graph.errors import GraphError, ValidationError
+from graph.model import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES, lookup_key, relation_id
 
 FORMAT = "threatgraph-seed/1"
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -69,14 +69,18 @@ class EntityRecord:
         return sorted(keys)
 
     def row(self) -> dict[str, Any]:
+        """Parameters for the loader: every property the label knows is set (None removes it),
+        and the other kind labels are removed, so the node is exactly what was declared."""
         props = {
+            **dict.fromkeys(LABELS[self.label].extra_properties),
             "name": self.name,
             "aliases": list(self.aliases),
             "description": self.description,
             "lookup_keys": self.lookup_keys(),
             **self.properties,
         }
-        return {"id": self.id, "label": self.label, "props": props}
+        other_labels = sorted(label for label in LABELS if label != self.label)
+        return {"id": self.id, "label": self.label, "other_labels": other_labels, "props": props}
 
 
 @dataclass(frozen=True)
@@ -121,82 +125,136 @@ class ClaimRecord:
         }
 
 
+@dataclass(frozen=True)
+class Reference:
+    """An id a document uses but does not declare: it must be in the load or the graph."""
+
+    id: str
+    place: str  # "line 40: claims[3].to", for messages
+    role: str  # what the id is used as ("the 'to' end of ATTRIBUTED_TO", "a source")
+    allowed: tuple[str, ...]  # labels the referenced entity may have
+
+
 @dataclass
 class GraphDocument:
-    """A validated document, ready to write. `unresolved` ids must exist in the graph."""
+    """A validated document, ready to write. `unresolved` ids must exist in the load or graph."""
 
     origin: str
     source_id: str | None
     entities: list[EntityRecord]
     claims: list[ClaimRecord]
-    unresolved: dict[str, list[str]] = field(default_factory=dict)
+    unresolved: dict[str, list[Reference]] = field(default_factory=dict)
 
     def declared_ids(self) -> set[str]:
         return {entity.id for entity in self.entities}
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases (no billion-laughs expansion)."""
+class _RefusedYAML(Exception):
+    """YAML that parses but that graph documents refuse (aliases, deep nesting)."""
+
+    def __init__(self, problem: str, event: Any) -> None:
+        super().__init__(problem)
+        mark = event.start_mark
+        self.message = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+class _DocumentLoader(yaml.SafeLoader):
+    """SafeLoader for graph documents.
+
+    - refuses aliases (no billion-laughs expansion) and nesting deeper than MAX_DEPTH
+      while composing, before anything is expanded or recursed into;
+    - keeps dates as text (validated later, so 2021-02-30 is a clear problem, not a crash).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                "YAML aliases (*name) are not allowed in graph documents",
-                event.start_mark,
-            )
-        node = super().compose_node(parent, index)
-        return node
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            raise _RefusedYAML("YAML aliases (*name) are not allowed in graph documents", event)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _RefusedYAML(f"nested deeper than {MAX_DEPTH} levels", event)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
-def _line_index(node: yaml.Node, path: str, lines: dict[str, int], depth: int = 0) -> None:
-    """Remember the line of every path (entities[2].label → 14) for error messages."""
+_DocumentLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_DocumentLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
+
+
+def _line_index(node: yaml.Node, path: str, lines: dict[str, int], problems: list[str]) -> None:
+    """Remember the line of every path (entities[2].label → 14); note duplicate keys."""
     lines[path] = node.start_mark.line + 1
-    if depth > MAX_DEPTH:
-        raise ValidationError(
-            path or "document", [f"line {lines[path]}: nested deeper than {MAX_DEPTH} levels"]
-        )
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
-            _line_index(value_node, f"{path}.{key}" if path else key, lines, depth + 1)
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(
+                    f"line {line}: {child}: duplicate key {key!r} (first on line {seen[key]})"
+                )
+                continue
+            seen[key] = line
+            _line_index(value_node, child, lines, problems)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _line_index(item, f"{path}[{index}]", lines, depth + 1)
+            _line_index(item, f"{path}[{index}]", lines, problems)
 
 
 def parse_yaml(text: str, origin: str) -> tuple[Any, dict[str, int]]:
     """YAML text → plain data and a path → line index. Errors name origin and line."""
-    if len(text.encode("utf-8", errors="replace")) > MAX_DOCUMENT_BYTES:
-        raise ValidationError(
-            origin,
-            [
-                f"document is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB; split it into several files"
-            ],
-        )
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise ValidationError(origin, [_too_large(size)])
     if "\x00" in text:
-        raise ValidationError(origin, ["document contains a NUL byte"])
-    loader = _NoAliasLoader(text)
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ValidationError(origin, [f"line {line}: document contains a NUL byte"])
+    loader = _DocumentLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise ValidationError(origin, ["document is empty"])
+            raise ValidationError(origin, ["document is empty (no YAML content)"])
         lines: dict[str, int] = {}
-        _line_index(node, "", lines)
+        problems: list[str] = []
+        _line_index(node, "", lines, problems)
+        if problems:
+            raise ValidationError(origin, problems)
         data = loader.construct_document(node)
+    except _RefusedYAML as error:
+        raise ValidationError(origin, [error.message]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ValidationError(
-            origin, [f"{where}invalid YAML: {error.problem or error.context}"]
-        ) from None
+        what = error.problem or error.context
+        raise ValidationError(origin, [f"{where}invalid YAML: {what}"]) from None
     except yaml.YAMLError as error:
         raise ValidationError(origin, [f"invalid YAML: {error}"]) from None
+    except RecursionError:  # pragma: no cover - the depth limit comes first
+        raise ValidationError(origin, [f"nested deeper than {MAX_DEPTH} levels"]) from None
     finally:
         loader.dispose()
     return data, lines
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"document is {size} bytes, over the limit of {MAX_DOCUMENT_BYTES} bytes "
+        f"({MAX_DOCUMENT_BYTES // (1024 * 1024)} MB); split it into several files"
+    )
 
 
 def read_document_file(path: Path) -> str:
@@ -204,21 +262,22 @@ def read_document_file(path: Path) -> str:
     origin = str(path)
     try:
         size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise ValidationError(origin, [_too_large(size)])
+        raw = path.read_bytes()
     except OSError as error:
         raise ValidationError(origin, [f"cannot read file: {error.strerror}"]) from None
-    if size > MAX_DOCUMENT_BYTES:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - raw.rfind(b"\n", 0, error.start)
         raise ValidationError(
             origin,
             [
-                f"file is {size} bytes, over the {MAX_DOCUMENT_BYTES} byte limit; split it into several files"
+                f"line {line}, column {column}: not UTF-8 text (byte 0x{raw[error.start]:02x}); "
+                "save the file as UTF-8"
             ],
-        )
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValidationError(
-            origin, [f"not UTF-8 text (byte {error.start}: {raw[error.start : error.start + 1]!r})"]
         ) from None
 
 
@@ -240,9 +299,13 @@ class _Checker:
             # Fall back to the nearest enclosing path that has a line.
             parent = path
             while parent and line is None:
-                parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
+                shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", parent)
+                # A top-level key ("claims") has no parent: stop rather than loop.
+                parent = shorter if shorter != parent else ""
                 line = self.lines.get(parent)
-        return f"line {line}: {path}" if line is not None else path
+        if line is None:
+            return path or "document"
+        return f"line {line}: {path}" if path else f"line {line}"
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{self.where(path)}: {message}")
@@ -294,9 +357,14 @@ class _Checker:
             return None
         return text
 
-    def ordered(self, start: str | None, end: str | None, path: str, names: str) -> None:
-        if start and end and _date_floor(start) > _date_ceiling(end):
-            self.add(path, f"{names}: {start} is after {end}")
+    def ordered(self, item_path: str, start: tuple[str, Any], end: tuple[str, Any]) -> None:
+        """Problem at item_path.<end key> when the start date is after the end date."""
+        (start_key, start_value), (end_key, end_value) = start, end
+        if start_value and end_value and _date_floor(start_value) > _date_ceiling(end_value):
+            self.add(
+                f"{item_path}.{end_key}",
+                f"{start_key} {start_value} is after {end_key} {end_value}",
+            )
 
     def identifier(self, value: Any, path: str) -> str | None:
         text = self.text(value, path)
@@ -342,22 +410,29 @@ def validate_document(
     origin: str,
     lines: Mapping[str, int] | None = None,
     source_text: str | None = None,
+    require_quotes: bool = False,
 ) -> GraphDocument:
     """Check a parsed document against the model; raise ValidationError listing every problem.
 
     `source_text`, when given, is the verbatim text of the document's source:
-    every quote must then be a substring of it (whitespace normalised).
+    every quote must then be a substring of it (whitespace normalised), and
+    every claim must have one. `require_quotes` asks for a quote on every claim
+    even without the text (seed files).
     """
     checker = _Checker(origin, lines or {})
     if not isinstance(data, dict):
         raise ValidationError(
-            origin, ["a graph document is a mapping with format, source, entities and claims"]
+            origin,
+            [
+                "line 1: a graph document is a mapping with format, source, entities and claims, "
+                f"not {type(data).__name__}"
+            ],
         )
     _unknown_keys(checker, data, TOP_KEYS, "")
     if data.get("format") != FORMAT:
         checker.add("format", f"must be {FORMAT!r}, not {data.get('format')!r}")
 
-    entities: list[EntityRecord] = []
+    declared: list[tuple[str, EntityRecord]] = []
     source_id: str | None = None
     source = data.get("source")
     if source is not None:
@@ -366,61 +441,74 @@ def validate_document(
         else:
             source_id, source_entity = _source_entity(checker, source)
             if source_entity is not None:
-                entities.append(source_entity)
+                declared.append(("source.id", source_entity))
 
-    raw_entities = data.get("entities") or []
+    raw_entities = data.get("entities")
+    if raw_entities is None:
+        raw_entities = []
     if not isinstance(raw_entities, list):
         checker.add("entities", "must be a list")
         raw_entities = []
     for index, item in enumerate(raw_entities):
         entity = _entity(checker, item, f"entities[{index}]")
         if entity is not None:
-            entities.append(entity)
+            declared.append((f"entities[{index}].id", entity))
 
     labels_by_id: dict[str, str] = {}
-    for index, entity in enumerate(entities):
+    first_path: dict[str, str] = {}
+    entities: list[EntityRecord] = []
+    for path, entity in declared:
         if entity.id in labels_by_id:
-            path = (
-                "source.id"
-                if entity.id == source_id and index == 0
-                else f"entities[{index - (1 if source_id else 0)}].id"
-            )
-            checker.add(path, f"duplicate id {entity.id!r}")
+            first = checker.where(first_path[entity.id])
+            checker.add(path, f"duplicate id {entity.id!r} (first declared at {first})")
+            continue
         labels_by_id[entity.id] = entity.label
+        first_path[entity.id] = path
+        entities.append(entity)
 
-    raw_claims = data.get("claims") or []
+    raw_claims = data.get("claims")
+    if raw_claims is None:
+        raw_claims = []
     if not isinstance(raw_claims, list):
         checker.add("claims", "must be a list")
         raw_claims = []
     normalised_text = normalise_whitespace(source_text) if source_text is not None else None
     claims: list[ClaimRecord] = []
-    unresolved: dict[str, list[str]] = {}
-    seen_claims: set[str] = set()
+    unresolved: dict[str, list[Reference]] = {}
+    seen_claims: dict[str, str] = {}
+
+    def use(ref: str, path: str, role: str, allowed: tuple[str, ...]) -> None:
+        label = labels_by_id.get(ref)
+        if label is None:
+            unresolved.setdefault(ref, []).append(
+                Reference(ref, checker.where(path), role, allowed)
+            )
+        elif label not in allowed:
+            checker.add(path, wrong_label(ref, label, role, allowed))
+
     for index, item in enumerate(raw_claims):
         path = f"claims[{index}]"
-        claim = _claim(checker, item, path, source_id, normalised_text)
+        quote_needed = require_quotes or source_text is not None
+        claim = _claim(checker, item, path, source_id, normalised_text, quote_needed)
         if claim is None:
             continue
         if claim.id in seen_claims:
-            checker.add(path, f"duplicate claim {claim.id!r}")
-        seen_claims.add(claim.id)
+            checker.add(
+                path,
+                f"duplicate claim: {claim.from_id} {claim.relation} {claim.to_id} is already "
+                f"claimed at {checker.where(seen_claims[claim.id])}",
+            )
+            continue
+        seen_claims[claim.id] = path
         rel = RELATION_TYPES[claim.relation]
-        for end, ref, allowed in (
-            ("from", claim.from_id, rel.from_labels),
-            ("to", claim.to_id, rel.to_labels),
-        ):
-            label: str | None = labels_by_id.get(ref)
-            if label is None:
-                unresolved.setdefault(ref, []).append(f"{checker.where(f'{path}.{end}')}")
-            elif label not in allowed:
-                checker.add(
-                    f"{path}.{end}",
-                    f"{claim.relation} cannot {'start at' if end == 'from' else 'end at'} "
-                    f"a {label} ({ref}); allowed: {', '.join(allowed)}",
-                )
-        for cited in (*claim.sources, claim.assessed_by):
-            if cited is not None and cited not in labels_by_id:
-                unresolved.setdefault(cited, []).append(f"{checker.where(path)}")
+        use(claim.from_id, f"{path}.from", f"the 'from' end of {claim.relation}", rel.from_labels)
+        use(claim.to_id, f"{path}.to", f"the 'to' end of {claim.relation}", rel.to_labels)
+        cited = item.get("sources") if isinstance(item.get("sources"), list) else []
+        for ref in claim.sources:
+            where = f"{path}.sources[{cited.index(ref)}]" if ref in cited else "source.id"
+            use(ref, where, "a claim's source", ("Source",))
+        if claim.assessed_by is not None:
+            use(claim.assessed_by, f"{path}.assessed_by", "assessed_by", BODIES)
         claims.append(claim)
 
     if not entities and not claims and not checker.problems:
@@ -430,6 +518,15 @@ def validate_document(
     return GraphDocument(
         origin=origin, source_id=source_id, entities=entities, claims=claims, unresolved=unresolved
     )
+
+
+def wrong_label(ref: str, label: str, role: str, allowed: tuple[str, ...]) -> str:
+    return f"{ref} is {a(label)}, which cannot be {role} (allowed: {', '.join(allowed)})"
+
+
+def a(label: str) -> str:
+    """The label with its indefinite article: 'a ThreatActor', 'an Incident'."""
+    return f"{'an' if label[:1] in 'AEIOU' else 'a'} {label}"
 
 
 def _source_entity(
@@ -474,7 +571,7 @@ def _entity(checker: _Checker, item: Any, path: str) -> EntityRecord | None:
         if entity_id is not None and not entity_id.startswith(label.id_prefix + ":"):
             checker.add(
                 f"{path}.id",
-                f"a {label.name} id starts with {label.id_prefix + ':'!r}, not {entity_id!r}",
+                f"{a(label.name)} id starts with {label.id_prefix + ':'!r}, not {entity_id!r}",
             )
         for key in label.extra_properties:
             if key in item and item[key] is not None:
@@ -482,20 +579,20 @@ def _entity(checker: _Checker, item: Any, path: str) -> EntityRecord | None:
                     props[key] = checker.date(item[key], f"{path}.{key}")
                 else:
                     props[key] = _scalar_property(checker, item[key], f"{path}.{key}")
-        checker.ordered(props.get("started"), props.get("ended"), f"{path}.ended", "started/ended")
-        checker.ordered(
-            props.get("first_seen"),
-            props.get("last_seen"),
-            f"{path}.last_seen",
-            "first_seen/last_seen",
-        )
+        for start_key, end_key in (("started", "ended"), ("first_seen", "last_seen")):
+            checker.ordered(path, (start_key, props.get(start_key)), (end_key, props.get(end_key)))
     if entity_id is None or label is None or name is None:
         return None
     return EntityRecord(entity_id, label.name, name, tuple(aliases), description, props)
 
 
 def _claim(
-    checker: _Checker, item: Any, path: str, source_id: str | None, source_text: str | None
+    checker: _Checker,
+    item: Any,
+    path: str,
+    source_id: str | None,
+    source_text: str | None,
+    require_quote: bool,
 ) -> ClaimRecord | None:
     if not isinstance(item, dict):
         checker.add(path, "must be a mapping with from, relation, to, likelihood and quote")
@@ -520,29 +617,38 @@ def _claim(
             term = phia.parse(item.get("likelihood"))
         except ValueError as error:
             checker.add(f"{path}.likelihood", str(error))
-    quote = checker.text(item.get("quote"), f"{path}.quote", required=source_text is not None)
+    quote = checker.text(item.get("quote"), f"{path}.quote", required=require_quote)
     if (
         quote is not None
         and source_text is not None
         and normalise_whitespace(quote) not in source_text
     ):
-        checker.add(f"{path}.quote", "is not a verbatim passage of the source text")
+        shown = normalise_whitespace(quote)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        checker.add(f"{path}.quote", f"{shown!r} is not a verbatim passage of the source text")
     assessed_by = (
         checker.identifier(item.get("assessed_by"), f"{path}.assessed_by")
         if item.get("assessed_by") is not None
         else None
     )
-    sources = checker.text_list(item.get("sources"), f"{path}.sources")
-    for index, ref in enumerate(sources):
-        checker.identifier(ref, f"{path}.sources[{index}]")
-    if not sources:
-        if source_id is None:
-            checker.add(f"{path}.sources", "is required when the document declares no source")
-        else:
-            sources = [source_id]
+    # A document with a source is that source's word: its claims are the source's
+    # claims (cited first); `sources` adds further sources that say the same.
+    sources = [source_id] if source_id is not None else []
+    raw_sources = item.get("sources")
+    if raw_sources is not None and not isinstance(raw_sources, list):
+        checker.add(f"{path}.sources", "must be a list of source ids")
+    elif raw_sources is not None:
+        for index, ref in enumerate(raw_sources):
+            valid = checker.identifier(ref, f"{path}.sources[{index}]")
+            if valid is not None:
+                sources.append(valid)
+    if not sources and "sources" not in item:
+        checker.add(f"{path}.sources", "is required when the document declares no source")
+    elif not sources and raw_sources == []:
+        checker.add(f"{path}.sources", "must list at least one source id")
     valid_from = checker.date(item.get("valid_from"), f"{path}.valid_from")
     valid_to = checker.date(item.get("valid_to"), f"{path}.valid_to")
-    checker.ordered(valid_from, valid_to, f"{path}.valid_to", "valid_from/valid_to")
+    checker.ordered(path, ("valid_from", valid_from), ("valid_to", valid_to))
     if from_id is None or to_id is None or relation is None or term is None or not sources:
         return None
     return ClaimRecord(
@@ -562,3 +668,22 @@ def document_from_text(text: str, origin: str, source_text: str | None = None) -
     """Parse and validate one document given as text (e.g. the `ingest` mutation)."""
     data, lines = parse_yaml(text, origin)
     return validate_document(data, origin, lines, source_text)
+
+
+class LoadValidationError(ValidationError):
+    """Problems in several documents of one load, each line naming its own document."""
+
+    def __init__(self, failures: list[ValidationError]) -> None:
+        self.failures = failures
+        self.origin = ", ".join(failure.origin for failure in failures)
+        self.problems = [f"{f.origin}: {problem}" for f in failures for problem in f.problems]
+        shown = "\n".join(f"  {problem}" for problem in self.problems)
+        GraphError.__init__(
+            self,
+            f"{len(failures)} documents: {len(self.problems)} problem(s), nothing written\n{shown}",
+        )
+
+
+def combine_failures(failures: list[ValidationError]) -> ValidationError:
+    """One error for a load: the failure itself when only one document failed."""
+    return failures[0] if len(failures) == 1 else LoadValidationError(failures)

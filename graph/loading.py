@@ -10,18 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from graph.database import Graph, Statement
-from graph.documents import GraphDocument
+from neo4j.exceptions import ConstraintError
+
+from graph.database import Graph, Record, Statement
+from graph.documents import GraphDocument, a, combine_failures, wrong_label
 from graph.errors import ValidationError
-from graph.model import RELATION_TYPES
 from graph.schema_setup import ensure_schema
 
+# Rows are sorted by id so that concurrent loaders lock nodes in the same order.
 UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.created = true
 SET e += row.props, e:$(row.label)
+REMOVE e:$(row.other_labels)
 WITH e, e.created AS created
 REMOVE e.created
 RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written
@@ -81,11 +85,23 @@ class LoadSummary:
 
 
 async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> None:
-    """Resolve every id used but not declared, across the whole load and the graph."""
+    """Resolve every id used but not declared, across the whole load and the graph.
+
+    Raises one ValidationError listing every problem of every document; reads only.
+    """
     declared: dict[str, str] = {}
+    declared_in: dict[str, str] = {}
+    failures: list[ValidationError] = []
+    conflicts: dict[str, list[str]] = {}
     for document in documents:
         for entity in document.entities:
-            declared[entity.id] = entity.label
+            first = declared.setdefault(entity.id, entity.label)
+            declared_in.setdefault(entity.id, document.origin)
+            if first != entity.label:
+                conflicts.setdefault(document.origin, []).append(
+                    f"{entity.id} is declared as {a(entity.label)} here but as {a(first)} "
+                    f"in {declared_in[entity.id]}"
+                )
     wanted = sorted({ref for doc in documents for ref in doc.unresolved if ref not in declared})
     found: dict[str, str] = {}
     if wanted:
@@ -97,32 +113,32 @@ async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> 
         found = {row["id"]: row["label"] for row in rows}
     labels = {**found, **declared}
     for document in documents:
-        problems = [
-            f"{place}: {ref!r} is not declared in this load nor present in the graph"
-            for ref, places in document.unresolved.items()
-            if ref not in labels
-            for place in places
-        ]
-        for claim in document.claims:
-            rel = RELATION_TYPES[claim.relation]
-            for end, ref, allowed in (
-                ("from", claim.from_id, rel.from_labels),
-                ("to", claim.to_id, rel.to_labels),
-            ):
-                label = labels.get(ref)
-                if ref in document.unresolved and label is not None and label not in allowed:
+        problems = list(conflicts.get(document.origin, []))
+        for ref, uses in document.unresolved.items():
+            label = labels.get(ref)
+            for use in uses:
+                if label is None:
                     problems.append(
-                        f"claim {claim.id}: {claim.relation} cannot have a {label} ({ref}) "
-                        f"as its '{end}' end"
+                        f"{use.place}: {ref!r} is not declared in this load nor present "
+                        "in the graph"
                     )
+                elif label not in use.allowed:
+                    wrong = wrong_label(ref, label, use.role, use.allowed)
+                    problems.append(f"{use.place}: {wrong}")
         if problems:
-            raise ValidationError(document.origin, problems)
+            failures.append(ValidationError(document.origin, problems))
+    if failures:
+        raise combine_failures(failures)
+
+
+def _by_id(row: dict[str, Any]) -> str:
+    return str(row["id"])
 
 
 def document_statements(document: GraphDocument, replace_source_claims: bool) -> list[Statement]:
     statements: list[Statement] = [
-        (UPSERT_ENTITIES, {"rows": [entity.row() for entity in document.entities]}),
-        (UPSERT_CLAIMS, {"rows": [claim.row() for claim in document.claims]}),
+        (UPSERT_ENTITIES, {"rows": sorted((e.row() for e in document.entities), key=_by_id)}),
+        (UPSERT_CLAIMS, {"rows": sorted((c.row() for c in document.claims), key=_by_id)}),
     ]
     if document.source_id is not None:
         mentioned = {e.id for e in document.entities}
@@ -141,14 +157,12 @@ def document_statements(document: GraphDocument, replace_source_claims: bool) ->
 async def load_documents(
     graph: Graph, documents: Sequence[GraphDocument], replace_source_claims: bool = True
 ) -> LoadSummary:
-    """Check the whole load, then write each document in one transaction."""
-    await ensure_schema(graph)
+    """Check the whole load (reading only), then write each document in one transaction."""
     await check_references(graph, documents)
+    await ensure_schema(graph)
     summary = LoadSummary()
     for document in documents:
-        results = await graph.write_in_one_transaction(
-            document_statements(document, replace_source_claims)
-        )
+        results = await _write_document(graph, document_statements(document, replace_source_claims))
         summary.documents.append(document.origin)
         summary.entities_created += results[0][0]["created"]
         summary.entities_written += results[0][0]["written"]
@@ -157,3 +171,23 @@ async def load_documents(
         if replace_source_claims and document.source_id is not None:
             summary.claims_removed += results[3][0]["deleted"]
     return summary
+
+
+CONSTRAINT_RETRIES = 5
+
+
+async def _write_document(graph: Graph, statements: list[Statement]) -> list[list[Record]]:
+    """One transaction for the document, retried when a concurrent loader won a MERGE race.
+
+    MERGE on a uniquely constrained id can fail with ConstraintValidationFailed when
+    another transaction created the same node or relationship after this one looked
+    for it; the whole transaction rolled back, and running it again finds (and
+    updates) what the other loader created.
+    """
+    for attempt in range(CONSTRAINT_RETRIES):
+        try:
+            return await graph.write_in_one_transaction(statements)
+        except ConstraintError:
+            if attempt == CONSTRAINT_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from neo4j.exceptions import ClientError
+
 from graph.database import Graph
 from graph.model import LABELS, RELATION_TYPES
 
@@ -42,8 +44,16 @@ def schema_statements() -> list[LiteralString]:
     return statements
 
 
+def _already_exists(error: ClientError) -> bool:
+    code = error.code or ""
+    return code.startswith("Neo.ClientError.Schema.") and code.endswith("AlreadyExists")
+
+
 async def ensure_schema(graph: Graph) -> None:
-    """Create what is missing; a no-op on a database that has it all."""
+    """Create what is missing; a no-op on a database that has it all (two reads).
+
+    Safe to run from several processes at once.
+    """
     existing = await graph.read("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")
     indexes = await graph.read("SHOW INDEXES YIELD name RETURN collect(name) AS names")
     have = set(existing[0]["names"]) | set(indexes[0]["names"])
@@ -51,6 +61,12 @@ async def ensure_schema(graph: Graph) -> None:
         s for s in schema_statements() if s.split(" IF NOT EXISTS")[0].split()[-1] not in have
     ]
     for statement in missing:
-        await graph.write(statement)
+        try:
+            await graph.write(statement)
+        except ClientError as error:
+            # Another loader created the same rule between our SHOW and our CREATE
+            # (IF NOT EXISTS does not cover that race): what we wanted now exists.
+            if not _already_exists(error):
+                raise
     if missing:
         await graph.write("CALL db.awaitIndexes(300)")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from graph.documents import GraphDocument, parse_yaml, read_document_file, validate_document
+from graph.documents import (
+    MAX_DOCUMENT_BYTES,
+    GraphDocument,
+    combine_failures,
+    parse_yaml,
+    read_document_file,
+    validate_document,
+)
 from graph.errors import ValidationError
 
 SEED_DIR = Path(__file__).resolve().parent
@@ -16,27 +23,70 @@ def shipped_seed_files() -> list[Path]:
     return sorted(SEED_DIR.glob("*.yaml"))
 
 
-def _source_text(path: Path, data: object) -> str | None:
-    """The verbatim source text a seed file names in source.text_file, if any."""
+def _source_text(path: Path, data: object, lines: Mapping[str, int]) -> str | None:
+    """The verbatim source text a seed file names in source.text_file, if any.
+
+    The text file is named relative to the seed file and must lie beside it
+    (or below it), be UTF-8 and no larger than a document.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("source"), dict):
         return None
     name = data["source"].get("text_file")
     if name is None:
         return None
-    text_path = path.parent / str(name)
-    try:
-        return text_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+    where = f"line {lines.get('source.text_file', 1)}: source.text_file"
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError(str(path), [f"{where}: must be a file name"])
+    base = path.resolve().parent
+    text_path = (base / name).resolve()
+    if Path(name).is_absolute() or not text_path.is_relative_to(base):
         raise ValidationError(
-            str(path), [f"source.text_file: cannot read {text_path}: {error}"]
+            str(path), [f"{where}: {name!r} must be a relative path beside or below the seed file"]
+        )
+    try:
+        if text_path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise ValidationError(
+                str(path), [f"{where}: {name} is larger than {MAX_DOCUMENT_BYTES} bytes"]
+            )
+        return text_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValidationError(
+            str(path), [f"{where}: cannot read {name}: {error.strerror}"]
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            str(path), [f"{where}: {name} is not UTF-8 text (byte {error.start})"]
         ) from None
 
 
 def read_seed_file(path: Path) -> GraphDocument:
-    """Parse and validate one seed file (quotes checked against its source text)."""
+    """Parse and validate one seed file: it must have a source with its text
+    (source.text_file), and every claim a quote found verbatim in that text."""
     text = read_document_file(path)
     data, lines = parse_yaml(text, str(path))
-    return validate_document(data, str(path), lines, _source_text(path, data))
+    source_text = _source_text(path, data, lines)
+    problems = _missing_source(data, lines)
+    try:
+        document = validate_document(data, str(path), lines, source_text, require_quotes=True)
+    except ValidationError as error:
+        raise ValidationError(str(path), problems + error.problems) from None
+    if problems:
+        raise ValidationError(str(path), problems)
+    return document
+
+
+def _missing_source(data: object, lines: Mapping[str, int]) -> list[str]:
+    if not isinstance(data, dict):
+        return []
+    source = data.get("source")
+    if source is None:
+        return ["line 1: source: is required (the statement whose word the file records)"]
+    if isinstance(source, dict) and source.get("text_file") is None:
+        return [
+            f"line {lines.get('source', 1)}: source.text_file: is required "
+            "(the statement's text, so that quotes can be checked)"
+        ]
+    return []
 
 
 def read_seed_files(paths: Sequence[Path]) -> list[GraphDocument]:
@@ -48,9 +98,6 @@ def read_seed_files(paths: Sequence[Path]) -> list[GraphDocument]:
             documents.append(read_seed_file(path))
         except ValidationError as error:
             failures.append(error)
-    if len(failures) == 1:
-        raise failures[0]
     if failures:
-        problems = [f"{f.origin}: {p}" for f in failures for p in f.problems]
-        raise ValidationError(f"{len(failures)} seed files", problems)
+        raise combine_failures(failures)
     return documents

@@ -1,0 +1,96 @@
+"""A known graph state per test: `empty_graph` (everything deleted) or `seeded_graph`
+(exactly the shipped seed, reloaded only when the graph differs from it).
+
+`seeded(driver)` compares a fingerprint of the whole graph (a hash of the
+canonical dump) with the one recorded right after its last load, so a suite of
+read-only tests pays for one load, and a test that changed anything (a
+mutation, an `empty_graph` test) makes the next `seeded_graph` user reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import neo4j
+import pytest
+
+from graph.database import Graph
+from graph.loading import LoadSummary, load_documents
+from seed.files import read_seed_files, shipped_seed_files
+
+_seeded_fingerprint: str | None = None
+
+
+def _records(driver: neo4j.Driver, query: str) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(query, database_="neo4j")
+    return [record.data() for record in records]
+
+
+def canonical_dump(driver: neo4j.Driver) -> list[str]:
+    """The whole graph as sorted lines: nodes with labels and all properties, then
+    relationships with type, endpoint ids and all properties."""
+    nodes = _records(driver, "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
+    rels = _records(
+        driver,
+        "MATCH (a)-[r]->(b) RETURN type(r) AS type, a.id AS start, b.id AS end, "
+        "properties(r) AS props",
+    )
+    lines = [
+        "node " + json.dumps([sorted(n["labels"]), n["props"]], sort_keys=True, default=str)
+        for n in nodes
+    ]
+    lines += [
+        "rel "
+        + json.dumps([r["type"], r["start"], r["end"], r["props"]], sort_keys=True, default=str)
+        for r in rels
+    ]
+    return sorted(lines)
+
+
+def fingerprint(driver: neo4j.Driver) -> str:
+    return hashlib.sha256("\n".join(canonical_dump(driver)).encode()).hexdigest()
+
+
+def clear(driver: neo4j.Driver) -> None:
+    """Delete every node and relationship (the schema stays)."""
+    global _seeded_fingerprint
+    _seeded_fingerprint = None
+    driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+
+
+def load_shipped_seed() -> LoadSummary:
+    """Load every shipped seed file through the loader (NEO4J_* must point at the server)."""
+
+    async def run() -> LoadSummary:
+        async with Graph.connect() as graph:
+            return await load_documents(graph, read_seed_files(shipped_seed_files()))
+
+    return asyncio.run(run())
+
+
+def seeded(driver: neo4j.Driver) -> None:
+    """Make the graph exactly the shipped seed, reloading only when it differs."""
+    global _seeded_fingerprint
+    if _seeded_fingerprint is not None and fingerprint(driver) == _seeded_fingerprint:
+        return
+    clear(driver)
+    load_shipped_seed()
+    _seeded_fingerprint = fingerprint(driver)
+
+
+@pytest.fixture
+def empty_graph(driver: neo4j.Driver) -> Iterator[None]:
+    """A graph with no nodes (constraints and indexes kept)."""
+    clear(driver)
+    yield
+
+
+@pytest.fixture
+def seeded_graph(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[None]:
+    """A graph holding exactly the shipped seed."""
+    seeded(driver)
+    yield
