@@ -20,11 +20,18 @@ from graph.errors import ValidationError
 from graph.schema_setup import ensure_schema
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
+# Names that importers added (imported_aliases / imported_lookup_keys, see
+# graph/resolution.py) are kept after the document's own, so a reload leaves an
+# imported actor findable by its imported names.
 UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.created = true
 SET e += row.props, e:$(row.label)
+SET e.aliases = row.props.aliases
+      + [a IN coalesce(e.imported_aliases, []) WHERE NOT a IN row.props.aliases],
+    e.lookup_keys = row.props.lookup_keys
+      + [k IN coalesce(e.imported_lookup_keys, []) WHERE NOT k IN row.props.lookup_keys]
 REMOVE e:$(row.other_labels)
 WITH e, e.created AS created
 REMOVE e.created

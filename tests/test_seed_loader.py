@@ -191,6 +191,25 @@ def test_reseeding_a_file_without_a_claim_withdraws_it(
     assert count(driver, "MATCH ({id: 'agency:ncsc'})-[r:PART_OF]->() RETURN count(r) AS n") == 0
 
 
+def test_reseeding_keeps_names_an_import_added(
+    empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
+) -> None:
+    assert seed_cli(env=neo4j_env).returncode == 0
+    cypher(
+        driver,
+        "MATCH (e {id: 'actor:apt31'}) SET e.imported_aliases = ['Violet Typhoon'], "
+        "e.imported_lookup_keys = ['violet typhoon'], e.aliases = ['Violet Typhoon']",
+    )
+    assert seed_cli(env=neo4j_env).returncode == 0
+    rows = cypher(
+        driver,
+        "MATCH (e {id: 'actor:apt31'}) RETURN e.aliases AS aliases, e.lookup_keys AS keys",
+    )
+    assert rows == [
+        {"aliases": ["Violet Typhoon"], "keys": ["actor:apt31", "apt31", "violet typhoon"]}
+    ]
+
+
 def test_seed_if_empty_skips_a_graph_with_entities(
     seeded_graph: None, neo4j_env: dict[str, str]
 ) -> None:
