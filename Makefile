@@ -45,11 +45,10 @@ neo4j-start: install
 neo4j-stop: install
 	$(TG) neo4j stop
 
-bench: install
-	$(BIN)/python -m bench --profile quick
-
-bench-full: install
-	$(BIN)/python -m bench --profile full
+# The benchmark suite (bench/) is not built yet: say so rather than fail obscurely.
+bench bench-full:
+	@echo "make $@: the benchmark suite (bench/) is not built yet; see the benchmarks issue" >&2
+	@exit 2
 
 clean:
 	-$(TG) neo4j stop
