@@ -273,7 +273,9 @@ def step_from_row(row: Record) -> EvidenceStep:
 
 
 @strawberry.type(
-    description="A chain of claims. Its likelihood is its weakest step's: never stronger than any link."
+    description=(
+        "A chain of claims. Its likelihood is its weakest step's: never stronger than any link."
+    )
 )
 class EvidencePath:
     likelihood: Likelihood

@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from schema.sdl import SCHEMA_FILE, schema_sdl
-from tests.api_client import WRITER_TOKEN, api, error_codes, gql, make_client  # noqa: F401
+from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client
 from tests.conftest import cypher
 from tests.neo4j_provider import SuiteNeo4j
 

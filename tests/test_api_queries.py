@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from tests.api_client import api, error_codes, gql  # noqa: F401
+from tests.api_client import error_codes, gql
 
 LINKED = """
 query ($to: String!, $min: Likelihood) {
