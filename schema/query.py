@@ -12,7 +12,6 @@ import strawberry
 from strawberry.types import Info
 
 from graph import traversal
-from graph.likelihood import Likelihood as LikelihoodTerm
 from schema.context import Context
 from schema.errors import UserInputError
 from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
@@ -166,7 +165,3 @@ class Query:
             nodes=[entity_from_row(row) for row in found["nodes"]],
             relationships=[step_from_row(row) for row in found["relationships"]],
         )
-
-
-def likelihood_names() -> list[str]:
-    return [term.value for term in LikelihoodTerm]

@@ -9,7 +9,6 @@ entity resolve lazily, through the request's DataLoaders.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -338,7 +337,3 @@ def incident_with_path(row: Record) -> Incident:
     if row.get("steps") is not None:
         incident.link_path = path_from_steps(row["steps"])
     return incident
-
-
-def as_any(value: Any) -> Any:
-    return value

@@ -189,45 +189,29 @@ def test_maven_that_cannot_resolve_is_reported_and_leaves_nothing(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_taken_bolt_port_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize("taken", ["BOLT", "HTTP"])
+def test_taken_port_is_reported(tmp_path: Path, taken: str) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
+        ports = {"BOLT": str(free_port()), "HTTP": str(free_port()), taken: str(port)}
         result = run_cli(
             "neo4j",
             "start",
             env=base_env(
                 THREATGRAPH_NEO4J_HOME=str(tmp_path / "home"),
                 THREATGRAPH_NEO4J_LIB=str(SHARED_LIB),
-                THREATGRAPH_NEO4J_BOLT_PORT=str(port),
-                THREATGRAPH_NEO4J_HTTP_PORT=str(free_port()),
+                THREATGRAPH_NEO4J_BOLT_PORT=ports["BOLT"],
+                THREATGRAPH_NEO4J_HTTP_PORT=ports["HTTP"],
             ),
         )
+    name = {"BOLT": "Bolt", "HTTP": "HTTP"}[taken]
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"threatgraph: port {port} (Bolt) is already in use by another process; "
-        f"stop it or set THREATGRAPH_NEO4J_BOLT_PORT to a free port"
+        f"threatgraph: port {port} ({name}) is already in use by another process; "
+        f"stop it or set THREATGRAPH_NEO4J_{taken}_PORT to a free port"
     )
-
-
-def test_taken_http_port_is_reported(tmp_path: Path) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", 0))
-        squatter.listen()
-        port = squatter.getsockname()[1]
-        result = run_cli(
-            "neo4j",
-            "start",
-            env=base_env(
-                THREATGRAPH_NEO4J_HOME=str(tmp_path / "home"),
-                THREATGRAPH_NEO4J_LIB=str(SHARED_LIB),
-                THREATGRAPH_NEO4J_BOLT_PORT=str(free_port()),
-                THREATGRAPH_NEO4J_HTTP_PORT=str(port),
-            ),
-        )
-    assert result.returncode == 1
-    assert "(HTTP) is already in use by another process" in result.stderr
 
 
 def test_server_that_fails_to_start_prints_its_log_tail(tmp_path: Path) -> None:
