@@ -7,10 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 TG := $(BIN)/threatgraph
 
-.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean
+.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean chromium screenshots
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed chromium
 	@$(TG) neo4j install
+	@$(TG) graphiql install
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "threatgraph needs Python 3.11 or newer")'
@@ -38,6 +39,18 @@ format: $(VENV)/.installed
 
 schema: install
 	$(TG) schema export
+
+# The browser tests drive Debian's chromium and chromedriver, never a browser a test tool
+# downloads itself. Installed once (as root, or through sudo).
+chromium:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver; }
+
+# Regenerate the README's screenshots (docs/img/) with the browser tests.
+screenshots: install
+	THREATGRAPH_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/test_browser_ui.py -q
 
 neo4j-start: install
 	$(TG) neo4j start

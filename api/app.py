@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -28,6 +29,9 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import TokenChecker
+from api.browser import browser_routes
+from api.graphiql import graphiql_page
+from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
 from api.metrics import Metrics
 from api.settings import ApiSettings
 from graph.database import Graph, count_round_trips
@@ -55,6 +59,11 @@ class GraphQLView(GraphQL[Context, None]):
         self.app_holder = graph_holder
         self.tokens = tokens
         self.metrics = metrics
+        self.ide_page = graphiql_page()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        # Strawberry's page, opening on our example query (api/graphiql.py).
+        return HTMLResponse(self.ide_page)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -271,6 +280,8 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            *browser_routes(),
+            Mount(VENDOR_PATH, StaticFiles(directory=VENDOR_DIR, check_dir=False)),
         ],
         middleware=middleware,
         lifespan=lifespan,

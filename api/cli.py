@@ -15,11 +15,12 @@ from typing import NoReturn, TypeVar
 
 import typer
 
+from api.cli_graphiql import graphiql_app
 from api.cli_import import export_app, import_app
 from graph.database import Graph
 from graph.errors import GraphError
 from graph.loading import load_documents
-from graph.server.config import ManagedServerSettings
+from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
 from schema.sdl import SCHEMA_FILE, schema_sdl
 from seed.files import read_seed_files, shipped_seed_files
@@ -37,6 +38,7 @@ neo4j_app = typer.Typer(
 app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
+app.add_typer(graphiql_app, name="graphiql")
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 
@@ -150,8 +152,12 @@ def seed(
 
 @app.command("serve")
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    host: str = typer.Option(
+        DEFAULT_API_HOST, envvar="THREATGRAPH_API_HOST", help="Address to listen on."
+    ),
+    port: int = typer.Option(
+        DEFAULT_API_PORT, envvar="THREATGRAPH_API_PORT", help="Port to listen on."
+    ),
     workers: int = typer.Option(1, help="Worker processes (the API is stateless)."),
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.server.config import ManagedServerSettings
+from graph.server.config import ManagedServerSettings, api_base_url, browser_setup_commands
 from graph.server.process import ManagedServer, free_port
 from graph.settings import PROJECT_ROOT
 
@@ -50,6 +50,11 @@ def docker_engine_answers() -> bool:
     return completed.returncode == 0
 
 
+# The port the browser tests serve the API on: chosen before the suite's server
+# starts, because its neo4j.conf points Neo4j Browser's post-connect setup there.
+BROWSER_TEST_API_PORT = free_port()
+
+
 def managed_test_settings(home: Path) -> ManagedServerSettings:
     base = ManagedServerSettings.from_env({})
     return ManagedServerSettings(
@@ -61,4 +66,8 @@ def managed_test_settings(home: Path) -> ManagedServerSettings:
         heap_mb=1024,
         page_cache_mb=256,
         transaction_timeout_ms=base.transaction_timeout_ms,
+        browser_post_connect_cmd=browser_setup_commands(
+            api_base_url("127.0.0.1", BROWSER_TEST_API_PORT)
+        ),
+        browser_allowlist="127.0.0.1",
     )
