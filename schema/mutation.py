@@ -7,7 +7,7 @@ store what a seed file could not.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.permission import BasePermission
@@ -35,47 +35,65 @@ class WriterOnly(BasePermission):
 
 @strawberry.input(description="A key and a value for a kind-specific property (e.g. started).")
 class PropertyInput:
-    key: str
-    value: str
+    key: str = strawberry.field(description="A property of the entity's kind, e.g. started.")
+    value: str = strawberry.field(description="Its value, e.g. 2021.")
 
 
 @strawberry.input(description="An entity to create or update, keyed by id.")
 class EntityInput:
-    id: str
+    id: str = strawberry.field(description="Stable id: the label's prefix, e.g. actor:apt31.")
     label: str = strawberry.field(description="One of the concrete Entity types, e.g. ThreatActor.")
-    name: str
-    aliases: list[str] | None = None
-    description: str | None = None
-    properties: list[PropertyInput] | None = None
+    name: str = strawberry.field(description="The caption, e.g. APT31.")
+    aliases: list[str] | None = strawberry.field(
+        default=None, description="Other names it goes by."
+    )
+    description: str | None = strawberry.field(
+        default=None, description="What the sources say it is."
+    )
+    properties: list[PropertyInput] | None = strawberry.field(
+        default=None, description="Kind-specific properties (e.g. started for an Incident)."
+    )
 
 
 @strawberry.input(
     description="A claim: likelihood, at least one source and the quote are required."
 )
 class RelationInput:
-    from_: str = strawberry.field(name="from")
-    relation: str
-    to: str
-    likelihood: Likelihood
-    quote: str
-    sources: list[str]
-    assessed_by: str | None = None
-    valid_from: Date | None = None
-    valid_to: Date | None = None
+    from_: str = strawberry.field(name="from", description="The subject's id, e.g. actor:apt31.")
+    relation: str = strawberry.field(description="The relation type, e.g. ATTRIBUTED_TO.")
+    to: str = strawberry.field(description="The object's id, e.g. agency:mss.")
+    likelihood: Likelihood = strawberry.field(
+        description="The source's grade (FACT when it states the claim without hedging)."
+    )
+    quote: str = strawberry.field(description="The source's sentence, verbatim.")
+    sources: list[str] = strawberry.field(description="Ids of the sources making the claim.")
+    assessed_by: str | None = strawberry.field(
+        default=None, description="The id of who made the assessment, e.g. agency:ncsc."
+    )
+    valid_from: Date | None = strawberry.field(
+        default=None, description="From when the claim holds."
+    )
+    valid_to: Date | None = strawberry.field(
+        default=None, description="Until when the claim holds."
+    )
 
 
 @strawberry.type(description="What an ingest wrote.")
 class IngestResult:
-    entities_written: int
-    entities_created: int
-    claims_written: int
-    claims_created: int
+    entities_written: int = strawberry.field(description="Entities written (new or updated).")
+    entities_created: int = strawberry.field(description="Of those, entities that were new.")
+    claims_written: int = strawberry.field(description="Claims written (new or updated).")
+    claims_created: int = strawberry.field(description="Of those, claims that were new.")
 
 
-@strawberry.type
+@strawberry.type(description="Writes; each needs a bearer token (Authorization: Bearer ...).")
 class Mutation:
     @strawberry.mutation(permission_classes=[WriterOnly], description="Create or update an entity.")
-    async def upsert_entity(self, info: Info[Context, None], input: EntityInput) -> Entity:
+    async def upsert_entity(
+        self,
+        info: Info[Context, None],
+        input: Annotated[EntityInput, strawberry.argument(description="The entity.")],
+    ) -> Entity:
         item: dict[str, Any] = {
             "id": input.id,
             "label": input.label,
@@ -99,7 +117,9 @@ class Mutation:
         ),
     )
     async def upsert_relation(
-        self, info: Info[Context, None], input: RelationInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[RelationInput, strawberry.argument(description="The claim.")],
     ) -> EvidenceStep:
         claim = {
             "from": input.from_,
@@ -122,14 +142,25 @@ class Mutation:
         return step_from_row(row)
 
     @strawberry.mutation(permission_classes=[WriterOnly], description="Delete one claim by its id.")
-    async def delete_relation(self, info: Info[Context, None], id: strawberry.ID) -> bool:
+    async def delete_relation(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The claim's id.")],
+    ) -> bool:
         return await delete_relation(info.context.graph, str(id))
 
     @strawberry.mutation(
         permission_classes=[WriterOnly],
         description="Load a whole document in the seed-file format (YAML), all or nothing.",
     )
-    async def ingest(self, info: Info[Context, None], seed: str) -> IngestResult:
+    async def ingest(
+        self,
+        info: Info[Context, None],
+        seed: Annotated[
+            str,
+            strawberry.argument(description="The document's YAML (seed format, seed/README.md)."),
+        ],
+    ) -> IngestResult:
         if len(seed) > MAX_INGEST_CHARS:
             raise UserInputError(f"seed: at most {MAX_INGEST_CHARS} characters")
         document = document_from_text(seed, "ingest.seed")

@@ -57,7 +57,7 @@ def checked_range(value: int, argument: str, low: int, high: int) -> int:
     return value
 
 
-@strawberry.type
+@strawberry.type(description="Questions about the graph; every answer carries its evidence.")
 class Query:
     @strawberry.field(
         description=(
@@ -65,7 +65,16 @@ class Query:
             "error with code AMBIGUOUS_REFERENCE listing the candidates when several do."
         )
     )
-    async def entity(self, info: Info[Context, None], ref: str) -> Entity | None:
+    async def entity(
+        self,
+        info: Info[Context, None],
+        ref: Annotated[
+            str,
+            strawberry.argument(
+                description="An id, name or alias, any case, e.g. APT31 or agency:mss."
+            ),
+        ],
+    ) -> Entity | None:
         row = await traversal.find_entity(info.context.graph, checked_ref(ref, "ref"))
         return entity_from_row(row) if row else None
 
@@ -73,7 +82,14 @@ class Query:
         description="Full-text search over names, aliases and descriptions, best match first."
     )
     async def search(
-        self, info: Info[Context, None], text: str, first: int = 20
+        self,
+        info: Info[Context, None],
+        text: Annotated[
+            str, strawberry.argument(description="Words to look for, e.g. Electoral Register.")
+        ],
+        first: Annotated[
+            int, strawberry.argument(description="At most this many hits (0-500).")
+        ] = 20,
     ) -> list[SearchHit]:
         if len(text) > MAX_SEARCH_CHARS:
             raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
@@ -90,12 +106,32 @@ class Query:
     async def incidents(
         self,
         info: Info[Context, None],
-        linked_to: str | None = None,
-        min_likelihood: Likelihood | None = None,
-        since: Date | None = None,
-        until: Date | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        linked_to: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only incidents linked to this entity (id, name or alias)."
+            ),
+        ] = None,
+        min_likelihood: Annotated[
+            Likelihood | None,
+            strawberry.argument(description="Only links at least this likely (weakest step)."),
+        ] = None,
+        since: Annotated[
+            Date | None,
+            strawberry.argument(
+                description="Only incidents still going on or after this date (by end, else start)."
+            ),
+        ] = None,
+        until: Annotated[
+            Date | None,
+            strawberry.argument(description="Only incidents started on or before this date."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default 50, at most 500).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the item before this page.")
+        ] = None,
     ) -> IncidentConnection:
         skip, size = page_window(first, after)
         page = await traversal.incidents(
@@ -127,10 +163,23 @@ class Query:
     async def path(
         self,
         info: Info[Context, None],
-        from_: Annotated[str, strawberry.argument(name="from")],
-        to: str,
-        max_hops: int = 6,
-        min_likelihood: Likelihood | None = None,
+        from_: Annotated[
+            str,
+            strawberry.argument(
+                name="from",
+                description="Where the chain starts: an id, name or alias, e.g. APT31.",
+            ),
+        ],
+        to: Annotated[
+            str, strawberry.argument(description="Where the chain ends: id, name or alias.")
+        ],
+        max_hops: Annotated[
+            int, strawberry.argument(description="Longest chain considered, in claims (1-8).")
+        ] = 6,
+        min_likelihood: Annotated[
+            Likelihood | None,
+            strawberry.argument(description="Use only claims at least this likely."),
+        ] = None,
     ) -> EvidencePath | None:
         checked_range(max_hops, "maxHops", 1, traversal.MAX_PATH_HOPS)
         found = await traversal.shortest_path(
@@ -151,10 +200,22 @@ class Query:
     async def neighbourhood(
         self,
         info: Info[Context, None],
-        ref: str,
-        hops: int = 1,
-        min_likelihood: Likelihood | None = None,
-        first: int = 100,
+        ref: Annotated[
+            str,
+            strawberry.argument(
+                description="The centre: an id, name or alias, any case, e.g. APT31 or agency:mss."
+            ),
+        ],
+        hops: Annotated[
+            int, strawberry.argument(description="How many claims out from the centre (1-3).")
+        ] = 1,
+        min_likelihood: Annotated[
+            Likelihood | None,
+            strawberry.argument(description="Follow only claims at least this likely."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="At most this many neighbours (0-500).")
+        ] = 100,
     ) -> Subgraph:
         checked_range(hops, "hops", 1, traversal.MAX_NEIGHBOURHOOD_HOPS)
         checked_range(first, "first", 0, MAX_PAGE_SIZE)

@@ -9,6 +9,7 @@ entity resolve lazily, through the request's DataLoaders.
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -36,10 +37,14 @@ def min_rank(term: LikelihoodTerm | None) -> int:
 
 @strawberry.type(description="Relay page information.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of this page's first item (null on an empty page)."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of this page's last item: pass it as `after` for the next page."
+    )
 
 
 def page_info(skip: int, count: int, total: int) -> PageInfo:
@@ -61,7 +66,7 @@ class Entity:
     id: strawberry.ID = strawberry.field(description="Stable id, e.g. actor:apt31.")
     name: str = strawberry.field(description="The caption, e.g. APT31.")
     aliases: list[str] = strawberry.field(description="Other names, e.g. ZIRCONIUM.")
-    description: str
+    description: str = strawberry.field(description="What the sources say this entity is.")
     kind: str = strawberry.field(description="The node label, e.g. ThreatActor.")
 
     @strawberry.field(description="Sources that mention this entity, by id.")
@@ -78,11 +83,26 @@ class Entity:
     async def relations(
         self,
         info: Info[Context, None],
-        types: list[str] | None = None,
-        direction: Direction = Direction.BOTH,
-        min_likelihood: Likelihood | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        types: Annotated[
+            list[str] | None,
+            strawberry.argument(
+                description='Only these relation types, e.g. ["ATTRIBUTED_TO"] (all when null).'
+            ),
+        ] = None,
+        direction: Annotated[
+            Direction,
+            strawberry.argument(description="OUT: claims with it as subject; IN: as object; BOTH."),
+        ] = Direction.BOTH,
+        min_likelihood: Annotated[
+            Likelihood | None,
+            strawberry.argument(description="Only claims graded at least this likely."),
+        ] = None,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (default 50, at most 500).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the item before this page.")
+        ] = None,
     ) -> RelationConnection:
         for name in types or []:
             if name not in RELATION_TYPES or name == "MENTIONS":
@@ -109,9 +129,11 @@ class Entity:
 
 @strawberry.type(description="A threat actor or intrusion set.")
 class ThreatActor(Entity):
-    stix_type: str | None = None
-    first_seen: Date | None = None
-    last_seen: Date | None = None
+    stix_type: str | None = strawberry.field(
+        default=None, description="The STIX type it was imported as, e.g. intrusion-set."
+    )
+    first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
+    last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
 
 
 @strawberry.type(description="A state agency or government body (MSS, GCHQ, NCSC).")
@@ -126,7 +148,9 @@ class Organisation(Entity):
 
 @strawberry.type(description="A state.")
 class Country(Entity):
-    iso_code: str | None = None
+    iso_code: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2 code, e.g. CN."
+    )
 
 
 @strawberry.type(description="A region or other location that is not a state.")
@@ -136,7 +160,9 @@ class Region(Entity):
 
 @strawberry.type(description="A named person.")
 class Person(Entity):
-    role: str | None = None
+    role: str | None = strawberry.field(
+        default=None, description="Their role as the source gives it."
+    )
 
 
 @strawberry.type(description="A group of people, e.g. UK parliamentarians.")
@@ -146,11 +172,15 @@ class Group(Entity):
 
 @strawberry.type(description="A malicious cyber incident.")
 class Incident(Entity):
-    started: Date | None = None
-    ended: Date | None = None
-    status: str | None = None
-    outcome: str | None = None
-    disclosed: Date | None = None
+    started: Date | None = strawberry.field(default=None, description="When it began.")
+    ended: Date | None = strawberry.field(default=None, description="When it ended.")
+    status: str | None = strawberry.field(
+        default=None, description="Where it stands, e.g. mitigated or remediated."
+    )
+    outcome: str | None = strawberry.field(
+        default=None, description="How it ended, in the source's terms."
+    )
+    disclosed: Date | None = strawberry.field(default=None, description="When it was made public.")
     link_path: EvidencePath | None = strawberry.field(
         default=None,
         description=(
@@ -162,8 +192,8 @@ class Incident(Entity):
 
 @strawberry.type(description="A campaign of related intrusions.")
 class Campaign(Entity):
-    first_seen: Date | None = None
-    last_seen: Date | None = None
+    first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
+    last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
 
 
 @strawberry.type(description="Data or systems that can be held, targeted or taken.")
@@ -173,7 +203,9 @@ class Asset(Entity):
 
 @strawberry.type(description="Software: products, malware or tools.")
 class Software(Entity):
-    software_type: str | None = None
+    software_type: str | None = strawberry.field(
+        default=None, description="The STIX type it was imported as: malware or tool."
+    )
 
 
 @strawberry.type(description="A technique, e.g. an ATT&CK technique.")
@@ -193,10 +225,12 @@ class Sector(Entity):
 
 @strawberry.type(description="A published report or statement: where claims come from.")
 class Source(Entity):
-    url: str | None = None
+    url: str | None = strawberry.field(default=None, description="Where it is published.")
     publisher: str | None = strawberry.field(default=None, description="Publisher's entity id.")
-    published: Date | None = None
-    title: str | None = None
+    published: Date | None = strawberry.field(default=None, description="Publication date.")
+    title: str | None = strawberry.field(
+        default=None, description="Its title when it differs from the name."
+    )
 
 
 ENTITY_TYPES: dict[str, type[Entity]] = {
@@ -244,16 +278,24 @@ def entity_from_row(row: Record) -> Entity:
     )
 )
 class EvidenceStep:
-    id: strawberry.ID
-    from_: Entity = strawberry.field(name="from")
-    relation: str
-    to: Entity
-    likelihood: Likelihood
-    quote: str | None
-    sources: list[Source]
-    assessed_by: Entity | None
-    valid_from: Date | None
-    valid_to: Date | None
+    id: strawberry.ID = strawberry.field(
+        description="Stable claim id: from-RELATION->to@source (for deleteRelation)."
+    )
+    from_: Entity = strawberry.field(name="from", description="The subject of the claim.")
+    relation: str = strawberry.field(description="The relation type, e.g. ATTRIBUTED_TO.")
+    to: Entity = strawberry.field(description="The object of the claim.")
+    likelihood: Likelihood = strawberry.field(
+        description="How likely the source judges the claim (FACT when it does not hedge)."
+    )
+    quote: str | None = strawberry.field(
+        description="The source's own sentence the claim rests on, verbatim."
+    )
+    sources: list[Source] = strawberry.field(description="The sources that make this claim.")
+    assessed_by: Entity | None = strawberry.field(
+        description="Who made the assessment, e.g. the NCSC."
+    )
+    valid_from: Date | None = strawberry.field(description="From when the claim holds.")
+    valid_to: Date | None = strawberry.field(description="Until when the claim holds.")
 
 
 def step_from_row(row: Record) -> EvidenceStep:
@@ -277,8 +319,12 @@ def step_from_row(row: Record) -> EvidenceStep:
     )
 )
 class EvidencePath:
-    likelihood: Likelihood
-    steps: list[EvidenceStep]
+    likelihood: Likelihood = strawberry.field(
+        description="The weakest step's likelihood: how strongly the chain as a whole holds."
+    )
+    steps: list[EvidenceStep] = strawberry.field(
+        description="The claims in order, from the start of the chain to its end."
+    )
 
 
 def path_from_steps(rows: list[Record]) -> EvidencePath:
@@ -291,44 +337,46 @@ def path_from_steps(rows: list[Record]) -> EvidencePath:
     return EvidencePath(likelihood=weakest, steps=steps)
 
 
-@strawberry.type
+@strawberry.type(description="A claim with its cursor.")
 class RelationEdge:
-    cursor: str
-    node: EvidenceStep
+    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
+    node: EvidenceStep = strawberry.field(description="The claim.")
 
 
 @strawberry.type(description="A page of an entity's claims.")
 class RelationConnection:
-    total_count: int
-    edges: list[RelationEdge]
-    nodes: list[EvidenceStep]
-    page_info: PageInfo
+    total_count: int = strawberry.field(description="Claims matching, over all pages.")
+    edges: list[RelationEdge] = strawberry.field(description="This page's claims with cursors.")
+    nodes: list[EvidenceStep] = strawberry.field(description="This page's claims.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
-@strawberry.type
+@strawberry.type(description="An incident with its cursor.")
 class IncidentEdge:
-    cursor: str
-    node: Incident
+    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
+    node: Incident = strawberry.field(description="The incident.")
 
 
 @strawberry.type(description="A page of incidents.")
 class IncidentConnection:
-    total_count: int
-    edges: list[IncidentEdge]
-    nodes: list[Incident]
-    page_info: PageInfo
+    total_count: int = strawberry.field(description="Incidents matching, over all pages.")
+    edges: list[IncidentEdge] = strawberry.field(description="This page's incidents with cursors.")
+    nodes: list[Incident] = strawberry.field(description="This page's incidents.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.type(description="A full-text hit with its relevance score (higher is better).")
 class SearchHit:
-    entity: Entity
-    score: float
+    entity: Entity = strawberry.field(description="The entity found.")
+    score: float = strawberry.field(description="Full-text relevance (higher is better).")
 
 
 @strawberry.type(description="Nodes and the claims between them, ready to draw.")
 class Subgraph:
-    nodes: list[Entity]
-    relationships: list[EvidenceStep]
+    nodes: list[Entity] = strawberry.field(description="The entities, the centre first.")
+    relationships: list[EvidenceStep] = strawberry.field(
+        description="The claims between those entities."
+    )
 
 
 def incident_with_path(row: Record) -> Incident:
