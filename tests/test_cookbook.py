@@ -1,0 +1,91 @@
+"""docs/cookbook.md cannot drift: every query in it runs against the seeded graph and
+must give exactly the answer printed under it.
+
+Layout (checked here too): each question is a `## ` heading followed by four
+fenced blocks in order: ```graphql, its answer ```json (the response's `data`),
+```cypher, its answer ```json (a list with one object per row).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import pytest
+from starlette.testclient import TestClient
+
+from api.graphiql import example_query_text
+from tests.api_client import gql
+from tests.conftest import ROOT, cypher
+
+COOKBOOK = ROOT / "docs" / "cookbook.md"
+BLOCK_KINDS = ["graphql", "json", "cypher", "json"]
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Question:
+    title: str
+    graphql: str
+    graphql_answer: Any
+    cypher: str
+    cypher_answer: Any
+
+
+def parse_cookbook(text: str) -> list[Question]:
+    """The questions in cookbook markdown, with a clear error for a malformed one."""
+    questions = []
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        title = section.splitlines()[0].strip()
+        blocks = _FENCE.findall(section)
+        kinds = [kind for kind, _ in blocks]
+        if kinds != BLOCK_KINDS:
+            raise ValueError(f"{COOKBOOK.name}: {title!r} has blocks {kinds}, not {BLOCK_KINDS}")
+        (_, graphql), (_, graphql_answer), (_, cypher_query), (_, cypher_answer) = blocks
+        questions.append(
+            Question(
+                title, graphql, json.loads(graphql_answer), cypher_query, json.loads(cypher_answer)
+            )
+        )
+    return questions
+
+
+QUESTIONS = parse_cookbook(COOKBOOK.read_text(encoding="utf-8"))
+BY_TITLE = pytest.mark.parametrize("question", QUESTIONS, ids=[q.title for q in QUESTIONS])
+
+
+def shown(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def test_cookbook_asks_at_least_ten_questions() -> None:
+    assert len(QUESTIONS) >= 10
+
+
+def test_graphiql_opens_on_the_cookbooks_first_question() -> None:
+    assert QUESTIONS[0].graphql == example_query_text()
+
+
+def test_a_question_without_its_four_blocks_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"'Q' has blocks \['graphql', 'json'\], not"):
+        parse_cookbook("## Q\n\n```graphql\n{ a }\n```\n\n```json\n{}\n```\n")
+
+
+@BY_TITLE
+def test_graphql_answer_is_the_printed_one(
+    question: Question, api: TestClient, seeded_graph: None
+) -> None:
+    body = gql(api, question.graphql)
+    assert "errors" not in body, body.get("errors")
+    assert body["data"] == question.graphql_answer, f"actual answer:\n{shown(body['data'])}"
+
+
+@BY_TITLE
+def test_cypher_answer_is_the_printed_one(
+    question: Question, driver: neo4j.Driver, seeded_graph: None
+) -> None:
+    rows = cypher(driver, question.cypher)
+    assert rows == question.cypher_answer, f"actual answer:\n{shown(rows)}"
