@@ -49,19 +49,39 @@ class CypherBuilder:
     # -- entities -----------------------------------------------------------
 
     def entity(self, node: str, shape: EntityShape, link_path: str | None = None) -> str:
-        """A map for the entity bound to `node` (a variable)."""
+        """A map for the entity bound to `node` (a variable).
+
+        When kinds select differently (inline fragments on kinds), the map holds
+        every key any kind selects, each computed only for the kinds that select
+        it, plus the kind; shape.py then keeps each kind's own keys. This keeps
+        the statement linear in the size of the query, whatever the fragments.
+        """
         uniform = shape.uniform
         if uniform is not None:
-            return self._entity_map(node, uniform, link_path, None)
-        groups: dict[tuple[Selection, ...], list[str]] = {}
+            return self._entity_map(node, uniform, link_path)
+        variants: dict[str, dict[Selection, list[str]]] = {}
         for kind, selections in shape.by_kind.items():
-            groups.setdefault(selections, []).append(kind)
-        branches = [
-            f"WHEN {kind_of(node)} IN [{', '.join(repr(k) for k in kinds)}] THEN "
-            + self._entity_map(node, selections, link_path, kinds)
-            for selections, kinds in groups.items()
-        ]
-        return "CASE " + " ".join(branches) + " END"
+            for s in selections:
+                variants.setdefault(s.key, {}).setdefault(s, []).append(kind)
+        kind = self.fresh("k")
+        entries = [f"{key(KIND_KEY)}: {kind}"]
+        for response_key, by_selection in variants.items():
+            if len(by_selection) == 1 and len(next(iter(by_selection.values()))) == len(
+                shape.by_kind
+            ):
+                value = self._entity_field(node, next(iter(by_selection)), link_path)
+            else:
+                value = (
+                    "CASE "
+                    + " ".join(
+                        f"WHEN {kind} IN [{', '.join(repr(k) for k in kinds)}] THEN "
+                        + self._entity_field(node, s, link_path)
+                        for s, kinds in by_selection.items()
+                    )
+                    + " END"
+                )
+            entries.append(f"{key(response_key)}: {value}")
+        return f"head([{kind} IN [{kind_of(node)}] | {{{', '.join(entries)}}}])"
 
     def entity_at(self, expression: str, shape: EntityShape, link_path: str | None = None) -> str:
         """A map for an entity given by any node expression (null stays null)."""
@@ -75,15 +95,9 @@ class CypherBuilder:
         return f"[{node} IN {list_expression} | {self.entity(node, shape)}]"
 
     def _entity_map(
-        self,
-        node: str,
-        selections: tuple[Selection, ...],
-        link_path: str | None,
-        kinds: list[str] | None,
+        self, node: str, selections: tuple[Selection, ...], link_path: str | None
     ) -> str:
         entries = [f"{key(s.key)}: {self._entity_field(node, s, link_path)}" for s in selections]
-        if kinds is not None:
-            entries.append(f"{key(KIND_KEY)}: {kind_of(node)}")
         return "{" + ", ".join(entries) + "}"
 
     def _entity_field(self, node: str, s: Selection, link_path: str | None) -> str:
