@@ -38,6 +38,7 @@ from graph.database import Graph, count_round_trips
 from graph.errors import GraphError
 from graph.schema_setup import ensure_schema
 from schema.build import SchemaLimits, build_schema
+from schema.compiled.executor import EXECUTOR_KEY, CompiledExecutor
 from schema.context import Context
 from schema.errors import translate
 
@@ -60,6 +61,8 @@ class GraphQLView(GraphQL[Context, None]):
         self.tokens = tokens
         self.metrics = metrics
         self.ide_page = graphiql_page()
+        self.compiled: CompiledExecutor | None = None
+        self.debug = False
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         # Strawberry's page, opening on our example query (api/graphiql.py).
@@ -85,6 +88,35 @@ class GraphQLView(GraphQL[Context, None]):
                 for error in result.errors
             ]
         return await super().process_result(request, result)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: Any,
+    ) -> ExecutionResult:
+        # Queries the compiler covers skip the resolver walk; the rest run as ever.
+        if self.compiled is not None and request_adapter.method == "POST":
+            result = await self.compiled.execute(
+                context.graph,
+                request_data.query,
+                request_data.variables,
+                request_data.operation_name,
+            )
+            if result is not None:
+                return result
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if self.debug:
+            result.extensions = {
+                **(result.extensions or {}),
+                EXECUTOR_KEY: {"executor": "resolvers"},
+            }
+        return result
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -289,5 +321,15 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
     view = GraphQLView(
         app, tokens, metrics, schema=schema, graphql_ide="graphiql", allow_queries_via_get=False
     )
+    view.debug = settings.debug
+    if settings.executor == "compiled":
+        view.compiled = CompiledExecutor(
+            schema._schema,
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            introspection=settings.introspection,
+            debug=settings.debug,
+        )
     app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))
     return app

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from graph.errors import ConfigurationError
 from graph.settings import env_flag, env_int
 
 
@@ -20,6 +21,7 @@ class ApiSettings:
     max_aliases: int
     max_tokens: int
     debug: bool
+    executor: str = "compiled"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -40,4 +42,18 @@ class ApiSettings:
             max_aliases=env_int(env, "THREATGRAPH_MAX_ALIASES", 30, minimum=1),
             max_tokens=env_int(env, "THREATGRAPH_MAX_TOKENS", 5_000, minimum=100),
             debug=env_flag(env, "THREATGRAPH_DEBUG", False),
+            executor=executor_choice(env),
         )
+
+
+EXECUTORS = ("compiled", "resolvers")
+
+
+def executor_choice(env: Mapping[str, str]) -> str:
+    """THREATGRAPH_EXECUTOR: `compiled` (one Cypher statement per root field) or `resolvers`."""
+    value = env.get("THREATGRAPH_EXECUTOR", "").strip() or "compiled"
+    if value not in EXECUTORS:
+        raise ConfigurationError(
+            f"THREATGRAPH_EXECUTOR={value!r} is not an executor: use compiled or resolvers"
+        )
+    return value

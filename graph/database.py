@@ -174,6 +174,24 @@ class Graph:
             )
         return [record.data() for record in result.records]
 
+    async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
+        """Run several read statements in one read transaction (one round-trip each)."""
+        if not statements:
+            return []
+
+        @neo4j.unit_of_work(timeout=self.timeout_s)
+        async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
+            results: list[list[Record]] = []
+            for query, parameters in statements:
+                self._count(query)
+                cursor = await tx.run(query, dict(parameters))
+                results.append([record.data() async for record in cursor])
+            return results
+
+        with _translated(self.connection.uri):
+            async with self._session() as session:
+                return await session.execute_read(work)
+
     async def write_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several statements in one write transaction: all of them or none.
 

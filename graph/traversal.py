@@ -153,8 +153,12 @@ INCIDENT_FILTER: LiteralString = (
     + " <= $until)"
 )
 
-LINKED_INCIDENTS_QUERY: LiteralString = (
-    resolve_prelude("target") + "CALL (target) { "
+# The linked incidents in answer order, as `rows` of {i, best: {p, strength}}. The
+# outer CALL aggregates without a grouping key, so it always yields one row: an
+# entity nothing links to gives rows = [] (not "not found"), and an unresolved or
+# ambiguous reference still reports its candidates.
+LINKED_INCIDENT_ROWS: LiteralString = (
+    resolve_prelude("target") + "CALL (target) { CALL (target) { "
     "  WITH target WHERE target IS NOT NULL "
     "  MATCH p = (i:Incident)-[a:ATTRIBUTED_TO WHERE a.likelihood_rank >= $min]->(first_hop) "
     "    ((x)-[o:AFFILIATED_WITH|PART_OF WHERE o.likelihood_rank >= $min]->(y)){0,5} (target) "
@@ -168,22 +172,29 @@ LINKED_INCIDENTS_QUERY: LiteralString = (
     "  WITH target WHERE target:Incident "
     "  MATCH p = (i:Incident) WHERE i = target AND " + INCIDENT_FILTER + " RETURN i, p "
     "} "
-    "WITH target_candidates, i, p, " + STRENGTH + " AS strength "
+    "WITH i, p, " + STRENGTH + " AS strength "
     "ORDER BY strength DESC, length(p) ASC "
-    "WITH target_candidates, i, head(collect({p: p, strength: strength})) AS best "
+    "WITH i, head(collect({p: p, strength: strength})) AS best "
     "ORDER BY best.strength DESC, coalesce(i.started, '') DESC, i.id "
-    "WITH target_candidates, collect({i: i, best: best}) AS rows "
-    "RETURN target_candidates AS candidates, size(rows) AS total, "
+    "RETURN collect({i: i, best: best}) AS rows } "
+)
+
+LINKED_INCIDENTS_QUERY: LiteralString = (
+    LINKED_INCIDENT_ROWS + "RETURN target_candidates AS candidates, size(rows) AS total, "
     "[row IN rows[$skip..$skip + $first] | {incident: " + project("row.i") + ", "
     "strength: row.best.strength, "
     "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
 )
 
-ALL_INCIDENTS_QUERY: LiteralString = (
+# Every incident the date filter keeps, newest first, as `rows` of nodes.
+ALL_INCIDENT_ROWS: LiteralString = (
     "MATCH (i:Incident) WHERE " + INCIDENT_FILTER + " "
     "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
     "WITH collect(i) AS rows "
-    "RETURN [] AS candidates, size(rows) AS total, "
+)
+
+ALL_INCIDENTS_QUERY: LiteralString = (
+    ALL_INCIDENT_ROWS + "RETURN [] AS candidates, size(rows) AS total, "
     "[i IN rows[$skip..$skip + $first] | {incident: " + entity_map("i") + ", "
     "strength: null, steps: null}] AS page"
 )
@@ -226,7 +237,8 @@ async def incidents(
 # -- shortest path ------------------------------------------------------------
 
 
-def _path_query(max_hops: int) -> LiteralString:
+def path_core(max_hops: int) -> LiteralString:
+    """Binds origin/destination (and their candidates), `best` (the path or null), `strength`."""
     hops: LiteralString = {n: str(n) for n in range(1, MAX_PATH_HOPS + 1)}[max_hops]
     return (
         resolve_prelude("origin")
@@ -239,7 +251,12 @@ def _path_query(max_hops: int) -> LiteralString:
         "  WITH p, " + STRENGTH + " AS strength ORDER BY strength DESC LIMIT 1 "
         "  RETURN p AS best, strength "
         "} "
-        "RETURN origin_candidates, destination_candidates, strength, "
+    )
+
+
+def _path_query(max_hops: int) -> LiteralString:
+    return (
+        path_core(max_hops) + "RETURN origin_candidates, destination_candidates, strength, "
         "CASE WHEN best IS NULL THEN null ELSE "
         "[q IN relationships(best) | " + step_map("q") + "] "
         "END AS steps"
@@ -267,7 +284,8 @@ async def shortest_path(
 # -- neighbourhood -------------------------------------------------------------
 
 
-def _neighbourhood_query(hops: int) -> LiteralString:
+def neighbourhood_core(hops: int) -> LiteralString:
+    """Binds centre, centre_candidates and `members`: the centre first, then its ring."""
     depth: LiteralString = {n: str(n) for n in range(1, MAX_NEIGHBOURHOOD_HOPS + 1)}[hops]
     return (
         resolve_prelude("centre") + "OPTIONAL CALL (centre) { "
@@ -279,7 +297,12 @@ def _neighbourhood_query(hops: int) -> LiteralString:
         "} "
         "WITH centre, centre_candidates, CASE WHEN centre IS NULL THEN [] "
         "ELSE [centre] + coalesce(ring, []) END AS members "
-        "RETURN centre_candidates, "
+    )
+
+
+def _neighbourhood_query(hops: int) -> LiteralString:
+    return (
+        neighbourhood_core(hops) + "RETURN centre_candidates, "
         "[n IN members | " + entity_map("n") + "] AS nodes, "
         "[(a)-[q]->(b) WHERE a IN members AND b IN members AND type(q) <> 'MENTIONS' "
         "  AND q.likelihood_rank >= $min | " + step_map("q") + "] AS relationships"

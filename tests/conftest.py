@@ -17,6 +17,7 @@ import pytest
 
 from graph.server.process import ManagedServer
 from tests.api_client import api  # noqa: F401
+from tests.differential import pair  # noqa: F401
 from tests.graph_state import empty_graph, seeded_graph  # noqa: F401
 from tests.neo4j_provider import SuiteNeo4j, docker_engine_answers, managed_test_settings
 

@@ -1,0 +1,415 @@
+"""Plans to Cypher: one statement per root field whose RETURN is the response.
+
+Every object in the response is a map literal keyed by its response keys
+(aliases included); nested lists are pattern comprehensions or COLLECT
+subqueries; pages are sliced inside the statement. User values only ever
+travel as parameters: the only text taken from a request is response keys,
+which are escaped as map keys. The semantics (which claims, in which order,
+how references resolve) are traversal.py's own statements, reused piecewise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import LiteralString
+
+from graph import traversal
+from graph.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
+from graph.likelihood import Likelihood
+
+KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
+LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"
+FACT_RANK = Likelihood.FACT.rank
+
+
+def key(name: str) -> str:
+    """A response key as a Cypher map key (backtick-quoted, backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def kind_of(node: str) -> str:
+    return f"[tg_l IN labels({node}) WHERE tg_l <> 'Entity'][0]"
+
+
+class UncoveredField(Exception):
+    """A field the compiler has no Cypher for: the caller runs the regular path."""
+
+
+@dataclass
+class CypherBuilder:
+    """Turns shapes into Cypher expressions, naming variables uniquely."""
+
+    counter: int = 0
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"tg_{stem}{self.counter}"
+
+    # -- entities -----------------------------------------------------------
+
+    def entity(self, node: str, shape: EntityShape, link_path: str | None = None) -> str:
+        """A map for the entity bound to `node` (a variable).
+
+        When kinds select differently (inline fragments on kinds), the map holds
+        every key any kind selects, each computed only for the kinds that select
+        it, plus the kind; shape.py then keeps each kind's own keys. This keeps
+        the statement linear in the size of the query, whatever the fragments.
+        """
+        uniform = shape.uniform
+        if uniform is not None:
+            return self._entity_map(node, uniform, link_path)
+        variants: dict[str, dict[Selection, list[str]]] = {}
+        for kind, selections in shape.by_kind.items():
+            for s in selections:
+                variants.setdefault(s.key, {}).setdefault(s, []).append(kind)
+        kind = self.fresh("k")
+        entries = [f"{key(KIND_KEY)}: {kind}"]
+        for response_key, by_selection in variants.items():
+            if len(by_selection) == 1 and len(next(iter(by_selection.values()))) == len(
+                shape.by_kind
+            ):
+                value = self._entity_field(node, next(iter(by_selection)), link_path)
+            else:
+                value = (
+                    "CASE "
+                    + " ".join(
+                        f"WHEN {kind} IN [{', '.join(repr(k) for k in kinds)}] THEN "
+                        + self._entity_field(node, s, link_path)
+                        for s, kinds in by_selection.items()
+                    )
+                    + " END"
+                )
+            entries.append(f"{key(response_key)}: {value}")
+        return f"head([{kind} IN [{kind_of(node)}] | {{{', '.join(entries)}}}])"
+
+    def entity_at(self, expression: str, shape: EntityShape, link_path: str | None = None) -> str:
+        """A map for an entity given by any node expression (null stays null)."""
+        node = self.fresh("n")
+        return f"head([{node} IN [{expression}] WHERE {node} IS NOT NULL | " + (
+            self.entity(node, shape, link_path) + "])"
+        )
+
+    def entities(self, list_expression: str, shape: EntityShape) -> str:
+        node = self.fresh("n")
+        return f"[{node} IN {list_expression} | {self.entity(node, shape)}]"
+
+    def _entity_map(
+        self, node: str, selections: tuple[Selection, ...], link_path: str | None
+    ) -> str:
+        entries = [f"{key(s.key)}: {self._entity_field(node, s, link_path)}" for s in selections]
+        return "{" + ", ".join(entries) + "}"
+
+    def _entity_field(self, node: str, s: Selection, link_path: str | None) -> str:
+        name = s.field
+        if name in ("kind", TYPENAME):
+            return kind_of(node)
+        if name == "aliases":
+            return f"coalesce({node}.aliases, [])"
+        if name == "description":
+            return f"coalesce({node}.description, '')"
+        if name == "link_path":
+            if link_path is None:
+                return "null"
+            return self.path(link_path, _object(s))
+        if name == "sources":
+            source = self.fresh("s")
+            found = (
+                f"COLLECT {{ MATCH ({source}:Source)-[:MENTIONS]->({node}) "
+                f"RETURN {source} ORDER BY {source}.id }}"
+            )
+            return self.entities(found, _entity(s))
+        if name == "relations":
+            return self._relations(node, s)
+        if s.sub is not None:
+            raise UncoveredField(name)
+        return f"{node}.{key(name)}"
+
+    def _relations(self, node: str, s: Selection) -> str:
+        a = _arguments(s)
+        rel, rels = self.fresh("r"), self.fresh("rels")
+        found = (
+            f"COLLECT {{ MATCH ({node})-[{rel}]-() WHERE type({rel}) <> 'MENTIONS' "
+            f"AND (${a}_types IS NULL OR type({rel}) IN ${a}_types) "
+            f"AND {rel}.likelihood_rank >= ${a}_min "
+            f"AND (${a}_direction = 'BOTH' "
+            f"OR (${a}_direction = 'OUT' AND startNode({rel}) = {node}) "
+            f"OR (${a}_direction = 'IN' AND endNode({rel}) = {node})) "
+            f"WITH {rel} ORDER BY {rel}.likelihood_rank DESC, type({rel}), {rel}.id "
+            f"RETURN {rel} }}"
+        )
+        body = self.connection(rels, a, _object(s), lambda item, shape: self.step(item, shape))
+        return f"head([{rels} IN [{found}] | {body}])"
+
+    # -- claims and paths -----------------------------------------------------
+
+    def step(self, rel: str, shape: ObjectShape) -> str:
+        """A map for the claim bound to `rel` (a relationship variable)."""
+        entries = [f"{key(s.key)}: {self._step_field(rel, s)}" for s in shape.selections]
+        return "{" + ", ".join(entries) + "}"
+
+    def _step_field(self, rel: str, s: Selection) -> str:
+        simple = {
+            "id": f"{rel}.id",
+            "relation": f"type({rel})",
+            "likelihood": f"{rel}.likelihood",
+            "quote": f"{rel}.quote",
+            "valid_from": f"{rel}.valid_from",
+            "valid_to": f"{rel}.valid_to",
+            TYPENAME: "'EvidenceStep'",
+        }
+        if s.field in simple:
+            return simple[s.field]
+        if s.field == "from_":
+            return self.entity_at(f"startNode({rel})", _entity(s))
+        if s.field == "to":
+            return self.entity_at(f"endNode({rel})", _entity(s))
+        if s.field == "sources":
+            source = self.fresh("s")
+            found = (
+                f"COLLECT {{ MATCH ({source}:Entity) WHERE {source}.id IN {rel}.sources "
+                f"RETURN {source} ORDER BY {source}.id }}"
+            )
+            return self.entities(found, _entity(s))
+        if s.field == "assessed_by":
+            assessor = self.fresh("a")
+            found = (
+                f"COLLECT {{ MATCH ({assessor}:Entity {{id: {rel}.assessed_by}}) "
+                f"RETURN {assessor} }}"
+            )
+            return f"head({self.entities(found, _entity(s))})"
+        raise UncoveredField(s.field)
+
+    def path(self, rels: str, shape: ObjectShape) -> str:
+        """A map for an evidence path given a list of its relationships."""
+        entries = []
+        for s in shape.selections:
+            if s.field == "likelihood":
+                r = self.fresh("r")
+                weakest = (
+                    f"reduce(tg_w = {FACT_RANK}, {r} IN {rels} | CASE WHEN "
+                    f"{r}.likelihood_rank < tg_w THEN {r}.likelihood_rank ELSE tg_w END)"
+                )
+                value = f"{LIKELIHOOD_NAMES}[{weakest}]"
+            elif s.field == "steps":
+                r = self.fresh("r")
+                value = f"[{r} IN {rels} | {self.step(r, _object(s))}]"
+            elif s.field == TYPENAME:
+                value = "'EvidencePath'"
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        return "{" + ", ".join(entries) + "}"
+
+    # -- pages -------------------------------------------------------------------
+
+    def connection(
+        self,
+        rows: str,
+        a: str,
+        shape: ObjectShape,
+        item: Callable[[str, ObjectShape], str] | None = None,
+        entity_item: Callable[[str, EntityShape], str] | None = None,
+    ) -> str:
+        """A connection map over the whole ordered list `rows`, paged by $a_skip/$a_first.
+
+        Cursors come in as the parameter $a_cursors (one per page position):
+        Cypher has no base64, and the cursors are the regular path's own.
+        """
+        page = f"{rows}[${a}_skip..${a}_skip + ${a}_first]"
+
+        def node_map(variable: str, sub: ObjectShape | EntityShape | None) -> str:
+            if isinstance(sub, EntityShape):
+                assert entity_item is not None
+                return entity_item(variable, sub)
+            assert isinstance(sub, ObjectShape) and item is not None
+            return item(variable, sub)
+
+        entries = []
+        for s in shape.selections:
+            if s.field == "total_count":
+                value = f"size({rows})"
+            elif s.field == "nodes":
+                v = self.fresh("x")
+                value = f"[{v} IN {page} | {node_map(v, s.sub)}]"
+            elif s.field == "edges":
+                i, v = self.fresh("i"), self.fresh("x")
+                edge = []
+                for e in _object(s).selections:
+                    if e.field == "cursor":
+                        edge.append(f"{key(e.key)}: ${a}_cursors[{i}]")
+                    elif e.field == "node":
+                        edge.append(f"{key(e.key)}: {node_map(v, e.sub)}")
+                    elif e.field == TYPENAME:
+                        edge.append(f"{key(e.key)}: '{_object(s).type_name}'")
+                    else:
+                        raise UncoveredField(e.field)
+                value = (
+                    f"[{i} IN range(0, size({page}) - 1) | "
+                    f"head([{v} IN [{page}[{i}]] | {{{', '.join(edge)}}}])]"
+                )
+            elif s.field == "page_info":
+                value = self._page_info(page, rows, a, _object(s))
+            elif s.field == TYPENAME:
+                value = f"'{shape.type_name}'"
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        return "{" + ", ".join(entries) + "}"
+
+    def _page_info(self, page: str, rows: str, a: str, shape: ObjectShape) -> str:
+        values = {
+            "has_next_page": f"${a}_skip + size({page}) < size({rows})",
+            "has_previous_page": f"${a}_skip > 0",
+            "start_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[0] END",
+            "end_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[size({page}) - 1] END",
+            TYPENAME: "'PageInfo'",
+        }
+        entries = []
+        for s in shape.selections:
+            if s.field not in values:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {values[s.field]}")
+        return "{" + ", ".join(entries) + "}"
+
+
+def _object(s: Selection) -> ObjectShape:
+    if not isinstance(s.sub, ObjectShape):
+        raise UncoveredField(s.field)
+    return s.sub
+
+
+def _entity(s: Selection) -> EntityShape:
+    if not isinstance(s.sub, EntityShape):
+        raise UncoveredField(s.field)
+    return s.sub
+
+
+def _arguments(s: Selection) -> str:
+    if s.arguments is None:
+        raise UncoveredField(s.field)
+    return s.arguments
+
+
+# -- root fields ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RootStatement:
+    """One root field's statement. `candidates` names the RETURN columns holding the
+    ids a reference matched (each must be exactly one); `value` holds the answer."""
+
+    text: LiteralString
+    candidates: tuple[str, ...]
+
+
+def root_statement(root: RootField, hops: int | None = None, linked: bool = False) -> RootStatement:
+    """The statement for one root field.
+
+    `hops` is path's maxHops or neighbourhood's hops (they shape the pattern's
+    text); `linked` says whether incidents has linkedTo (a different read).
+    """
+    build = CypherBuilder()
+    a = root.arguments
+    if root.field == "entity":
+        shape = _entity_root(root)
+        text = (
+            traversal.resolve_prelude("target")
+            + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL "
+            f"THEN null ELSE {build.entity('target', shape)} END AS value"
+        )
+        return RootStatement(_literal(text), ("candidates",))
+    if root.field == "search":
+        hit = _object_root(root)
+        entries = []
+        for s in hit.selections:
+            if s.field == "entity":
+                value = build.entity("node", _entity(s))
+            elif s.field == "score":
+                value = "score"
+            elif s.field == TYPENAME:
+                value = "'SearchHit'"
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        text = (
+            "CALL db.index.fulltext.queryNodes('entity_search', $query, "
+            "{limit: $first}) YIELD node, score "
+            "WITH node, score ORDER BY score DESC, node.id LIMIT $first "
+            "RETURN collect({" + ", ".join(entries) + "}) AS value"
+        )
+        return RootStatement(_literal(text), ())
+    if root.field == "incidents" and linked:
+        page = _object_root(root)
+        body = build.connection(
+            "rows",
+            a,
+            page,
+            entity_item=lambda row, sub: build.entity_at(
+                f"{row}.i", sub, link_path=f"relationships({row}.best.p)"
+            ),
+        )
+        text = (
+            traversal.LINKED_INCIDENT_ROWS
+            + f"RETURN target_candidates AS candidates, {body} AS value"
+        )
+        return RootStatement(_literal(text), ("candidates",))
+    if root.field == "incidents":
+        page = _object_root(root)
+        body = build.connection("rows", a, page, entity_item=build.entity)
+        text = traversal.ALL_INCIDENT_ROWS + f"RETURN {body} AS value"
+        return RootStatement(_literal(text), ())
+    if root.field == "path":
+        assert hops is not None
+        page = _object_root(root)
+        text = (
+            traversal.path_core(hops)
+            + "RETURN origin_candidates, destination_candidates, CASE WHEN best IS NULL "
+            f"THEN null ELSE {build.path('relationships(best)', page)} END AS value"
+        )
+        return RootStatement(_literal(text), ("origin_candidates", "destination_candidates"))
+    if root.field == "neighbourhood":
+        assert hops is not None
+        page = _object_root(root)
+        entries = []
+        for s in page.selections:
+            if s.field == "nodes":
+                value = build.entities("members", _entity(s))
+            elif s.field == "relationships":
+                q = build.fresh("q")
+                value = (
+                    f"[(tg_a)-[{q}]->(tg_b) WHERE tg_a IN members AND tg_b IN members "
+                    f"AND type({q}) <> 'MENTIONS' AND {q}.likelihood_rank >= $min "
+                    f"| {build.step(q, _object(s))}]"
+                )
+            elif s.field == TYPENAME:
+                value = "'Subgraph'"
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        text = (
+            traversal.neighbourhood_core(hops)
+            + "RETURN centre_candidates, {"
+            + ", ".join(entries)
+            + "} AS value"
+        )
+        return RootStatement(_literal(text), ("centre_candidates",))
+    raise UncoveredField(root.field)
+
+
+def _entity_root(root: RootField) -> EntityShape:
+    if not isinstance(root.sub, EntityShape):
+        raise UncoveredField(root.field)
+    return root.sub
+
+
+def _object_root(root: RootField) -> ObjectShape:
+    if not isinstance(root.sub, ObjectShape):
+        raise UncoveredField(root.field)
+    return root.sub
+
+
+def _literal(text: str) -> LiteralString:
+    # Built only from this module's text, escaped keys and generated names: never a
+    # user value (those are parameters), which is what LiteralString stands for here.
+    return text

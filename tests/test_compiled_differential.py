@@ -1,0 +1,363 @@
+"""Compiled execution answers exactly as the resolvers do, in one round-trip per root field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api_client import WRITER_TOKEN, gql, make_client
+from tests.differential import Pair
+from tests.test_api_queries import LINKED
+
+STEP = "id from { id name kind } relation to { id } likelihood quote validFrom validTo "
+STEP += "sources { id name } assessedBy { id name }"
+ENTITY = "id name kind aliases description __typename"
+
+# (id, query, variables, root fields that make one round-trip each)
+COMPILED: list[tuple[str, str, dict[str, Any], int]] = [
+    # the contract queries (tests/test_api_queries.py)
+    ("contract-linked-mss", LINKED, {"to": "MSS"}, 1),
+    ("contract-linked-china", LINKED, {"to": "china"}, 1),
+    ("contract-linked-fact", LINKED, {"to": "China", "min": "FACT"}, 1),
+    (
+        "contract-entity",
+        "query ($r: String!) { entity(ref: $r) { id name kind } }",
+        {"r": "actor:apt31"},
+        1,
+    ),
+    (
+        "contract-entity-miss",
+        "query ($r: String!) { entity(ref: $r) { id name kind } }",
+        {"r": "no such thing"},
+        1,
+    ),
+    (
+        "contract-path",
+        '{ path(from: "NCSC", to: "GCHQ") { likelihood steps { from { id } '
+        "relation to { id } quote } } }",
+        {},
+        1,
+    ),
+    (
+        "contract-path-electoral",
+        '{ path(from: "incident:2021-2022-uk-electoral-commission-'
+        'compromise", to: "China") { steps { from { id } to { id } } } }',
+        {},
+        1,
+    ),
+    (
+        "contract-search",
+        '{ search(text: "electoral register", first: 3) { entity { id } score } }',
+        {},
+        1,
+    ),
+    (
+        "contract-neighbourhood",
+        '{ neighbourhood(ref: "APT31") { nodes { id } relationships '
+        "{ relation from { id } to { id } } } }",
+        {},
+        1,
+    ),
+    (
+        "contract-pages",
+        "query ($after: String) { incidents(first: 2, after: $after) { "
+        "totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }",
+        {},
+        1,
+    ),
+    (
+        "contract-pages-2",
+        "query ($after: String) { incidents(first: 2, after: $after) { "
+        "totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }",
+        {"after": "b2Zmc2V0OjE="},
+        1,
+    ),
+    (
+        "contract-relations",
+        '{ entity(ref: "APT31") { sources { id } relations(direction: OUT, '
+        'types: ["AFFILIATED_WITH"]) { totalCount nodes { to { id } likelihood } } } }',
+        {},
+        1,
+    ),
+    # every field of every kind, through fragments on the interface and on each kind
+    (
+        "all-fields-fragments",
+        """
+      query ($r: String!) { entity(ref: $r) { ...Everything } }
+      fragment Everything on Entity {
+        __typename id name aliases description kind sources { id url publisher published title }
+        ... on ThreatActor { stixType firstSeen lastSeen }
+        ... on Country { isoCode }
+        ... on Person { role }
+        ... on Incident { started ended status outcome disclosed linkPath { likelihood } }
+        ... on Campaign { firstSeen lastSeen }
+        ... on Software { softwareType }
+        ... on Source { url publisher published title }
+      }""",
+        {"r": "incident:2021-2022-uk-electoral-commission-compromise"},
+        1,
+    ),
+    (
+        "neighbourhood-every-kind",
+        """
+      { neighbourhood(ref: "APT31", hops: 3, first: 500) { nodes { ...K } relationships {
+          id relation likelihood from { ...K } to { __typename } } } }
+      fragment K on Entity { __typename id ... on Incident { started status }
+        ... on Source { title published } ... on Country { isoCode } ... on Person { role }
+        ... on Agency { aliases } }""",
+        {},
+        1,
+    ),
+    (
+        "aliases-same-field-different-args",
+        """
+      { apt: entity(ref: "APT31") { id out: relations(direction: OUT) { totalCount }
+          in: relations(direction: IN, first: 1) { totalCount nodes { id } }
+          strong: relations(minLikelihood: ALMOST_CERTAIN) { totalCount } }
+        mss: entity(ref: "MSS") { name: id id: name } }""",
+        {},
+        2,
+    ),
+    (
+        "skip-include-variables",
+        """
+      query ($yes: Boolean!, $no: Boolean!) { entity(ref: "GCHQ") {
+        id @skip(if: $yes) name @include(if: $yes) kind @include(if: $no)
+        ... on Agency @include(if: $yes) { aliases }
+        sources @skip(if: $no) { id } } }""",
+        {"yes": True, "no": False},
+        1,
+    ),
+    (
+        "skip-include-flipped",
+        """
+      query ($yes: Boolean!, $no: Boolean!) { entity(ref: "GCHQ") {
+        id @skip(if: $yes) name @include(if: $yes) kind @include(if: $no)
+        ... on Agency @include(if: $yes) { aliases }
+        sources @skip(if: $no) { id } } }""",
+        {"yes": False, "no": True},
+        1,
+    ),
+    (
+        "typename-everywhere",
+        """
+      { __typename incidents(first: 1) { __typename pageInfo { __typename } edges {
+          __typename node { __typename } } nodes { __typename } }
+        search(text: "APT31") { __typename entity { __typename } }
+        path(from: "APT31", to: "MSS") { __typename steps { __typename } }
+        neighbourhood(ref: "MSS") { __typename } }""",
+        {},
+        4,
+    ),
+    (
+        "nulls-on-entities",
+        '{ entity(ref: "UK Government") { ... on Organisation { id } '
+        "... on Incident { started linkPath { likelihood } } } }",
+        {},
+        1,
+    ),
+    (
+        "null-root-path",
+        '{ path(from: "GCHQ", to: "Paul Chichester", maxHops: 1) { likelihood } }',
+        {},
+        1,
+    ),
+    (
+        "linked-with-edges-pages",
+        """
+      query ($after: String) { incidents(linkedTo: "China", first: 1, after: $after) {
+        totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id linkPath { likelihood steps { @STEP } } } } } }""".replace(
+            "@STEP", STEP
+        ),
+        {"after": "b2Zmc2V0OjA="},
+        1,
+    ),
+    (
+        "incidents-dates",
+        """
+      query ($s: Date, $u: Date) { incidents(since: $s, until: $u) { totalCount
+        nodes { id started ended linkPath { likelihood } } } }""",
+        {"s": "2022", "u": "2023-06"},
+        1,
+    ),
+    (
+        "incidents-first-zero",
+        "{ incidents(first: 0) { totalCount nodes { id } pageInfo "
+        "{ hasNextPage startCursor endCursor } } }",
+        {},
+        1,
+    ),
+    (
+        "deep-nesting",
+        """
+      { entity(ref: "APT31") { @ENTITY relations(first: 3) { totalCount edges { cursor node {
+          @STEP from { @ENTITY relations(direction: IN) { nodes { @STEP } } } } } } } }""".replace(
+            "@ENTITY", ENTITY
+        ).replace("@STEP", STEP),
+        {},
+        1,
+    ),
+    (
+        "deep-as-allowed",
+        '{ entity(ref: "APT31") { '
+        + "relations(first: 2) { nodes { from { " * 3
+        + "relations(first: 2) { nodes { id } }"
+        + " } } }" * 3
+        + " } }",
+        {},
+        1,
+    ),
+    (
+        "neighbourhood-min",
+        '{ neighbourhood(ref: "NCSC", hops: 2, minLikelihood: FACT, first: 5) '
+        "{ nodes { id } relationships { @STEP } } }".replace("@STEP", STEP),
+        {},
+        1,
+    ),
+    (
+        "path-min",
+        '{ path(from: "Electoral Commission", to: "MSS", maxHops: 8, '
+        "minLikelihood: LIKELY) { likelihood steps { @STEP } } }".replace("@STEP", STEP),
+        {},
+        1,
+    ),
+    (
+        "search-kinds",
+        '{ search(text: "uk", first: 50) { score entity { @E ... on Source { url } } } }'.replace(
+            "@E", ENTITY
+        ),
+        {},
+        1,
+    ),
+    (
+        "named-operation",
+        'query A { entity(ref: "MSS") { id } } query B { entity(ref: "GCHQ") { name } }',
+        {},
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "trips"), [pytest.param(q, v, t, id=i) for i, q, v, t in COMPILED]
+)
+def test_compiled_answer_is_the_resolvers_answer(
+    pair: Pair, seeded_graph: None, query: str, variables: dict[str, Any], trips: int
+) -> None:
+    if "query A" in query:
+        answers = pair.ask(query, variables, operationName="B")
+        assert answers.compiled == answers.resolvers
+    else:
+        answers = pair.same(query, variables)
+    assert b'"errors"' not in answers.compiled
+    assert answers.executor == "compiled"
+    assert answers.round_trips == trips
+    assert len(answers.cypher) == trips
+
+
+FALLBACK: list[tuple[str, str, dict[str, Any]]] = [
+    ("not-found", '{ incidents(linkedTo: "Atlantis") { totalCount } }', {}),
+    ("path-not-found", '{ path(from: "Atlantis", to: "GCHQ") { likelihood } }', {}),
+    ("neighbourhood-not-found", '{ neighbourhood(ref: "Atlantis") { nodes { id } } }', {}),
+    ("empty-ref", '{ entity(ref: "  ") { id } }', {}),
+    ("bad-first", "{ incidents(first: 501) { totalCount } }", {}),
+    ("bad-cursor", '{ incidents(after: "nonsense") { totalCount } }', {}),
+    ("bad-hops", '{ neighbourhood(ref: "APT31", hops: 4) { nodes { id } } }', {}),
+    ("bad-max-hops", '{ path(from: "APT31", to: "MSS", maxHops: 0) { likelihood } }', {}),
+    ("bad-type", '{ entity(ref: "APT31") { relations(types: ["NOPE"]) { totalCount } } }', {}),
+    ("bad-date", "query ($s: Date) { incidents(since: $s) { totalCount } }", {"s": "21-1"}),
+    ("bad-variable", "query ($r: String!) { entity(ref: $r) { id } }", {"r": 5}),
+    ("unknown-field", '{ entity(ref: "APT31") { colour } }', {}),
+    ("syntax", "{ entity(ref: ", {}),
+    (
+        "too-deep",
+        '{ entity(ref: "APT31") { '
+        + "relations { nodes { from { " * 5
+        + "id"
+        + " } } }" * 5
+        + " } }",
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), [pytest.param(q, v, id=i) for i, q, v in FALLBACK])
+def test_errors_come_from_the_resolvers_unchanged(
+    pair: Pair, seeded_graph: None, query: str, variables: dict[str, Any]
+) -> None:
+    answers = pair.same(query, variables)
+    assert b'"errors"' in answers.compiled
+    assert answers.executor == "resolvers"
+
+
+def test_ambiguous_reference_is_the_same_error(pair: Pair, seeded_graph: None) -> None:
+    with make_client() as writer:
+        body = gql(
+            writer,
+            'mutation { upsertEntity(input: {id: "org:apt31-fan-club", label: "Organisation", '
+            'name: "APT31", aliases: ["MSS"]}) { id } }',
+            token=WRITER_TOKEN,
+        )
+    assert body["data"] == {"upsertEntity": {"id": "org:apt31-fan-club"}}
+    for query in (
+        '{ entity(ref: "APT31") { id } }',
+        '{ path(from: "APT31", to: "GCHQ") { likelihood } }',
+        '{ neighbourhood(ref: "MSS") { nodes { id } } }',
+    ):
+        answers = pair.same(query)
+        assert b"AMBIGUOUS_REFERENCE" in answers.compiled
+        assert b"matches 2 entities" in answers.compiled
+    answers = pair.same('{ incidents(linkedTo: "MSS") { totalCount } }')
+    assert b"AMBIGUOUS_REFERENCE" in answers.compiled
+    assert answers.executor == "resolvers"
+
+
+def test_an_entity_no_incident_links_to_has_none_rather_than_not_found(
+    pair: Pair, seeded_graph: None
+) -> None:
+    answers = pair.same('{ incidents(linkedTo: "GCHQ") { totalCount nodes { id } } }')
+    assert answers.compiled == b'{"data":{"incidents":{"totalCount":0,"nodes":[]}}}'
+    assert answers.executor == "compiled"
+
+
+def test_introspection_runs_through_the_resolvers(pair: Pair, seeded_graph: None) -> None:
+    answers = pair.same("{ __schema { queryType { name } } __typename }")
+    assert (
+        answers.compiled
+        == b'{"data":{"__schema":{"queryType":{"name":"Query"}},"__typename":"Query"}}'
+    )
+    assert answers.executor == "resolvers"
+
+
+def test_mutations_run_through_the_resolvers(pair: Pair, seeded_graph: None) -> None:
+    body = pair.compiled.post(
+        "/graphql",
+        json={"query": 'mutation { deleteRelation(id: "none") }'},
+        headers={"authorization": f"Bearer {WRITER_TOKEN}"},
+    ).json()
+    assert body["extensions"] == {"threatgraph": {"executor": "resolvers"}}
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+
+
+def test_debug_extension_carries_the_cypher_and_no_user_value(
+    pair: Pair, seeded_graph: None
+) -> None:
+    answers = pair.same('{ entity(ref: "Robert\'); DROP") { id } }')
+    assert answers.executor == "compiled"
+    assert "DROP" not in answers.cypher[0]
+    assert "$target_key" in answers.cypher[0]
+
+
+def test_default_executor_is_compiled_and_resolvers_can_be_chosen() -> None:
+    from api.settings import ApiSettings
+    from graph.errors import ConfigurationError
+
+    assert ApiSettings.from_env({}).executor == "compiled"
+    assert ApiSettings.from_env({"THREATGRAPH_EXECUTOR": "resolvers"}).executor == "resolvers"
+    with pytest.raises(ConfigurationError) as raised:
+        ApiSettings.from_env({"THREATGRAPH_EXECUTOR": "fast"})
+    assert str(raised.value) == (
+        "THREATGRAPH_EXECUTOR='fast' is not an executor: use compiled or resolvers"
+    )
