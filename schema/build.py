@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorTranslation
+from schema.federation import FEDERATION_VERSION
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
@@ -46,7 +47,9 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    # A federation schema serves the normal API unchanged, plus _service and _entities.
+    return strawberry.federation.Schema(
+        federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,
         types=list(ENTITY_TYPES.values()),
