@@ -29,7 +29,9 @@ from strawberry.types import ExecutionResult
 
 from api.auth import TokenChecker
 from api.metrics import Metrics
+from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
+from api.trusted_documents import TrustedDocuments
 from graph.database import Graph, count_round_trips
 from graph.errors import GraphError
 from graph.schema_setup import ensure_schema
@@ -218,13 +220,18 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
     settings = settings or ApiSettings.from_env()
     tokens = TokenChecker(settings.api_tokens)
     metrics = Metrics()
+    # A bad manifest stops start-up here, naming the file and the entry.
+    trusted = (
+        TrustedDocuments.load(settings.trusted_documents) if settings.trusted_documents else None
+    )
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
-        )
+        ),
+        trusted_documents=list(trusted.documents.values()) if trusted else None,
     )
 
     @contextlib.asynccontextmanager
@@ -266,6 +273,13 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             )
         )
     middleware.append(Middleware(RequestGuard, settings=settings, tokens=tokens))
+    middleware.append(
+        Middleware(
+            PersistedOperations,
+            resolver=OperationResolver(trusted, settings.apq_cache_bytes),
+            metrics=metrics,
+        )
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
