@@ -1,4 +1,4 @@
-"""Operations by hash: trusted-documents manifests (both formats) and automatic persisted queries."""
+"""Operations by hash: trusted-documents manifests (both formats) and APQ."""
 
 from __future__ import annotations
 
