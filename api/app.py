@@ -28,6 +28,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import TokenChecker
+from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
@@ -269,10 +270,12 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", BOOKMARK_HEADER],
+                expose_headers=[BOOKMARK_HEADER],
             )
         )
     middleware.append(Middleware(RequestGuard, settings=settings, tokens=tokens))
+    middleware.append(Middleware(BookmarkRelay))
     middleware.append(
         Middleware(
             PersistedOperations,
