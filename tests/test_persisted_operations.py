@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -318,6 +319,22 @@ def test_missing_manifest_is_named(tmp_path: Path) -> None:
     assert str(raised.value) == (
         f"THREATGRAPH_TRUSTED_DOCUMENTS: {tmp_path / 'absent.json'}: no such file"
     )
+
+
+def test_readme_manifest_examples_are_valid_manifests_of_the_same_operation(
+    tmp_path: Path,
+) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Trusted documents") : readme.index("### Automatic")]
+    blocks = re.findall(r"```json\n(.*?)```", section, re.S)
+    loaded = [
+        TrustedDocuments.load(write(tmp_path, block, f"example-{i}.json"))
+        for i, block in enumerate(blocks)
+    ]
+    assert [dict(manifest.documents) for manifest in loaded] == [
+        {sha256(ACTOR): ACTOR},
+        {sha1(ACTOR): ACTOR},
+    ]
 
 
 def test_serve_refuses_to_start_with_a_bad_manifest(tmp_path: Path) -> None:
