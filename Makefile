@@ -9,9 +9,16 @@ TG := $(BIN)/threatgraph
 
 .PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean chromium screenshots
 
-install: $(VENV)/.installed chromium
+FEDERATION := tests/federation
+
+install: $(VENV)/.installed chromium $(FEDERATION)/node_modules/.installed
 	@$(TG) neo4j install
 	@$(TG) graphiql install
+
+# Apollo's real composer (npm, pinned by the lockfile) for the federation tests.
+$(FEDERATION)/node_modules/.installed: $(FEDERATION)/package.json $(FEDERATION)/package-lock.json
+	npm ci --prefix $(FEDERATION) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "threatgraph needs Python 3.11 or newer")'
@@ -65,4 +72,4 @@ bench bench-full:
 
 clean:
 	-$(TG) neo4j stop
-	rm -rf $(VENV) .neo4j .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .neo4j .mypy_cache .ruff_cache .pytest_cache $(FEDERATION)/node_modules

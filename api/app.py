@@ -32,8 +32,11 @@ from api.auth import TokenChecker
 from api.browser import browser_routes
 from api.graphiql import graphiql_page
 from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
+from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.metrics import Metrics
+from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
+from api.trusted_documents import TrustedDocuments
 from graph.database import Graph, count_round_trips
 from graph.errors import GraphError
 from graph.schema_setup import ensure_schema
@@ -259,13 +262,18 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
     settings = settings or ApiSettings.from_env()
     tokens = TokenChecker(settings.api_tokens)
     metrics = Metrics()
+    # A bad manifest stops start-up here, naming the file and the entry.
+    trusted = (
+        TrustedDocuments.load(settings.trusted_documents) if settings.trusted_documents else None
+    )
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
-        )
+        ),
+        trusted_documents=list(trusted.documents.values()) if trusted else None,
     )
 
     @contextlib.asynccontextmanager
@@ -303,10 +311,19 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", BOOKMARK_HEADER],
+                expose_headers=[BOOKMARK_HEADER],
             )
         )
     middleware.append(Middleware(RequestGuard, settings=settings, tokens=tokens))
+    middleware.append(Middleware(BookmarkRelay))
+    middleware.append(
+        Middleware(
+            PersistedOperations,
+            resolver=OperationResolver(trusted, settings.apq_cache_bytes),
+            metrics=metrics,
+        )
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),

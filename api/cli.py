@@ -17,6 +17,8 @@ import typer
 
 from api.cli_graphiql import graphiql_app
 from api.cli_import import export_app, import_app
+from api.settings import ApiSettings
+from api.trusted_documents import TrustedDocuments
 from graph.database import Graph
 from graph.errors import GraphError
 from graph.loading import load_documents
@@ -163,6 +165,12 @@ def serve(
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
     import uvicorn
 
+    # Settings and the trusted-documents manifest are checked here too, so a bad value
+    # is one line on stderr rather than a traceback from inside uvicorn's factory call.
+    settings = guarded(ApiSettings.from_env)
+    manifest = settings.trusted_documents
+    if manifest is not None:
+        guarded(lambda: TrustedDocuments.load(manifest))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     typer.echo(f"threatgraph API on http://{host}:{port}/graphql (GraphiQL in a browser)")
     uvicorn.run(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from graph.errors import ConfigurationError
 from graph.settings import env_flag, env_int
+
+TRUSTED_DOCUMENTS_ENV = "THREATGRAPH_TRUSTED_DOCUMENTS"
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class ApiSettings:
     max_tokens: int
     debug: bool
     executor: str = "compiled"
+    trusted_documents: Path | None = None
+    apq_cache_bytes: int = 4_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -43,6 +48,10 @@ class ApiSettings:
             max_tokens=env_int(env, "THREATGRAPH_MAX_TOKENS", 5_000, minimum=100),
             debug=env_flag(env, "THREATGRAPH_DEBUG", False),
             executor=executor_choice(env),
+            trusted_documents=Path(trusted)
+            if (trusted := env.get(TRUSTED_DOCUMENTS_ENV))
+            else None,
+            apq_cache_bytes=env_int(env, "THREATGRAPH_APQ_CACHE_BYTES", 4_000_000, minimum=0),
         )
 
 

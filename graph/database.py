@@ -4,18 +4,26 @@
 `write`, `write_in_one_transaction`). It counts Cypher round-trips (the API
 promises one per root field, and tests assert the counts) and translates the
 driver's exceptions into this package's errors in one place, `_translated`.
+
+Reads run with READ access and writes with WRITE, so with a neo4j:// URI the
+driver sends reads to followers/read replicas and writes to the leader.
+Causal consistency across processes comes from `causal_chain`: inside it,
+every transaction waits for the bookmarks given and adds its own, so a caller
+that hands the resulting bookmarks to another process (the API sends them to
+its client) makes that process's reads see its writes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Query, RoutingControl
+from neo4j.api import AsyncBookmarkManager
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -25,7 +33,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph.errors import Neo4jAuthError, Neo4jUnavailable, QueryTimeout
+from graph.errors import InvalidBookmark, Neo4jAuthError, Neo4jUnavailable, QueryTimeout
 from graph.settings import Neo4jSettings
 
 Record = dict[str, Any]
@@ -86,6 +94,37 @@ def _note_round_trip(query: str) -> None:
         log.statements.append(query)
 
 
+class CausalChain:
+    """The bookmarks of one causal chain of transactions (see `causal_chain`)."""
+
+    def __init__(self, bookmarks: Iterable[str]) -> None:
+        self.manager = AsyncGraphDatabase.bookmark_manager(initial_bookmarks=list(bookmarks))
+
+    async def bookmarks(self) -> list[str]:
+        """The bookmarks that cover every transaction of the chain so far, sorted."""
+        return sorted(await self.manager.get_bookmarks())
+
+
+_active_chain: contextvars.ContextVar[CausalChain | None] = contextvars.ContextVar(
+    "threatgraph_causal_chain", default=None
+)
+
+
+@contextlib.contextmanager
+def causal_chain(bookmarks: Iterable[str] = ()) -> Iterator[CausalChain]:
+    """Chain this context's transactions (this task and its children) after `bookmarks`.
+
+    Outside any chain a Graph uses its driver's own bookmark manager, which
+    chains everything one process does.
+    """
+    chain = CausalChain(bookmarks)
+    token = _active_chain.set(chain)
+    try:
+        yield chain
+    finally:
+        _active_chain.reset(token)
+
+
 @contextlib.contextmanager
 def _translated(uri: str) -> Iterator[None]:
     """Turn the driver's exceptions into graph errors (the one place that does)."""
@@ -96,6 +135,10 @@ def _translated(uri: str) -> Iterator[None]:
     except ClientError as error:
         if error.code and "TransactionTimedOut" in error.code:
             raise QueryTimeout("the query ran past the transaction time limit") from None
+        if error.code and "InvalidBookmark" in error.code:
+            raise InvalidBookmark(
+                f"Neo4j does not recognise the bookmark sent: {error.message}"
+            ) from None
         raise
     except TransientError as error:
         if error.code and "TransactionTimedOut" in error.code:
@@ -171,6 +214,7 @@ class Graph:
                 parameters_=dict(parameters or {}),
                 routing_=routing,
                 database_=self.connection.database,
+                bookmark_manager_=self._bookmark_manager(),
             )
         return [record.data() for record in result.records]
 
@@ -211,11 +255,15 @@ class Graph:
             async with self._session() as session:
                 return await session.execute_write(work)
 
+    def _bookmark_manager(self) -> AsyncBookmarkManager:
+        chain = _active_chain.get()
+        return chain.manager if chain is not None else self.driver.execute_query_bookmark_manager
+
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[neo4j.AsyncSession]:
         session = self.driver.session(
             database=self.connection.database,
-            bookmark_manager=self.driver.execute_query_bookmark_manager,
+            bookmark_manager=self._bookmark_manager(),
         )
         try:
             yield session

@@ -37,6 +37,12 @@ class QueryTimeout(GraphError):
     code = "QUERY_TIMEOUT"
 
 
+class InvalidBookmark(GraphError):
+    """Neo4j does not recognise a causal-consistency bookmark the caller passed on."""
+
+    code = "BAD_BOOKMARK"
+
+
 class ServerError(GraphError):
     """The managed Neo4j server could not be installed, started or stopped."""
 

@@ -338,6 +338,18 @@ async def sources_of(graph: Graph, ids: list[str]) -> dict[str, list[Record]]:
     return {entity_id: found.get(entity_id, []) for entity_id in ids}
 
 
+ENTITIES_BY_ID_QUERY: LiteralString = (
+    "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN id, " + entity_map("e") + " AS entity"
+)
+
+
+async def entities_by_id(graph: Graph, ids: list[str]) -> dict[str, Record | None]:
+    """Entities by exact id, in one round-trip (None for an id nothing has)."""
+    rows = await graph.read(ENTITIES_BY_ID_QUERY, {"ids": ids})
+    found = {row["id"]: row["entity"] for row in rows}
+    return {entity_id: found.get(entity_id) for entity_id in ids}
+
+
 RELATIONS_OF_QUERY: LiteralString = (
     "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
     "CALL (e) { "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,11 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorTranslation
+from schema.federation import FEDERATION_VERSION
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
+from schema.trusted import trusted_documents_rule
 from schema.types import ENTITY_TYPES
 
 
@@ -32,7 +35,10 @@ class SchemaLimits:
     introspection: bool = True
 
 
-def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
+def build_schema(
+    limits: SchemaLimits | None = None, trusted_documents: Collection[str] | None = None
+) -> strawberry.Schema:
+    """The schema; with `trusted_documents`, it validates only those documents."""
     limits = limits or SchemaLimits()
     # Factories: Strawberry builds fresh extensions per request; the parser and
     # validation caches live at module level, so they are shared all the same.
@@ -46,7 +52,12 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    if trusted_documents is not None:
+        trusted_only = trusted_documents_rule(trusted_documents)
+        extensions.append(lambda: AddValidationRules([trusted_only]))
+    # A federation schema serves the normal API unchanged, plus _service and _entities.
+    return strawberry.federation.Schema(
+        federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,
         types=list(ENTITY_TYPES.values()),

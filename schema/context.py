@@ -12,7 +12,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from graph.database import Graph, Record
-from graph.traversal import RelationFilter, relations_of, sources_of
+from graph.traversal import RelationFilter, entities_by_id, relations_of, sources_of
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Context:
     response: Any = None
     is_writer: bool = False
     _sources: DataLoader[str, list[Record]] | None = None
+    _entities: DataLoader[str, Record | None] | None = None
     _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(
         default_factory=dict
     )
@@ -36,6 +37,18 @@ class Context:
 
             self._sources = DataLoader(load_fn=load)
         return self._sources
+
+    @property
+    def entity_loader(self) -> DataLoader[str, Record | None]:
+        """Entities by exact id; federation's `_entities` batches through it."""
+        if self._entities is None:
+
+            async def load(ids: list[str]) -> list[Record | None]:
+                found = await entities_by_id(self.graph, list(ids))
+                return [found[entity_id] for entity_id in ids]
+
+            self._entities = DataLoader(load_fn=load)
+        return self._entities
 
     def relations_loader(
         self, filters: RelationFilter

@@ -20,6 +20,7 @@ from graph.model import RELATION_TYPES
 from graph.traversal import RelationFilter
 from schema.context import Context
 from schema.errors import UserInputError
+from schema.federation import ENTITY_KEY
 from schema.pagination import encode_cursor, page_window
 from schema.scalars import Date, Likelihood
 
@@ -68,6 +69,15 @@ class Entity:
     aliases: list[str] = strawberry.field(description="Other names, e.g. ZIRCONIUM.")
     description: str = strawberry.field(description="What the sources say this entity is.")
     kind: str = strawberry.field(description="The node label, e.g. ThreatActor.")
+
+    @classmethod
+    async def resolve_reference(cls, info: Info[Context, None], id: strawberry.ID) -> Entity | None:
+        """Federation: the entity `id` names, if it is of this type; null otherwise.
+
+        Batched through the request's entity loader: one round-trip per `_entities`.
+        """
+        row = await info.context.entity_loader.load(str(id))
+        return entity_from_row(row) if row is not None and row["kind"] == cls.__name__ else None
 
     @strawberry.field(description="Sources that mention this entity, by id.")
     async def sources(self, info: Info[Context, None]) -> list[Source]:
@@ -127,7 +137,7 @@ class Entity:
         )
 
 
-@strawberry.type(description="A threat actor or intrusion set.")
+@strawberry.type(description="A threat actor or intrusion set.", directives=ENTITY_KEY)
 class ThreatActor(Entity):
     stix_type: str | None = strawberry.field(
         default=None, description="The STIX type it was imported as, e.g. intrusion-set."
@@ -136,41 +146,45 @@ class ThreatActor(Entity):
     last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
 
 
-@strawberry.type(description="A state agency or government body (MSS, GCHQ, NCSC).")
+@strawberry.type(
+    description="A state agency or government body (MSS, GCHQ, NCSC).", directives=ENTITY_KEY
+)
 class Agency(Entity):
     pass
 
 
-@strawberry.type(description="An organisation that is not a state agency.")
+@strawberry.type(description="An organisation that is not a state agency.", directives=ENTITY_KEY)
 class Organisation(Entity):
     pass
 
 
-@strawberry.type(description="A state.")
+@strawberry.type(description="A state.", directives=ENTITY_KEY)
 class Country(Entity):
     iso_code: str | None = strawberry.field(
         default=None, description="ISO 3166-1 alpha-2 code, e.g. CN."
     )
 
 
-@strawberry.type(description="A region or other location that is not a state.")
+@strawberry.type(
+    description="A region or other location that is not a state.", directives=ENTITY_KEY
+)
 class Region(Entity):
     pass
 
 
-@strawberry.type(description="A named person.")
+@strawberry.type(description="A named person.", directives=ENTITY_KEY)
 class Person(Entity):
     role: str | None = strawberry.field(
         default=None, description="Their role as the source gives it."
     )
 
 
-@strawberry.type(description="A group of people, e.g. UK parliamentarians.")
+@strawberry.type(description="A group of people, e.g. UK parliamentarians.", directives=ENTITY_KEY)
 class Group(Entity):
     pass
 
 
-@strawberry.type(description="A malicious cyber incident.")
+@strawberry.type(description="A malicious cyber incident.", directives=ENTITY_KEY)
 class Incident(Entity):
     started: Date | None = strawberry.field(default=None, description="When it began.")
     ended: Date | None = strawberry.field(default=None, description="When it ended.")
@@ -190,40 +204,44 @@ class Incident(Entity):
     )
 
 
-@strawberry.type(description="A campaign of related intrusions.")
+@strawberry.type(description="A campaign of related intrusions.", directives=ENTITY_KEY)
 class Campaign(Entity):
     first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
     last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
 
 
-@strawberry.type(description="Data or systems that can be held, targeted or taken.")
+@strawberry.type(
+    description="Data or systems that can be held, targeted or taken.", directives=ENTITY_KEY
+)
 class Asset(Entity):
     pass
 
 
-@strawberry.type(description="Software: products, malware or tools.")
+@strawberry.type(description="Software: products, malware or tools.", directives=ENTITY_KEY)
 class Software(Entity):
     software_type: str | None = strawberry.field(
         default=None, description="The STIX type it was imported as: malware or tool."
     )
 
 
-@strawberry.type(description="A technique, e.g. an ATT&CK technique.")
+@strawberry.type(description="A technique, e.g. an ATT&CK technique.", directives=ENTITY_KEY)
 class AttackPattern(Entity):
     pass
 
 
-@strawberry.type(description="A vulnerability, e.g. a CVE.")
+@strawberry.type(description="A vulnerability, e.g. a CVE.", directives=ENTITY_KEY)
 class Vulnerability(Entity):
     pass
 
 
-@strawberry.type(description="An industry or sector of society.")
+@strawberry.type(description="An industry or sector of society.", directives=ENTITY_KEY)
 class Sector(Entity):
     pass
 
 
-@strawberry.type(description="A published report or statement: where claims come from.")
+@strawberry.type(
+    description="A published report or statement: where claims come from.", directives=ENTITY_KEY
+)
 class Source(Entity):
     url: str | None = strawberry.field(default=None, description="Where it is published.")
     publisher: str | None = strawberry.field(default=None, description="Publisher's entity id.")

@@ -64,8 +64,8 @@ def dockerfile() -> list[tuple[str, str]]:
     return instructions
 
 
-def test_services_are_neo4j_and_api() -> None:
-    assert set(compose()["services"]) == {"neo4j", "api"}
+def test_services_are_neo4j_seed_and_api() -> None:
+    assert set(compose()["services"]) == {"neo4j", "seed", "api"}
 
 
 def test_neo4j_image_is_5_26_community() -> None:
@@ -98,8 +98,35 @@ def test_api_waits_for_healthy_neo4j() -> None:
     assert service("api")["depends_on"]["neo4j"]["condition"] == "service_healthy"
 
 
-def test_api_publishes_8000() -> None:
-    assert ("8000", "8000") in published("api")
+def test_api_runs_two_replicas_by_default() -> None:
+    replicas = service("api")["deploy"]["replicas"]
+    assert default_ref(replicas) == ("THREATGRAPH_API_REPLICAS", "2")
+
+
+def test_api_publishes_a_loopback_port_per_replica_from_8000() -> None:
+    [entry] = service("api")["ports"]
+    host, ports, container = str(entry).split(":")
+    first, last = (int(port) for port in ports.split("-"))
+    assert (host, first, container) == ("127.0.0.1", 8000, "8000")
+    assert last - first + 1 >= int(default_ref(service("api")["deploy"]["replicas"])[1])
+
+
+def test_api_has_no_fixed_container_name() -> None:
+    # A container_name would stop compose from starting more than one replica.
+    assert "container_name" not in service("api")
+
+
+def test_seed_runs_once_before_any_replica() -> None:
+    assert service("seed")["command"] == ["threatgraph", "seed", "--if-empty"]
+    assert service("seed")["depends_on"]["neo4j"]["condition"] == "service_healthy"
+    condition = service("api")["depends_on"]["seed"]["condition"]
+    assert condition == "service_completed_successfully"
+    assert "seed" not in service("api")["command"]
+
+
+def test_seed_and_api_reach_the_same_neo4j() -> None:
+    for key in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE"):
+        assert environment("seed")[key] == environment("api")[key], key
 
 
 def test_api_connects_to_neo4j_service() -> None:
