@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
@@ -236,19 +236,32 @@ class Graph:
             async with self._session() as session:
                 return await session.execute_read(work)
 
-    async def write_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
+    async def write_in_one_transaction(
+        self,
+        statements: Sequence[Statement],
+        then: Callable[[list[list[Record]]], Sequence[Statement]] | None = None,
+    ) -> list[list[Record]]:
         """Run several statements in one write transaction: all of them or none.
 
         One round-trip per statement (each is an UNWIND batch, never a row);
         the driver retries the whole transaction on transient failures.
+        `then`, given the statements' results, returns more statements for the
+        same transaction (the change feed records what they changed this way);
+        their results are appended.
         """
 
         async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
             results: list[list[Record]] = []
-            for query, parameters in statements:
-                self._count(query)
-                cursor = await tx.run(query, dict(parameters))
-                results.append([record.data() async for record in cursor])
+
+            async def run_all(batch: Sequence[Statement]) -> None:
+                for query, parameters in batch:
+                    self._count(query)
+                    cursor = await tx.run(query, dict(parameters))
+                    results.append([record.data() async for record in cursor])
+
+            await run_all(statements)
+            if then is not None:
+                await run_all(then(list(results)))
             return results
 
         with _translated(self.connection.uri):

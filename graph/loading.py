@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from neo4j.exceptions import ConstraintError
 
+from graph.changes import recorder
 from graph.database import Graph, Record, Statement
 from graph.documents import GraphDocument, a, combine_failures, wrong_label
 from graph.errors import ValidationError
@@ -23,19 +25,29 @@ from graph.schema_setup import ensure_schema
 # Names that importers added (imported_aliases / imported_lookup_keys, see
 # graph/resolution.py) are kept after the document's own, so a reload leaves an
 # imported actor findable by its imported names.
+# Every upsert compares what it found with what it left (properties and
+# labels), so the change feed records real changes only: a reload of the same
+# file records nothing (see graph/changes.py).
 UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.created = true
+WITH e, row, properties(e) AS before, labels(e) AS before_labels
 SET e += row.props, e:$(row.label)
 SET e.aliases = row.props.aliases
       + [a IN coalesce(e.imported_aliases, []) WHERE NOT a IN row.props.aliases],
     e.lookup_keys = row.props.lookup_keys
       + [k IN coalesce(e.imported_lookup_keys, []) WHERE NOT k IN row.props.lookup_keys]
 REMOVE e:$(row.other_labels)
-WITH e, e.created AS created
+WITH e, row, before, before_labels, coalesce(e.created, false) AS created
 REMOVE e.created
-RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written
+WITH e, row, created, created OR properties(e) <> before
+  OR size(labels(e)) <> size(before_labels)
+  OR any(l IN labels(e) WHERE NOT l IN before_labels) AS changed
+RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
+       collect(CASE WHEN changed THEN {
+         kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
+         entity_id: e.id, entity_label: row.label, source_id: $source} END) AS changes
 """
 
 UPSERT_CLAIMS = """
@@ -44,10 +56,15 @@ MATCH (a:Entity {id: row.from})
 MATCH (b:Entity {id: row.to})
 MERGE (a)-[r:$(row.type) {id: row.id}]->(b)
   ON CREATE SET r.created = true
+WITH r, row, properties(r) AS before
 SET r += row.props
-WITH r, r.created AS created
+WITH r, row, before, coalesce(r.created, false) AS created
 REMOVE r.created
-RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written
+WITH r, row, created, created OR properties(r) <> before AS changed
+RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
+       collect(CASE WHEN changed THEN {
+         kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
+         relationship_id: r.id, relation: row.type, source_id: r.source} END) AS changes
 """
 
 # A source mentions everything its document declares or makes claims about.
@@ -57,8 +74,13 @@ UNWIND $ids AS entity_id
 MATCH (e:Entity {id: entity_id})
 WHERE e <> s
 MERGE (s)-[m:MENTIONS {id: $source + '-MENTIONS->' + entity_id}]->(e)
-  ON CREATE SET m.source = $source
-RETURN count(*) AS written
+  ON CREATE SET m.source = $source, m.created = true
+WITH m, coalesce(m.created, false) AS created
+REMOVE m.created
+RETURN count(*) AS written,
+       collect(CASE WHEN created THEN {
+         kind: 'created', relationship_id: m.id, relation: 'MENTIONS', source_id: $source} END)
+         AS changes
 """
 
 # A seed file is the whole word of its source: claims (and mentions) it no
@@ -66,8 +88,11 @@ RETURN count(*) AS written
 PRUNE_SOURCE_CLAIMS = """
 MATCH ()-[r {source: $source}]->()
 WHERE NOT r.id IN $keep
+WITH r, r.id AS id, type(r) AS relation
 DELETE r
-RETURN count(CASE WHEN type(r) <> 'MENTIONS' THEN 1 END) AS deleted
+RETURN count(CASE WHEN relation <> 'MENTIONS' THEN 1 END) AS deleted,
+       collect({kind: 'withdrawn', relationship_id: id, relation: relation, source_id: $source})
+         AS changes
 """
 
 
@@ -143,8 +168,9 @@ def _by_id(row: dict[str, Any]) -> str:
 
 
 def document_statements(document: GraphDocument, replace_source_claims: bool) -> list[Statement]:
+    entity_rows = sorted((e.row() for e in document.entities), key=_by_id)
     statements: list[Statement] = [
-        (UPSERT_ENTITIES, {"rows": sorted((e.row() for e in document.entities), key=_by_id)}),
+        (UPSERT_ENTITIES, {"rows": entity_rows, "source": document.source_id}),
         (UPSERT_CLAIMS, {"rows": sorted((c.row() for c in document.claims), key=_by_id)}),
     ]
     if document.source_id is not None:
@@ -162,14 +188,23 @@ def document_statements(document: GraphDocument, replace_source_claims: bool) ->
 
 
 async def load_documents(
-    graph: Graph, documents: Sequence[GraphDocument], replace_source_claims: bool = True
+    graph: Graph,
+    documents: Sequence[GraphDocument],
+    replace_source_claims: bool = True,
+    origin: str | None = None,
 ) -> LoadSummary:
-    """Check the whole load (reading only), then write each document in one transaction."""
+    """Check the whole load (reading only), then write each document in one transaction.
+
+    Each transaction also records its changes for the change feed, with
+    `origin` ("mutation:ingest"; by default "seed:" and the file's name).
+    """
     await check_references(graph, documents)
     await ensure_schema(graph)
     summary = LoadSummary()
     for document in documents:
-        results = await _write_document(graph, document_statements(document, replace_source_claims))
+        statements = document_statements(document, replace_source_claims)
+        written_by = origin or f"seed:{Path(document.origin).name}"
+        results = await _write_document(graph, statements, written_by)
         summary.documents.append(document.origin)
         summary.entities_created += results[0][0]["created"]
         summary.entities_written += results[0][0]["written"]
@@ -183,7 +218,9 @@ async def load_documents(
 CONSTRAINT_RETRIES = 5
 
 
-async def _write_document(graph: Graph, statements: list[Statement]) -> list[list[Record]]:
+async def _write_document(
+    graph: Graph, statements: list[Statement], origin: str
+) -> list[list[Record]]:
     """One transaction for the document, retried when a concurrent loader won a MERGE race.
 
     MERGE on a uniquely constrained id can fail with ConstraintValidationFailed when
@@ -193,7 +230,7 @@ async def _write_document(graph: Graph, statements: list[Statement]) -> list[lis
     """
     for attempt in range(CONSTRAINT_RETRIES):
         try:
-            return await graph.write_in_one_transaction(statements)
+            return await graph.write_in_one_transaction(statements, then=recorder(origin))
         except ConstraintError:
             if attempt == CONSTRAINT_RETRIES - 1:
                 raise

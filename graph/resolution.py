@@ -46,9 +46,11 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, LiteralString
 
 from graph import likelihood as phia
+from graph.changes import recorder
 from graph.database import Graph, Statement
 from graph.documents import ID_PATTERN
 from graph.errors import ValidationError
@@ -475,12 +477,16 @@ def _ambiguous(res: Resolution, c: Candidate, ids: list[str], how: str) -> None:
 
 # --------------------------------------------------------------------------- writing
 
+# Like the loader's, these upserts compare what they found with what they left
+# and return what really changed for the change feed (graph/changes.py).
 UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.name = row.name, e.description = row.description,
                 e.aliases = [], e.external_ids = [], e.lookup_keys = [],
-                e.imported_aliases = [], e.imported_lookup_keys = []
+                e.imported_aliases = [], e.imported_lookup_keys = [],
+                e.created_by_import = true
+WITH e, row, properties(e) AS before, labels(e) AS before_labels
 SET e:$(row.label)
 SET e.aliases = coalesce(e.aliases, []) + [a IN row.aliases WHERE NOT a IN coalesce(e.aliases, [])],
     e.external_ids = coalesce(e.external_ids, [])
@@ -498,7 +504,14 @@ SET e.aliases = coalesce(e.aliases, []) + [a IN row.aliases WHERE NOT a IN coale
       ELSE coalesce(e.ambiguous_with, [])
         + [x IN row.ambiguous_with WHERE NOT x IN coalesce(e.ambiguous_with, [])] END
 SET e += row.props
-RETURN count(*) AS written
+WITH e, row, before, before_labels, coalesce(e.created_by_import, false) AS created
+REMOVE e.created_by_import
+WITH e, row, created, created OR properties(e) <> before
+  OR size(labels(e)) <> size(before_labels) AS changed
+RETURN count(*) AS written,
+       collect(CASE WHEN changed THEN {
+         kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
+         entity_id: e.id, entity_label: row.label, source_id: row.source} END) AS changes
 """
 
 # Relationship upsert shared by claims and mentions: unchanged rows (same
@@ -511,13 +524,17 @@ MATCH (a:Entity {id: row.from})
 MATCH (b:Entity {id: row.to})
 MERGE (a)-[r:`{type}` {id: row.id}]->(b)
   ON CREATE SET r.created_by_import = true
-WITH r, row, r.created_by_import = true AS created, r.import_hash = row.hash AS same
+WITH r, row, coalesce(r.created_by_import, false) AS created,
+     coalesce(r.import_hash = row.hash, false) AS same
 FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END |
   SET r += row.props, r.import_hash = row.hash, r.imported_at = $now)
 REMOVE r.created_by_import
 RETURN count(CASE WHEN created THEN 1 END) AS created,
        count(CASE WHEN NOT created AND NOT same THEN 1 END) AS updated,
-       count(CASE WHEN same THEN 1 END) AS unchanged
+       count(CASE WHEN same THEN 1 END) AS unchanged,
+       collect(CASE WHEN NOT same THEN {
+         kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
+         relationship_id: r.id, relation: row.type, source_id: row.props.source} END) AS changes
 """
 UPSERT_RELATIONS: dict[str, LiteralString] = {
     rel: _UPSERT_RELS.replace("`{type}`", rel) for rel in RELATION_TYPES
@@ -690,6 +707,11 @@ def batch_statements(
     for c in batch.candidates.values():
         labels.setdefault(res.ids[c.key], c.label)
     entity_rows = _entity_rows(batch, res, summary)
+    mentioned_by = _first_mentioning_source(batch, res)
+    for row in entity_rows:
+        # A source's own change is on its own word, as in the seed loader.
+        own = row["id"] if row["label"] == "Source" else None
+        row["source"] = mentioned_by.get(row["id"], own)
     statements: list[Statement] = []
     kinds: list[str] = []
     entity_rows.sort(key=lambda r: str(r["id"]))
@@ -710,6 +732,16 @@ def batch_statements(
     return statements, kinds
 
 
+def _first_mentioning_source(batch: ImportBatch, res: Resolution) -> dict[str, str]:
+    """Entity id -> the (alphabetically first) source of the batch that mentions it."""
+    found: dict[str, str] = {}
+    for m in batch.mentions:
+        source, entity = res.ids.get(m.source_key), res.ids.get(m.entity_key)
+        if source is not None and entity is not None and source < found.get(entity, "\uffff"):
+            found[entity] = source
+    return found
+
+
 async def import_batch(graph: Graph, batch: ImportBatch) -> ImportSummary:
     """Resolve and write one batch in one transaction; a summary of what changed."""
     started = dt.datetime.now(dt.UTC)
@@ -718,7 +750,9 @@ async def import_batch(graph: Graph, batch: ImportBatch) -> ImportSummary:
     _check(batch, res)
     summary = ImportSummary(origins=[batch.origin])
     statements, kinds = batch_statements(batch, res, summary, now_iso())
-    results = await graph.write_in_one_transaction(statements) if statements else []
+    record = recorder(f"import:{Path(batch.origin).name}")
+    results = await graph.write_in_one_transaction(statements, then=record) if statements else []
+    results = results[: len(kinds)]  # what follows is the change feed's record
     for kind, result in zip(kinds, results, strict=True):
         if kind == "entities":
             continue

@@ -6,6 +6,7 @@
   keyword full-text index over lookup_keys (exact, case-insensitive
   id/name/alias look-up that works on a list property).
 - range indexes for the properties queries filter on.
+- the change feed's Change.seq and ChangeFeed.name are unique.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def schema_statements() -> list[LiteralString]:
         "CREATE FULLTEXT INDEX entity_lookup IF NOT EXISTS FOR (e:Entity) ON EACH [e.lookup_keys] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
         "CREATE RANGE INDEX incident_started IF NOT EXISTS FOR (i:Incident) ON (i.started)",
-        "CREATE RANGE INDEX change_seq IF NOT EXISTS FOR (c:Change) ON (c.seq)",
+        # The change feed (graph/changes.py): one counter node, change numbers unique.
+        "CREATE CONSTRAINT change_seq IF NOT EXISTS FOR (c:Change) REQUIRE c.seq IS UNIQUE",
+        "CREATE CONSTRAINT change_feed_name IF NOT EXISTS "
+        "FOR (f:ChangeFeed) REQUIRE f.name IS UNIQUE",
     ]
     for rel in RELATION_TYPES:
         # Relationship types come from the model's fixed list, never from input.

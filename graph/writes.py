@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from graph.changes import recorder
 from graph.database import Graph
 from graph.errors import ValidationError
 from graph.model import RELATION_TYPES
@@ -12,7 +13,9 @@ _RELATION_IN_ID = re.compile(r"-([A-Z_]+)->")
 
 DELETE_RELATION: dict[str, str] = {
     # One statement per type: the type in the pattern lets Neo4j use that type's id index.
-    rel: f"MATCH ()-[r:{rel} {{id: $id}}]->() DELETE r RETURN count(*) AS deleted"
+    rel: f"MATCH ()-[r:{rel} {{id: $id}}]->() WITH r, r.source AS source DELETE r "
+    "RETURN count(*) AS deleted, collect({kind: 'deleted', relationship_id: $id, "
+    f"relation: '{rel}', source_id: source}}) AS changes"
     for rel in RELATION_TYPES
 }
 
@@ -23,5 +26,8 @@ async def delete_relation(graph: Graph, relation_id: str) -> bool:
     relation = match.group(1) if match else None
     if relation is None or relation not in RELATION_TYPES or relation == "MENTIONS":
         raise ValidationError("deleteRelation", [f"id: {relation_id!r} is not a claim id"])
-    rows = await graph.write(DELETE_RELATION[relation], {"id": relation_id})
-    return bool(rows and rows[0]["deleted"])
+    statement = (DELETE_RELATION[relation], {"id": relation_id})
+    results = await graph.write_in_one_transaction(
+        [statement], then=recorder("mutation:deleteRelation")
+    )
+    return bool(results[0] and results[0][0]["deleted"])

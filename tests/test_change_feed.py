@@ -1,0 +1,256 @@
+"""The change feed's graph side: what each kind of write records, numbering, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import neo4j
+import pytest
+
+from graph.changes import Change, CursorExpired, changes_after, follow_changes, prune_changes
+from graph.database import Graph
+from graph.documents import document_from_text
+from graph.likelihood import Likelihood
+from graph.loading import load_documents
+from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
+from graph.writes import delete_relation
+from tests.conftest import cypher
+
+T = TypeVar("T")
+
+CLAIM = (
+    "  - {from: 'actor:feed-x', relation: AFFILIATED_WITH, to: 'country:feed-y', "
+    "likelihood: LIKELY, quote: 'X works for Y.'}\n"
+)
+DOC = (
+    "format: threatgraph-seed/1\n"
+    "source: {id: 'source:feed-test', name: Feed test, published: '2024-01-01'}\n"
+    "entities:\n"
+    "  - {id: 'actor:feed-x', label: ThreatActor, name: Feed X, description: Before.}\n"
+    "  - {id: 'country:feed-y', label: Country, name: Feed Y}\n"
+    "claims:\n" + CLAIM
+)
+CLAIM_ID = "actor:feed-x-AFFILIATED_WITH->country:feed-y@source:feed-test"
+ORIGIN = "seed:feed-test.yaml"
+
+
+def run(work: Callable[[Graph], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with Graph.connect() as graph:
+            return await work(graph)
+
+    return asyncio.run(go())
+
+
+def load(text: str = DOC, **options: Any) -> None:
+    document = document_from_text(text, "/somewhere/feed-test.yaml")
+    run(lambda graph: load_documents(graph, [document], **options))
+
+
+def feed(after: int = 0) -> list[tuple[Any, ...]]:
+    page = run(lambda graph: changes_after(graph, after, 500))
+    return [summary(c) for c in page.changes]
+
+
+def summary(c: Change) -> tuple[Any, ...]:
+    return (
+        c.seq,
+        c.kind,
+        c.entity_id or c.relationship_id,
+        c.entity_label or c.relation,
+        c.source_id,
+        c.origin,
+    )
+
+
+FIRST_LOAD = [
+    (1, "created", "actor:feed-x", "ThreatActor", "source:feed-test", ORIGIN),
+    (2, "created", "country:feed-y", "Country", "source:feed-test", ORIGIN),
+    (3, "created", "source:feed-test", "Source", "source:feed-test", ORIGIN),
+    (4, "created", CLAIM_ID, "AFFILIATED_WITH", "source:feed-test", ORIGIN),
+    (
+        5,
+        "created",
+        "source:feed-test-MENTIONS->actor:feed-x",
+        "MENTIONS",
+        "source:feed-test",
+        ORIGIN,
+    ),
+    (
+        6,
+        "created",
+        "source:feed-test-MENTIONS->country:feed-y",
+        "MENTIONS",
+        "source:feed-test",
+        ORIGIN,
+    ),
+]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_a_load_records_every_created_entity_claim_and_mention() -> None:
+    load()
+    assert feed() == FIRST_LOAD
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_a_change_and_its_record_share_one_time_and_the_feed_counter_matches(
+    driver: neo4j.Driver,
+) -> None:
+    load()
+    rows = cypher(
+        driver,
+        "MATCH (c:Change) WITH collect(DISTINCT c.at) AS times, count(*) AS n "
+        "MATCH (f:ChangeFeed) RETURN size(times) AS times, n, f.seq AS seq, f.name AS name",
+    )
+    assert rows == [{"times": 1, "n": 6, "seq": 6, "name": "changes"}]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_reloading_the_same_document_records_nothing() -> None:
+    load()
+    load()
+    load(replace_source_claims=False)
+    assert feed() == FIRST_LOAD
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_reloading_a_changed_document_records_the_update_and_the_withdrawal() -> None:
+    load()
+    load(DOC.replace("Before.", "After.").replace(CLAIM, ""))
+    assert feed(after=6) == [
+        (7, "updated", "actor:feed-x", "ThreatActor", "source:feed-test", ORIGIN),
+        (8, "withdrawn", CLAIM_ID, "AFFILIATED_WITH", "source:feed-test", ORIGIN),
+    ]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_deleting_a_claim_records_who_said_it() -> None:
+    load()
+    assert run(lambda graph: delete_relation(graph, CLAIM_ID)) is True
+    assert run(lambda graph: delete_relation(graph, CLAIM_ID)) is False
+    assert feed(after=6) == [
+        (7, "deleted", CLAIM_ID, "AFFILIATED_WITH", "source:feed-test", "mutation:deleteRelation")
+    ]
+
+
+def feed_batch() -> ImportBatch:
+    source = Candidate("s", "Source", "Feed report", preferred_id="source:feed-report")
+    actor = Candidate("a", "ThreatActor", "Feed Z", ("Zed",), "An actor.", ("ext-z",))
+    batch = ImportBatch(origin="/tmp/bundles/feed.json", candidates={"s": source, "a": actor})
+    batch.mentions.append(Mention("s", "a", "report-ref"))
+    batch.claims.append(
+        ImportClaim("a", "AFFILIATED_WITH", "country:feed-y", Likelihood.LIKELY, "s", "r1")
+    )
+    batch.references.add("country:feed-y")
+    return batch
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_an_import_records_its_changes_once() -> None:
+    load()
+    run(lambda graph: import_batch(graph, feed_batch()))
+    run(lambda graph: import_batch(graph, feed_batch()))  # the same again: nothing new
+    origin = "import:feed.json"
+    assert feed(after=6) == [
+        (7, "created", "actor:feed-z", "ThreatActor", "source:feed-report", origin),
+        (8, "created", "source:feed-report", "Source", "source:feed-report", origin),
+        (
+            9,
+            "created",
+            "actor:feed-z-AFFILIATED_WITH->country:feed-y@source:feed-report",
+            "AFFILIATED_WITH",
+            "source:feed-report",
+            origin,
+        ),
+        (
+            10,
+            "created",
+            "source:feed-report-MENTIONS->actor:feed-z",
+            "MENTIONS",
+            "source:feed-report",
+            origin,
+        ),
+    ]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_an_import_that_adds_an_alias_records_an_update() -> None:
+    load()
+    run(lambda graph: import_batch(graph, feed_batch()))
+    batch = feed_batch()
+    batch.candidates["a"].aliases = ("Zed", "Zedd")
+    run(lambda graph: import_batch(graph, batch))
+    assert feed(after=10) == [
+        (11, "updated", "actor:feed-z", "ThreatActor", "source:feed-report", "import:feed.json")
+    ]
+
+
+def writer_doc(writer: int, n: int) -> str:
+    return (
+        "format: threatgraph-seed/1\n"
+        "entities:\n"
+        f"  - {{id: 'org:w{writer}-{n}', label: Organisation, name: W{writer} {n}}}\n"
+        "  - {id: 'org:shared', label: Organisation, name: Shared, "
+        f"description: 'Last written by {writer}-{n}.'}}\n"
+    )
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_concurrent_writers_get_unique_gap_free_numbers_and_a_follower_misses_nothing(
+    driver: neo4j.Driver,
+) -> None:
+    writers, writes = 4, 6
+
+    async def writer(index: int) -> None:
+        async with Graph.connect() as graph:
+            for n in range(writes):
+                document = document_from_text(writer_doc(index, n), "upsertEntity.input")
+                await load_documents(graph, [document], False, f"mutation:w{index}")
+
+    async def follower(expected: int) -> list[Change]:
+        seen: list[Change] = []
+        async with Graph.connect() as graph:
+            async for change in follow_changes(graph, 0, poll_interval_s=0.01, page_size=3):
+                seen.append(change)
+                if len(seen) == expected:
+                    return seen
+        raise AssertionError("unreachable")
+
+    async def scenario() -> list[Change]:
+        # Every write creates its own entity and updates (or creates) org:shared.
+        expected = writers * writes * 2
+        following = asyncio.create_task(follower(expected))
+        await asyncio.gather(*(writer(i) for i in range(writers)))
+        return await asyncio.wait_for(following, timeout=60)
+
+    seen = asyncio.run(scenario())
+    assert [c.seq for c in seen] == list(range(1, 49))
+    stored = cypher(driver, "MATCH (c:Change) RETURN c.seq AS seq ORDER BY seq")
+    assert [row["seq"] for row in stored] == list(range(1, 49))
+    own = [c.entity_id for c in seen if c.entity_id != "org:shared"]
+    assert sorted(own) == sorted(f"org:w{w}-{n}" for w in range(4) for n in range(6))
+    shared = [c.kind for c in seen if c.entity_id == "org:shared"]
+    assert shared == ["created"] + ["updated"] * 23
+    for w in range(writers):  # each writer's changes come in the order it made them
+        mine = [c.entity_id for c in seen if c.origin == f"mutation:w{w}" and c.entity_id]
+        assert [m for m in mine if m != "org:shared"] == [f"org:w{w}-{n}" for n in range(6)]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_pruned_changes_are_refused_rather_than_skipped() -> None:
+    load()
+    assert run(lambda graph: prune_changes(graph, 3)) == (3, 3)
+    with pytest.raises(CursorExpired) as refused:
+        run(lambda graph: changes_after(graph, 2, 10))
+    assert str(refused.value) == (
+        "changes 1 to 3 were pruned; a consumer at change 2 has missed some: rebuild its copy "
+        "from the graph, then follow from the newest change"
+    )
+    assert [c[0] for c in feed(after=3)] == [4, 5, 6]
+    assert run(lambda graph: prune_changes(graph, 100)) == (3, 6)
+    assert feed(after=6) == []
+    load(DOC.replace("Before.", "After."))
+    assert [c[:3] for c in feed(after=6)] == [(7, "updated", "actor:feed-x")]
