@@ -29,10 +29,10 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from api.auth import TokenChecker
+from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.browser import browser_routes
 from api.graphiql import graphiql_page
 from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
-from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
