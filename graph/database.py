@@ -98,7 +98,9 @@ class CausalChain:
     """The bookmarks of one causal chain of transactions (see `causal_chain`)."""
 
     def __init__(self, bookmarks: Iterable[str]) -> None:
-        self.manager = AsyncGraphDatabase.bookmark_manager(initial_bookmarks=list(bookmarks))
+        self.manager = AsyncGraphDatabase.bookmark_manager(
+            initial_bookmarks=neo4j.Bookmarks.from_raw_values(bookmarks)
+        )
 
     async def bookmarks(self) -> list[str]:
         """The bookmarks that cover every transaction of the chain so far, sorted."""

@@ -19,7 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.errors import ErrorTranslation
-from schema.federation import FEDERATION_VERSION
+from schema.federation import FEDERATION_VERSION, SubgraphSchema
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
@@ -56,7 +56,7 @@ def build_schema(
         trusted_only = trusted_documents_rule(trusted_documents)
         extensions.append(lambda: AddValidationRules([trusted_only]))
     # A federation schema serves the normal API unchanged, plus _service and _entities.
-    return strawberry.federation.Schema(
+    return SubgraphSchema(
         federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,

@@ -9,13 +9,48 @@ strawberry.federation.Schema) serves the SDL a router or composer reads.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+import strawberry
+from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
+from strawberry.types import Info
+
+from schema.errors import UserInputError
 
 # The Federation spec version our @link names. @apollo/composition 2.14 (the
 # composer tests/federation pins) understands it; routers older than 2.11 do not.
 FEDERATION_VERSION: Final = "2.11"
 
 ENTITY_KEY = (Key(fields=FieldSet("id")),)
+
+
+class SubgraphSchema(strawberry.federation.Schema):
+    """Strawberry's federation schema, refusing malformed representations by name.
+
+    Strawberry would fail the whole `_entities` field with a masked error on an
+    unknown __typename; a router (or a person) deserves to be told which one.
+    """
+
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        for index, representation in enumerate(representations):
+            given: Any = representation
+            where = f"representations[{index}]"
+            if not isinstance(given, dict):
+                raise UserInputError(f"{where}: must be an object with __typename and id")
+            type_name = given.get("__typename")
+            if not self._is_entity(type_name):
+                raise UserInputError(f"{where}.__typename: {type_name!r} is not an entity type")
+            if not isinstance(given.get("id"), str):
+                raise UserInputError(f"{where}.id: must be a string")
+        return super().entities_resolver(info, representations)
+
+    def _is_entity(self, type_name: object) -> bool:
+        found = (
+            self.schema_converter.type_map.get(type_name) if isinstance(type_name, str) else None
+        )
+        origin = getattr(getattr(found, "definition", None), "origin", None)
+        return origin is not None and hasattr(origin, "resolve_reference")

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from schema.sdl import SCHEMA_FILE
@@ -129,6 +130,36 @@ def test_entities_with_nested_claims_add_one_round_trip_per_level(
     assert [entity["id"] for entity in body["data"]["_entities"]] == ["actor:apt31", "agency:mss"]
     assert all(entity["relations"]["totalCount"] > 0 for entity in body["data"]["_entities"])
     assert body["_round_trips"] == 2
+
+
+@pytest.mark.parametrize(
+    ("representation", "message"),
+    [
+        pytest.param(
+            {"__typename": "Nope", "id": "actor:apt31"},
+            "representations[0].__typename: 'Nope' is not an entity type",
+            id="unknown-type",
+        ),
+        pytest.param(
+            {"__typename": "EvidenceStep", "id": "x"},
+            "representations[0].__typename: 'EvidenceStep' is not an entity type",
+            id="not-an-entity",
+        ),
+        pytest.param(
+            {"__typename": "ThreatActor"},
+            "representations[0].id: must be a string",
+            id="no-id",
+        ),
+    ],
+)
+def test_malformed_representations_are_refused_by_name(
+    api: TestClient, representation: dict[str, Any], message: str
+) -> None:
+    body = gql(api, ENTITIES, representations=[representation])
+    assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (message, "BAD_USER_INPUT")
+    ]
+    assert body["_round_trips"] == 0
 
 
 def test_composes_with_a_subgraph_extending_threat_actor_and_incident(
