@@ -20,6 +20,7 @@ class ApiSettings:
     max_aliases: int
     max_tokens: int
     debug: bool
+    change_poll_ms: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -40,4 +41,5 @@ class ApiSettings:
             max_aliases=env_int(env, "THREATGRAPH_MAX_ALIASES", 30, minimum=1),
             max_tokens=env_int(env, "THREATGRAPH_MAX_TOKENS", 5_000, minimum=100),
             debug=env_flag(env, "THREATGRAPH_DEBUG", False),
+            change_poll_ms=env_int(env, "THREATGRAPH_CHANGE_POLL_MS", 500, minimum=10),
         )

@@ -17,6 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from schema.changes import Subscription
 from schema.errors import ErrorTranslation
 from schema.mutation import Mutation
 from schema.query import Query
@@ -49,6 +50,7 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(ENTITY_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Date: DATE_SCALAR}),
