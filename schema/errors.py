@@ -93,7 +93,11 @@ class ErrorTranslation(SchemaExtension):
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         # A subscription's results (and its errors) are sent one by one, after on_operation.
+        # Errors on_operation already translated (queries sent over the socket) keep theirs.
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = [translate(error) for error in errors]
+            result.errors = [
+                error if (error.extensions or {}).get("code") else translate(error)
+                for error in errors
+            ]
         yield
