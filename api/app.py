@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql, /healthz, /readyz, /metrics.
+"""The Starlette application: /graphql (HTTP, and WebSocket for subscriptions), /healthz,
+/readyz, /metrics.
 
 HTTP concerns live here and only here: token checks, body-size limits, CORS,
 status codes (503 when Neo4j is unavailable), one JSON log line per request.
@@ -10,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
@@ -20,13 +21,17 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from api.auth import TokenChecker
 from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
@@ -53,16 +58,35 @@ def error_body(message: str, code: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends JSON as text frames: graphql-transport-ws clients (graphql-ws in a browser)
+    parse text frames only, and our orjson encoder gives bytes."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON encoding and status codes."""
 
+    websocket_adapter_class = TextFrameWebSocketAdapter
+
     def __init__(
-        self, graph_holder: Starlette, tokens: TokenChecker, metrics: Metrics, **kwargs: Any
+        self,
+        graph_holder: Starlette,
+        tokens: TokenChecker,
+        metrics: Metrics,
+        settings: ApiSettings | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.app_holder = graph_holder
         self.tokens = tokens
         self.metrics = metrics
+        self.settings = settings or ApiSettings.from_env({})
         self.ide_page = graphiql_page()
         self.compiled: CompiledExecutor | None = None
         self.debug = False
@@ -79,7 +103,19 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             is_writer=self.tokens.is_valid(request.headers.get("authorization")),
+            change_poll_ms=self.settings.change_poll_ms,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        # Browsers cannot set headers on a WebSocket: the token may come in the
+        # connection_init payload instead ({"Authorization": "Bearer <token>"}).
+        params = context.connection_params or {}
+        offered = params.get("Authorization", params.get("authorization"))
+        if isinstance(offered, str) and self.tokens.is_valid(offered):
+            context.is_writer = True
+        if self.settings.require_read_token and not context.is_writer:
+            raise ConnectionRejectionError()
+        return await super().on_ws_connect(context)
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -336,7 +372,15 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         lifespan=lifespan,
     )
     view = GraphQLView(
-        app, tokens, metrics, schema=schema, graphql_ide="graphiql", allow_queries_via_get=False
+        app,
+        tokens,
+        metrics,
+        settings,
+        schema=schema,
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=settings.cors_origins,
     )
     view.debug = settings.debug
     if settings.executor == "compiled":
@@ -349,4 +393,5 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             debug=settings.debug,
         )
     app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))
+    app.router.routes.append(WebSocketRoute("/graphql", view))
     return app

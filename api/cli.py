@@ -15,6 +15,7 @@ from typing import NoReturn, TypeVar
 
 import typer
 
+from api.cli_changes import changes_app
 from api.cli_graphiql import graphiql_app
 from api.cli_import import export_app, import_app
 from api.settings import ApiSettings
@@ -41,6 +42,7 @@ app.add_typer(neo4j_app, name="neo4j")
 app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(graphiql_app, name="graphiql")
+app.add_typer(changes_app, name="changes")
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 

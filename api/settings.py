@@ -27,6 +27,7 @@ class ApiSettings:
     executor: str = "compiled"
     trusted_documents: Path | None = None
     apq_cache_bytes: int = 4_000_000
+    change_poll_ms: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -52,6 +53,7 @@ class ApiSettings:
             if (trusted := env.get(TRUSTED_DOCUMENTS_ENV))
             else None,
             apq_cache_bytes=env_int(env, "THREATGRAPH_APQ_CACHE_BYTES", 4_000_000, minimum=0),
+            change_poll_ms=env_int(env, "THREATGRAPH_CHANGE_POLL_MS", 500, minimum=10),
         )
 
 

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from schema.changes import Subscription
 from schema.errors import ErrorTranslation
 from schema.federation import FEDERATION_VERSION, SubgraphSchema
 from schema.mutation import Mutation
@@ -60,6 +61,7 @@ def build_schema(
         federation_version=FEDERATION_VERSION,
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(ENTITY_TYPES.values()),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, scalar_map={Date: DATE_SCALAR}),

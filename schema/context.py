@@ -21,6 +21,8 @@ class Context:
     request: Any = None
     response: Any = None
     is_writer: bool = False
+    change_poll_ms: int = 500  # how often a `changed` subscription looks for new changes
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     _sources: DataLoader[str, list[Record]] | None = None
     _entities: DataLoader[str, Record | None] | None = None
     _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -89,3 +90,14 @@ class ErrorTranslation(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [translate(error) for error in pre]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # A subscription's results (and its errors) are sent one by one, after on_operation.
+        # Errors on_operation already translated (queries sent over the socket) keep theirs.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [
+                error if (error.extensions or {}).get("code") else translate(error)
+                for error in errors
+            ]
+        yield

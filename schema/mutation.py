@@ -105,7 +105,9 @@ class Mutation:
             item[prop.key] = prop.value
         document = validate_document({"format": FORMAT, "entities": [item]}, "upsertEntity.input")
         graph = info.context.graph
-        await load_documents(graph, [document], replace_source_claims=False)
+        await load_documents(
+            graph, [document], replace_source_claims=False, origin="mutation:upsertEntity"
+        )
         row = await traversal.find_entity(graph, input.id)
         assert row is not None
         return entity_from_row(row)
@@ -136,7 +138,9 @@ class Mutation:
             claim["quote"] = None
         document = validate_document({"format": FORMAT, "claims": [claim]}, "upsertRelation.input")
         graph = info.context.graph
-        await load_documents(graph, [document], replace_source_claims=False)
+        await load_documents(
+            graph, [document], replace_source_claims=False, origin="mutation:upsertRelation"
+        )
         written = document.claims[0]
         row = await traversal.find_claim(graph, written.relation, written.id)
         return step_from_row(row)
@@ -164,7 +168,9 @@ class Mutation:
         if len(seed) > MAX_INGEST_CHARS:
             raise UserInputError(f"seed: at most {MAX_INGEST_CHARS} characters")
         document = document_from_text(seed, "ingest.seed")
-        summary = await load_documents(info.context.graph, [document], replace_source_claims=False)
+        summary = await load_documents(
+            info.context.graph, [document], replace_source_claims=False, origin="mutation:ingest"
+        )
         return IngestResult(
             entities_written=summary.entities_written,
             entities_created=summary.entities_created,

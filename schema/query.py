@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph import traversal
+from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
 from schema.errors import UserInputError
 from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
@@ -226,3 +227,9 @@ class Query:
             nodes=[entity_from_row(row) for row in found["nodes"]],
             relationships=[step_from_row(row) for row in found["relationships"]],
         )
+
+    @strawberry.field(description=CHANGES_DESCRIPTION)
+    async def changes(
+        self, info: Info[Context, None], after: str | None = None, first: int = DEFAULT_CHANGES_PAGE
+    ) -> ChangeConnection:
+        return await changes_page(info, after, first)

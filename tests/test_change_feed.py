@@ -254,3 +254,20 @@ def test_pruned_changes_are_refused_rather_than_skipped() -> None:
     assert feed(after=6) == []
     load(DOC.replace("Before.", "After."))
     assert [c[:3] for c in feed(after=6)] == [(7, "updated", "actor:feed-x")]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_the_cli_shows_the_head_and_prunes() -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    load()
+    runner = CliRunner()
+    assert runner.invoke(app, ["changes", "head"]).output == "6\n"
+    pruned = runner.invoke(app, ["changes", "prune", "--through", "2"])
+    assert (pruned.exit_code, pruned.output) == (
+        0,
+        "pruned 2 change(s); the feed now starts after change 2\n",
+    )
+    assert [c[0] for c in feed(after=2)] == [3, 4, 5, 6]
