@@ -59,13 +59,21 @@ REMOVE = "MATCH (n:Entity) WHERE n.id STARTS WITH 'actor:bench-' OR n.id STARTS 
 async def _measure(executor: str, requests: int, first: int) -> tuple[list[float], float, bytes]:
     # The app runs in this thread and loop (no TestClient portal), so process CPU
     # time and a profiler both see exactly the request handling.
-    settings = ApiSettings.from_env({"THREATGRAPH_EXECUTOR": executor})
+    body = {"query": QUERY, "variables": {"to": "China", "first": first}}
     async with Graph.connect() as graph:
+        # One request with THREATGRAPH_DEBUG=1 first: the path measured must be the one named.
+        debug = ApiSettings.from_env({"THREATGRAPH_EXECUTOR": executor, "THREATGRAPH_DEBUG": "1"})
+        app = create_app(debug, graph=graph)
+        app.state.graph = graph
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://bench") as client:
+            said = orjson.loads((await client.post("/graphql", json=body)).content)
+            assert said["extensions"]["threatgraph"]["executor"] == executor, said
+        settings = ApiSettings.from_env({"THREATGRAPH_EXECUTOR": executor})
         app = create_app(settings, graph=graph)
         app.state.graph = graph
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://bench") as client:
-            body = {"query": QUERY, "variables": {"to": "China", "first": first}}
             answer = b""
             for _ in range(20):
                 answer = (await client.post("/graphql", json=body)).content
