@@ -221,7 +221,10 @@ class Graph:
         return [record.data() for record in result.records]
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
-        """Run several read statements in one read transaction (one round-trip each)."""
+        """Run several read statements in one read transaction (one round-trip each).
+
+        For statements that return plain values (maps, lists, scalars), not nodes.
+        """
         if not statements:
             return []
 
@@ -231,7 +234,10 @@ class Graph:
             for query, parameters in statements:
                 self._count(query)
                 cursor = await tx.run(query, dict(parameters))
-                results.append([record.data() async for record in cursor])
+                keys = cursor.keys()
+                # Records are tuples; Record.data() would walk every nested value again
+                # (it converts nodes and paths, which compiled reads never return).
+                results.append([dict(zip(keys, record, strict=True)) async for record in cursor])
             return results
 
         with _translated(self.connection.uri):

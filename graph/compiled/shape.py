@@ -21,60 +21,78 @@ class NullInNonNull(Exception):
     """A compiled answer held null where the schema promises a value."""
 
 
-def _same(value: Any) -> Any:
+def value_shaper(s: Selection) -> Shaper:
+    """A function shaping the value Neo4j returned for one selection.
+
+    The function is generated Python source: one dict literal per object shape,
+    keys in selection order, so shaping a large answer costs little more than
+    copying it. Keys enter the source only through repr().
+    """
+    source = _Source()
+    top = source.object_function((s,))
+    namespace: dict[str, Any] = {**source.namespace, "_required": _required, "_many": _many}
+    exec("\n".join(source.lines), namespace)
+    wrapped: Shaper = namespace[top]
+    key = s.key
+    return lambda value: wrapped({key: value})[key]
+
+
+def _required(value: Any, key: str) -> Any:
+    if value is None:
+        raise NullInNonNull(key)
     return value
 
 
-def value_shaper(s: Selection) -> Shaper:
-    """A function shaping the value Neo4j returned for one selection."""
-    inner = _same if s.sub is None else shape_of(s.sub)
-    nullable = s.nullable
-    if s.items_nullable is None:
-        if inner is _same and nullable:
-            return _same
-
-        def single(value: Any) -> Any:
-            if value is None:
-                if nullable:
-                    return None
-                raise NullInNonNull(s.key)
-            return inner(value)
-
-        return single
-    items_nullable = s.items_nullable
-
-    def many(value: Any) -> Any:
-        if value is None:
-            if nullable:
-                return None
-            raise NullInNonNull(s.key)
-        if not items_nullable and None in value:
-            raise NullInNonNull(s.key)
-        if inner is _same:
-            return value
-        return [None if item is None else inner(item) for item in value]
-
-    return many
+def _many(item: Shaper | None, value: Any, nullable: bool, items_nullable: bool, key: str) -> Any:
+    if value is None:
+        if nullable:
+            return None
+        raise NullInNonNull(key)
+    if not items_nullable and None in value:
+        raise NullInNonNull(key)
+    if item is None:
+        return value
+    return [None if x is None else item(x) for x in value]
 
 
-def shape_of(shape: ObjectShape | EntityShape) -> Shaper:
-    if isinstance(shape, ObjectShape):
-        return _object_shaper(shape.selections)
-    uniform = shape.uniform
-    if uniform is not None:
-        return _object_shaper(uniform)
-    by_kind = {kind: _object_shaper(selections) for kind, selections in shape.by_kind.items()}
+class _Source:
+    """Python source for shaping functions, one per object shape."""
 
-    def polymorphic(value: dict[str, Any]) -> Any:
-        return by_kind[value[KIND_KEY]](value)
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = {}
+        self.count = 0
 
-    return polymorphic
+    def name(self) -> str:
+        self.count += 1
+        return f"_f{self.count}"
 
+    def shape_function(self, shape: ObjectShape | EntityShape) -> str:
+        if isinstance(shape, ObjectShape):
+            return self.object_function(shape.selections)
+        uniform = shape.uniform
+        if uniform is not None:
+            return self.object_function(uniform)
+        kinds = self.name() + "_kinds"
+        function = self.name()
+        by_kind = {kind: self.object_function(sel) for kind, sel in shape.by_kind.items()}
+        self.lines.append(f"{kinds} = {{{', '.join(f'{k!r}: {f}' for k, f in by_kind.items())}}}")
+        self.lines.append(f"def {function}(v):\n    return {kinds}[v[{KIND_KEY!r}]](v)")
+        return function
 
-def _object_shaper(selections: tuple[Selection, ...]) -> Shaper:
-    fields = [(s.key, value_shaper(s)) for s in selections]
+    def object_function(self, selections: tuple[Selection, ...]) -> str:
+        entries = [f"{s.key!r}: {self.value(s)}" for s in selections]
+        function = self.name()
+        self.lines.append(f"def {function}(v):\n    return {{{', '.join(entries)}}}")
+        return function
 
-    def shaped(value: dict[str, Any]) -> dict[str, Any]:
-        return {key: shaper(value[key]) for key, shaper in fields}
-
-    return shaped
+    def value(self, s: Selection) -> str:
+        got = f"v[{s.key!r}]"
+        inner = None if s.sub is None else self.shape_function(s.sub)
+        if s.items_nullable is not None:
+            return f"_many({inner}, {got}, {s.nullable}, {s.items_nullable}, {s.key!r})"
+        if inner is None:
+            return got if s.nullable else f"_required({got}, {s.key!r})"
+        if s.nullable:
+            return f"(None if (t := {got}) is None else {inner}(t))"
+        return f"{inner}(_required({got}, {s.key!r}))"
