@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -171,15 +170,11 @@ def lookup(driver: neo4j.Driver, name: str) -> list[str]:
 @pytest.mark.usefixtures("seeded_graph")
 def test_full_misp_galaxy_and_attack_import_offline_onto_the_seed(driver: neo4j.Driver) -> None:
     runner = CliRunner()
-    started = time.perf_counter()
+    # Its wall time is measured in bench/, never asserted here (shared machines drift).
     misp = runner.invoke(cli(), ["import", "misp-galaxy", "-q"])
     attack = runner.invoke(cli(), ["import", "attack", "-q"])
-    elapsed = time.perf_counter() - started
     assert misp.exit_code == 0, misp.output
     assert attack.exit_code == 0, attack.output
-    print(f"\nfull MISP threat-actor galaxy + ATT&CK import: {elapsed:.1f} s")
-    print(misp.output, attack.output)
-    assert elapsed < 60
     for name in ("Violet Typhoon", "ZIRCONIUM", "G0128", "APT31", "Judgment Panda"):
         assert lookup(driver, name) == ["actor:apt31"], name
     sources = cypher(
