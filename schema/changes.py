@@ -63,10 +63,16 @@ class Change:
     sequence: int = strawberry.field(
         description="Position in the feed: 1, 2, 3, … in commit order, without gaps."
     )
-    kind: ChangeKind
-    entity_id: strawberry.ID | None
+    kind: ChangeKind = strawberry.field(
+        description="What happened: created, updated, deleted or withdrawn."
+    )
+    entity_id: strawberry.ID | None = strawberry.field(
+        description="The entity that changed (null when a relationship did)."
+    )
     entity_label: str | None = strawberry.field(description="The entity's type, e.g. ThreatActor.")
-    relationship_id: strawberry.ID | None
+    relationship_id: strawberry.ID | None = strawberry.field(
+        description="The claim (relationship) that changed (null when an entity did)."
+    )
     relation: str | None = strawberry.field(description="The relationship's type, e.g. PART_OF.")
     source_id: strawberry.ID | None = strawberry.field(
         description="The source whose word this is (null when the write named none)."
@@ -92,16 +98,16 @@ def change_from_record(change: feed.Change) -> Change:
     )
 
 
-@strawberry.type
+@strawberry.type(description="One change with its cursor.")
 class ChangeEdge:
-    cursor: str
-    node: Change
+    cursor: str = strawberry.field(description="Resume after this change with after: cursor.")
+    node: Change = strawberry.field(description="The change.")
 
 
 @strawberry.type(description="A page of the change feed, oldest first.")
 class ChangeConnection:
-    edges: list[ChangeEdge]
-    nodes: list[Change]
+    edges: list[ChangeEdge] = strawberry.field(description="The changes with their cursors.")
+    nodes: list[Change] = strawberry.field(description="The same changes, without the edges.")
     page_info: PageInfo = strawberry.field(
         description=(
             "endCursor is where to resume: the last change's cursor, or `after` itself when "
@@ -145,7 +151,7 @@ CHANGES_DESCRIPTION = (
 )
 
 
-@strawberry.type
+@strawberry.type(description="Live feeds over WebSocket (graphql-transport-ws at /graphql).")
 class Subscription:
     @strawberry.subscription(
         description=(
@@ -157,7 +163,10 @@ class Subscription:
     async def changed(
         self,
         info: Info[Context, None],
-        after: Annotated[str | None, strawberry.argument()] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Replay every change after this cursor first."),
+        ] = None,
     ) -> AsyncGenerator[Change, None]:
         graph = info.context.graph
         start = _after(after) if after is not None else await feed.latest_change(graph)

@@ -230,6 +230,14 @@ class Query:
 
     @strawberry.field(description=CHANGES_DESCRIPTION)
     async def changes(
-        self, info: Info[Context, None], after: str | None = None, first: int = DEFAULT_CHANGES_PAGE
+        self,
+        info: Info[Context, None],
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Start after this cursor (from the first when null)."),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="How many changes at most (1-500).")
+        ] = DEFAULT_CHANGES_PAGE,
     ) -> ChangeConnection:
         return await changes_page(info, after, first)
