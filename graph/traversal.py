@@ -300,12 +300,28 @@ def neighbourhood_core(hops: int) -> LiteralString:
     )
 
 
+def neighbourhood_relationships(step: LiteralString, rel: LiteralString = "q") -> LiteralString:
+    """The claims between a neighbourhood's `members`, each shaped by `step` (a map over `rel`).
+
+    In one stable order, by claim id, so the same graph always gives the same answer;
+    expanded from the members, never a scan of all relationships.
+    """
+    return (
+        "COLLECT { UNWIND members AS tg_from MATCH (tg_from)-[" + rel + "]->(tg_to) "
+        "WHERE tg_to IN members AND type(" + rel + ") <> 'MENTIONS' "
+        "AND " + rel + ".likelihood_rank >= $min "
+        "WITH " + rel + " ORDER BY " + rel + ".id RETURN " + step + " }"
+    )
+
+
 def _neighbourhood_query(hops: int) -> LiteralString:
     return (
         neighbourhood_core(hops) + "RETURN centre_candidates, "
-        "[n IN members | " + entity_map("n") + "] AS nodes, "
-        "[(a)-[q]->(b) WHERE a IN members AND b IN members AND type(q) <> 'MENTIONS' "
-        "  AND q.likelihood_rank >= $min | " + step_map("q") + "] AS relationships"
+        "[n IN members | "
+        + entity_map("n")
+        + "] AS nodes, "
+        + neighbourhood_relationships(step_map("q"))
+        + " AS relationships"
     )
 
 

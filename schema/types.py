@@ -393,7 +393,7 @@ class SearchHit:
 class Subgraph:
     nodes: list[Entity] = strawberry.field(description="The entities, the centre first.")
     relationships: list[EvidenceStep] = strawberry.field(
-        description="The claims between those entities."
+        description="The claims between those entities, in claim-id order (stable across calls)."
     )
 
 

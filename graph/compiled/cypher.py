@@ -377,10 +377,8 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
                 value = build.entities("members", _entity(s))
             elif s.field == "relationships":
                 q = build.fresh("q")
-                value = (
-                    f"[(tg_a)-[{q}]->(tg_b) WHERE tg_a IN members AND tg_b IN members "
-                    f"AND type({q}) <> 'MENTIONS' AND {q}.likelihood_rank >= $min "
-                    f"| {build.step(q, _object(s))}]"
+                value = traversal.neighbourhood_relationships(
+                    _literal(build.step(q, _object(s))), _literal(q)
                 )
             elif s.field == TYPENAME:
                 value = "'Subgraph'"
