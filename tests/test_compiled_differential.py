@@ -9,6 +9,7 @@ import pytest
 from tests.api_client import WRITER_TOKEN, gql, make_client
 from tests.differential import Pair
 from tests.test_api_queries import LINKED
+from tests.test_cookbook import QUESTIONS, Question
 
 STEP = "id from { id name kind } relation to { id } likelihood quote validFrom validTo "
 STEP += "sources { id name } assessedBy { id name }"
@@ -255,6 +256,16 @@ def test_compiled_answer_is_the_resolvers_answer(
     assert answers.executor == "compiled"
     assert answers.round_trips == trips
     assert len(answers.cypher) == trips
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=[q.title for q in QUESTIONS])
+def test_every_cookbook_query_answers_alike_on_the_compiled_path(
+    pair: Pair, seeded_graph: None, question: Question
+) -> None:
+    answers = pair.same(question.graphql)
+    assert b'"errors"' not in answers.compiled
+    assert answers.executor == "compiled"
+    assert answers.round_trips == len(answers.cypher) >= 1
 
 
 FALLBACK: list[tuple[str, str, dict[str, Any]]] = [
