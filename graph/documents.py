@@ -24,6 +24,9 @@ from graph.model import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES, lookup_key,
 FORMAT = "threatgraph-seed/1"
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_STRING_CHARS = 20_000
+# Names and aliases are indexed (a range index on name, keyword terms in
+# lookup_keys), and Neo4j refuses index entries over about 8 kB.
+MAX_NAME_CHARS = 1_000
 MAX_DEPTH = 12
 ID_PATTERN = re.compile(r"^[a-z][a-z-]*:[a-z0-9][a-z0-9._/-]{0,199}$")
 DATE_PATTERN = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -310,7 +313,9 @@ class _Checker:
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{self.where(path)}: {message}")
 
-    def text(self, value: Any, path: str, required: bool = True) -> str | None:
+    def text(
+        self, value: Any, path: str, required: bool = True, limit: int = MAX_STRING_CHARS
+    ) -> str | None:
         if value is None:
             if required:
                 self.add(path, "is required")
@@ -322,12 +327,12 @@ class _Checker:
         if required and not text.strip():
             self.add(path, "must not be empty")
             return None
-        if len(text) > MAX_STRING_CHARS:
-            self.add(path, f"is {len(text)} characters long, over the limit of {MAX_STRING_CHARS}")
+        if len(text) > limit:
+            self.add(path, f"is {len(text)} characters long, over the limit of {limit}")
             return None
         return text
 
-    def text_list(self, value: Any, path: str) -> list[str]:
+    def text_list(self, value: Any, path: str, limit: int = MAX_STRING_CHARS) -> list[str]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -335,7 +340,7 @@ class _Checker:
             return []
         out = []
         for index, item in enumerate(value):
-            text = self.text(item, f"{path}[{index}]")
+            text = self.text(item, f"{path}[{index}]", limit=limit)
             if text is not None:
                 out.append(text)
         return out
@@ -536,7 +541,7 @@ def _source_entity(
     source_id = checker.identifier(source.get("id"), "source.id")
     if source_id is not None and not source_id.startswith("source:"):
         checker.add("source.id", f"{source_id!r} must start with 'source:'")
-    name = checker.text(source.get("name"), "source.name")
+    name = checker.text(source.get("name"), "source.name", limit=MAX_NAME_CHARS)
     props: dict[str, Any] = {}
     for key in ("url", "publisher", "title"):
         if source.get(key) is not None:
@@ -547,7 +552,7 @@ def _source_entity(
     description = (
         checker.text(source.get("description"), "source.description", required=False) or ""
     )
-    aliases = checker.text_list(source.get("aliases"), "source.aliases")
+    aliases = checker.text_list(source.get("aliases"), "source.aliases", MAX_NAME_CHARS)
     if source_id is None or name is None:
         return source_id, None
     return source_id, EntityRecord(source_id, "Source", name, tuple(aliases), description, props)
@@ -562,8 +567,8 @@ def _entity(checker: _Checker, item: Any, path: str) -> EntityRecord | None:
     label = LABELS.get(label_name or "")
     if label_name is not None and label is None:
         checker.add(f"{path}.label", f"unknown label {label_name!r} (known: {', '.join(LABELS)})")
-    name = checker.text(item.get("name"), f"{path}.name")
-    aliases = checker.text_list(item.get("aliases"), f"{path}.aliases")
+    name = checker.text(item.get("name"), f"{path}.name", limit=MAX_NAME_CHARS)
+    aliases = checker.text_list(item.get("aliases"), f"{path}.aliases", MAX_NAME_CHARS)
     description = checker.text(item.get("description"), f"{path}.description", required=False) or ""
     props: dict[str, Any] = {}
     if label is not None:

@@ -17,7 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from schema.errors import ErrorTranslation
+from schema.errors import ErrorTranslation, HideSuggestions, TranslatedErrorsSchema
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
@@ -46,7 +46,8 @@ def build_schema(limits: SchemaLimits | None = None) -> strawberry.Schema:
     ]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+        extensions.append(HideSuggestions)
+    return TranslatedErrorsSchema(
         query=Query,
         mutation=Mutation,
         types=list(ENTITY_TYPES.values()),

@@ -10,10 +10,13 @@ credential ever reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graph.errors import GraphError
 
@@ -38,6 +41,8 @@ _VALIDATION_CODES = [
     ("number of aliases", "TOO_MANY_ALIASES"),
     ("token limit", "TOO_MANY_TOKENS"),
     ("maximum number of tokens", "TOO_MANY_TOKENS"),
+    ("tokens. Parsing aborted", "TOO_MANY_TOKENS"),
+    ("nested too deeply", "QUERY_TOO_DEEP"),
     ("Syntax Error", "GRAPHQL_PARSE_FAILED"),
     ("introspection", "INTROSPECTION_DISABLED"),
 ]
@@ -89,3 +94,35 @@ class ErrorTranslation(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre:
             self.execution_context.pre_execution_errors = [translate(error) for error in pre]
+
+
+class TranslatedErrorsSchema(strawberry.Schema):
+    """A schema that leaves error logging to `translate`.
+
+    Strawberry logs every error with its traceback; a client's bad argument or
+    Neo4j being away is not a server fault, and a fuzzer or an outage would
+    flood the log. `translate` logs the unexpected ones (INTERNAL_SERVER_ERROR).
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
+class HideSuggestions(SchemaExtension):
+    """With introspection off, "Did you mean 'entity'?" would list the schema's names
+    one typo at a time: drop the suggestions from every error message."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = [
+            *(getattr(result, "errors", None) or []),
+            *(self.execution_context.pre_execution_errors or []),
+        ]
+        for error in errors:
+            error.message = _SUGGESTION.sub("", error.message)
