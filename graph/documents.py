@@ -29,6 +29,7 @@ MAX_STRING_CHARS = 20_000
 MAX_NAME_CHARS = 1_000
 MAX_DEPTH = 12
 ID_PATTERN = re.compile(r"^[a-z][a-z-]*:[a-z0-9][a-z0-9._/-]{0,199}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 DATE_PATTERN = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 SOURCE_KEYS = {
@@ -329,6 +330,15 @@ class _Checker:
             return None
         if len(text) > limit:
             self.add(path, f"is {len(text)} characters long, over the limit of {limit}")
+            return None
+        surrogate = _SURROGATE.search(text)
+        if surrogate:
+            # YAML's "\ud83d" escapes decode to lone surrogates, which no UTF-8 text holds.
+            self.add(
+                path,
+                f"contains the lone surrogate \\u{ord(surrogate.group()):04x}; "
+                "write the character itself",
+            )
             return None
         return text
 
