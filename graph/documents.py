@@ -227,7 +227,14 @@ def parse_yaml(text: str, origin: str) -> tuple[Any, dict[str, int]]:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ValidationError(origin, [f"line {line}: document contains a NUL byte"])
-    loader = _DocumentLoader(text)
+    try:
+        # The reader refuses control characters as it is built: inside the try.
+        loader = _DocumentLoader(text)
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise ValidationError(
+            origin, [f"line {line}: character #x{error.character:04x} is not allowed in YAML"]
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:

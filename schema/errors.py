@@ -62,6 +62,9 @@ def error_code(error: GraphQLError) -> str:
         return "GRAPHQL_VALIDATION_FAILED"
     if isinstance(original, GraphQLError):
         return error_code(original)
+    if isinstance(original, ValueError) and error.path is None:
+        # A custom scalar (Date) refused a literal or variable during validation.
+        return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
 
 

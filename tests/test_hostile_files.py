@@ -128,3 +128,9 @@ def test_seed_text_with_a_lone_surrogate_is_refused() -> None:
     assert raised.value.problems == [
         "line 3: entities[0].name: contains the lone surrogate \\ud83d; write the character itself"
     ]
+
+
+def test_seed_text_with_control_characters_is_refused() -> None:
+    with pytest.raises(ValidationError) as raised:
+        document_from_text("format: threatgraph-seed/1\nname: \x0f\n", "control.yaml")
+    assert raised.value.problems == ["line 2: character #x000f is not allowed in YAML"]
