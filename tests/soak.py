@@ -173,6 +173,19 @@ def dump_of(fault: FaultNeo4j) -> list[str]:
         return canonical_dump(driver)
 
 
+def write_until_acknowledged(url: str, writes: list[tuple[str, int]]) -> None:
+    with httpx.Client() as client:
+        for kind, key in writes:
+            query, variables = entity_write(key) if kind == "entity" else claim_write(key)
+            for _ in range(20):
+                outcome = post_graphql(client, url, {"query": query, "variables": variables}, TOKEN)
+                if outcome.status == 200 and not outcome.codes:
+                    break
+                time.sleep(1)
+            else:
+                raise AssertionError(f"{kind} {key} not acknowledged: {outcome}")
+
+
 def run(fault: FaultNeo4j, work: Path, seconds: float, fault_every: float) -> int:
     seed(fault)
     env = fault.env(THREATGRAPH_API_TOKENS=TOKEN)
@@ -192,35 +205,24 @@ def run(fault: FaultNeo4j, work: Path, seconds: float, fault_every: float) -> in
         for thread in threads:
             if not thread.daemon:
                 thread.join()
-        # Every key written at least once: the graph the soak leaves must be seed + all keys.
-        with httpx.Client() as client:
-            for key in range(KEYS):
-                for kind, (query, variables) in (
-                    ("entity", entity_write(key)),
-                    ("claim", claim_write(key)),
-                ):
-                    if (kind, key) not in soak.acknowledged:
-                        outcome = post_graphql(
-                            client, live.url, {"query": query, "variables": variables}, TOKEN
-                        )
-                        if outcome.status == 200 and not outcome.codes:
-                            soak.acknowledged.add((kind, key))
         after_soak = dump_of(fault)
+        # A write the API acknowledged must be in the graph, whatever was killed after it.
         losses = [
             (kind, key)
             for kind, key in sorted(soak.acknowledged)
             if not any(
-                f"org:soak-{key}" in line and (kind == "entity") == line.startswith("node")
+                (f'"id": "org:soak-{key}"' if kind == "entity" else f"->org:soak-{key}@") in line
                 for line in after_soak
             )
         ]
+        # Every key written at least once: the graph the soak leaves must be seed + all keys.
+        missing = [(k, key) for key in range(KEYS) for k in ("entity", "claim")]
+        write_until_acknowledged(live.url, [m for m in missing if m not in soak.acknowledged])
+        after_soak = dump_of(fault)
         # The expected graph: the same writes, once each, on a fresh seed, no faults.
         fault.clear()
         seed(fault)
-        with httpx.Client() as client:
-            for key in range(KEYS):
-                for query, variables in (entity_write(key), claim_write(key)):
-                    post_graphql(client, live.url, {"query": query, "variables": variables}, TOKEN)
+        write_until_acknowledged(live.url, missing)
         expected = dump_of(fault)
         log = live.log()
 
@@ -251,7 +253,10 @@ def run(fault: FaultNeo4j, work: Path, seconds: float, fault_every: float) -> in
         flush=True,
     )
     if not equal:
-        print("\n".join(sorted(set(after_soak) ^ set(expected))[:20]))
+        print("in the soak's graph only:", *sorted(set(after_soak) - set(expected))[:10], sep="\n")
+        print(
+            "in the expected graph only:", *sorted(set(expected) - set(after_soak))[:10], sep="\n"
+        )
     ok = equal and not (bad_503 or other_5xx or soak.fuzz_5xx or transport or crashes or losses)
     return 0 if ok else 1
 
