@@ -74,7 +74,7 @@ def load_shipped_seed() -> LoadSummary:
     """Load every shipped seed file through the loader (NEO4J_* must point at the server)."""
 
     async def run() -> LoadSummary:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             return await load_documents(graph, read_seed_files(shipped_seed_files()))
 
     return asyncio.run(run())

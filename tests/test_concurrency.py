@@ -34,7 +34,7 @@ LIKELIHOODS = [
 
 def load_seed() -> None:
     async def run() -> None:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await load_documents(graph, read_seed_files(shipped_seed_files()))
 
     asyncio.run(run())
@@ -42,7 +42,7 @@ def load_seed() -> None:
 
 def import_bundle(path: Path) -> None:
     async def run() -> None:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await import_batches(graph, stix_batches([path]))
 
     asyncio.run(run())

@@ -21,7 +21,7 @@ from tests.stix_factory import actor, bundle, write_bundle
 
 def import_problems(path: Path) -> list[str]:
     async def run() -> None:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await import_batches(graph, stix_batches([path]))
 
     with pytest.raises(ValidationError) as raised:
@@ -91,7 +91,7 @@ def test_misp_cluster_with_an_enormous_name_is_refused(
         (tmp_path / f"{name}.json").write_text('{"name": "x", "uuid": "u", "values": []}')
 
     async def run() -> None:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await import_batches(graph, galaxy_batches(tmp_path, ["threat-actor"]))
 
     with pytest.raises(ValidationError) as raised:

@@ -288,7 +288,7 @@ def test_stix_text_fields_are_stored_verbatim(
     path = write_bundle(tmp_path / "hostile.json", bundle("hostile", objects))
 
     async def run() -> None:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await import_batches(graph, stix_batches([path]))
 
     asyncio.run(run())

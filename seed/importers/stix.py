@@ -175,7 +175,9 @@ def _stream(handle: IO[bytes], origin: str) -> tuple[dict[str, Any], list[dict[s
     seen_objects = False
     depth = 0
     try:
-        for prefix, event, value in ijson.parse(handle, use_float=True):
+        # Small reads: ijson builds every event's prefix for a whole buffer before we
+        # see one, and 64 kB of "[" would cost minutes and gigabytes before the depth check.
+        for prefix, event, value in ijson.parse(handle, use_float=True, buf_size=1024):
             # Refuse deep nesting as it streams in, before anything recurses over it.
             if event in ("start_map", "start_array"):
                 depth += 1
