@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TG := $(BIN)/threatgraph
 
-.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean chromium screenshots
+.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean chromium screenshots soak
 
 FEDERATION := tests/federation
 
@@ -34,6 +34,10 @@ run: install
 
 test: install lint
 	$(BIN)/pytest
+
+# Ten minutes of mixed load with Neo4j killed under it; prints the figures (README: Reliability).
+soak: install
+	$(BIN)/python -m tests.soak --seconds $${SOAK_SECONDS:-600}
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -67,6 +68,15 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+
+NOT_AN_OPERATION = 'the request body must be one JSON object: {"query": "...", "variables": {}}'
+HTTP_ERROR_CODES = {
+    "Batching is not enabled": "BATCHING_NOT_SUPPORTED",
+    "Unable to parse request body as JSON": "MALFORMED_JSON",
+    NOT_AN_OPERATION: "MALFORMED_JSON",
+    "Unsupported content type": "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -159,6 +169,27 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses invalid UTF-8 as malformed JSON (a 400), where the
+        # standard library raised UnicodeDecodeError (a 500).
+        decoded = orjson.loads(data)
+        if not isinstance(decoded, (dict, list)):
+            raise HTTPException(400, NOT_AN_OPERATION)
+        return decoded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers a malformed request in plain text; give it a JSON error and code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            code = HTTP_ERROR_CODES.get(error.reason, "BAD_REQUEST")
+            self.metrics.errors.labels(code=code).inc()
+            response = JSONResponse(error_body(error.reason, code), status_code=error.status_code)
+        await response(scope, receive, send)
 
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response

@@ -142,7 +142,7 @@ def seed(
     paths = list(files) if files else shipped_seed_files()
 
     async def run() -> str:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             if if_empty:
                 rows = await graph.read("MATCH (e:Entity) RETURN count(e) AS n")
                 if rows[0]["n"]:

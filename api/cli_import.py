@@ -65,7 +65,7 @@ async def run_batches(
     total = ImportSummary()
     with _progress(quiet) as progress:
         task = progress.add_task("importing", total=len(batches))
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             for batch in batches:
                 progress.update(task, description=f"importing {Path(batch.origin).name}")
                 total.add(await import_batch(graph, batch))

@@ -135,7 +135,11 @@ def _translated(uri: str) -> Iterator[None]:
     except AuthError as error:
         raise Neo4jAuthError(f"Neo4j at {uri} refused the credentials: {error.message}") from None
     except ClientError as error:
-        if error.code and "TransactionTimedOut" in error.code:
+        # A transaction that times out while waiting for a lock is stopped with
+        # LockClientStopped rather than TransactionTimedOut: the same fault for a client.
+        if error.code and (
+            "TransactionTimedOut" in error.code or "LockClientStopped" in error.code
+        ):
             raise QueryTimeout("the query ran past the transaction time limit") from None
         if error.code and "InvalidBookmark" in error.code:
             raise InvalidBookmark(
@@ -153,17 +157,27 @@ def _translated(uri: str) -> Iterator[None]:
 class Graph:
     """A Neo4j database behind read/write verbs, with round-trip counting."""
 
-    def __init__(self, driver: AsyncDriver, connection: Connection, timeout_ms: int) -> None:
+    def __init__(
+        self, driver: AsyncDriver, connection: Connection, timeout_ms: int, bulk: bool = False
+    ) -> None:
         self.driver = driver
         self.connection = connection
-        self.timeout_s = timeout_ms / 1000
+        # Bulk loads (CLI seed and imports) may take longer than a request may:
+        # their transactions are bounded by the server's own limit only.
+        self.timeout_s = None if bulk else timeout_ms / 1000
         self.round_trips = 0
 
     @classmethod
     def connect(
-        cls, settings: Neo4jSettings | None = None, env: Mapping[str, str] | None = None
+        cls,
+        settings: Neo4jSettings | None = None,
+        env: Mapping[str, str] | None = None,
+        bulk: bool = False,
     ) -> Graph:
-        """Open a driver (lazily: nothing is sent until the first query)."""
+        """Open a driver (lazily: nothing is sent until the first query).
+
+        `bulk` lifts the per-transaction time limit (command-line loads); API
+        requests keep it."""
         settings = settings or Neo4jSettings.from_env(env)
         connection = resolve_connection(settings, env)
         driver = AsyncGraphDatabase.driver(
@@ -174,7 +188,7 @@ class Graph:
             max_transaction_retry_time=settings.connection_timeout_ms / 1000,
             notifications_min_severity="OFF",
         )
-        return cls(driver, connection, settings.transaction_timeout_ms)
+        return cls(driver, connection, settings.transaction_timeout_ms, bulk)
 
     async def close(self) -> None:
         await self.driver.close()
@@ -258,6 +272,9 @@ class Graph:
         their results are appended.
         """
 
+        # The same per-transaction time limit as single statements: a write that
+        # waits on a lock must fail with QueryTimeout, not hold its request open.
+        @neo4j.unit_of_work(timeout=self.timeout_s)
         async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
             results: list[list[Record]] = []
 

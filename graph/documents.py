@@ -24,8 +24,12 @@ from graph.model import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES, lookup_key,
 FORMAT = "threatgraph-seed/1"
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAX_STRING_CHARS = 20_000
+# Names and aliases are indexed (a range index on name, keyword terms in
+# lookup_keys), and Neo4j refuses index entries over about 8 kB.
+MAX_NAME_CHARS = 1_000
 MAX_DEPTH = 12
 ID_PATTERN = re.compile(r"^[a-z][a-z-]*:[a-z0-9][a-z0-9._/-]{0,199}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 DATE_PATTERN = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 SOURCE_KEYS = {
@@ -223,7 +227,14 @@ def parse_yaml(text: str, origin: str) -> tuple[Any, dict[str, int]]:
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ValidationError(origin, [f"line {line}: document contains a NUL byte"])
-    loader = _DocumentLoader(text)
+    try:
+        # The reader refuses control characters as it is built: inside the try.
+        loader = _DocumentLoader(text)
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise ValidationError(
+            origin, [f"line {line}: character #x{error.character:04x} is not allowed in YAML"]
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -310,7 +321,9 @@ class _Checker:
     def add(self, path: str, message: str) -> None:
         self.problems.append(f"{self.where(path)}: {message}")
 
-    def text(self, value: Any, path: str, required: bool = True) -> str | None:
+    def text(
+        self, value: Any, path: str, required: bool = True, limit: int = MAX_STRING_CHARS
+    ) -> str | None:
         if value is None:
             if required:
                 self.add(path, "is required")
@@ -322,12 +335,21 @@ class _Checker:
         if required and not text.strip():
             self.add(path, "must not be empty")
             return None
-        if len(text) > MAX_STRING_CHARS:
-            self.add(path, f"is {len(text)} characters long, over the limit of {MAX_STRING_CHARS}")
+        if len(text) > limit:
+            self.add(path, f"is {len(text)} characters long, over the limit of {limit}")
+            return None
+        surrogate = _SURROGATE.search(text)
+        if surrogate:
+            # YAML's "\ud83d" escapes decode to lone surrogates, which no UTF-8 text holds.
+            self.add(
+                path,
+                f"contains the lone surrogate \\u{ord(surrogate.group()):04x}; "
+                "write the character itself",
+            )
             return None
         return text
 
-    def text_list(self, value: Any, path: str) -> list[str]:
+    def text_list(self, value: Any, path: str, limit: int = MAX_STRING_CHARS) -> list[str]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -335,7 +357,7 @@ class _Checker:
             return []
         out = []
         for index, item in enumerate(value):
-            text = self.text(item, f"{path}[{index}]")
+            text = self.text(item, f"{path}[{index}]", limit=limit)
             if text is not None:
                 out.append(text)
         return out
@@ -536,7 +558,7 @@ def _source_entity(
     source_id = checker.identifier(source.get("id"), "source.id")
     if source_id is not None and not source_id.startswith("source:"):
         checker.add("source.id", f"{source_id!r} must start with 'source:'")
-    name = checker.text(source.get("name"), "source.name")
+    name = checker.text(source.get("name"), "source.name", limit=MAX_NAME_CHARS)
     props: dict[str, Any] = {}
     for key in ("url", "publisher", "title"):
         if source.get(key) is not None:
@@ -547,7 +569,7 @@ def _source_entity(
     description = (
         checker.text(source.get("description"), "source.description", required=False) or ""
     )
-    aliases = checker.text_list(source.get("aliases"), "source.aliases")
+    aliases = checker.text_list(source.get("aliases"), "source.aliases", MAX_NAME_CHARS)
     if source_id is None or name is None:
         return source_id, None
     return source_id, EntityRecord(source_id, "Source", name, tuple(aliases), description, props)
@@ -562,8 +584,8 @@ def _entity(checker: _Checker, item: Any, path: str) -> EntityRecord | None:
     label = LABELS.get(label_name or "")
     if label_name is not None and label is None:
         checker.add(f"{path}.label", f"unknown label {label_name!r} (known: {', '.join(LABELS)})")
-    name = checker.text(item.get("name"), f"{path}.name")
-    aliases = checker.text_list(item.get("aliases"), f"{path}.aliases")
+    name = checker.text(item.get("name"), f"{path}.name", limit=MAX_NAME_CHARS)
+    aliases = checker.text_list(item.get("aliases"), f"{path}.aliases", MAX_NAME_CHARS)
     description = checker.text(item.get("description"), f"{path}.description", required=False) or ""
     props: dict[str, Any] = {}
     if label is not None:

@@ -10,6 +10,7 @@ import re
 
 from graph.model import lookup_key
 
+_OPERATORS = {"AND", "OR", "NOT"}
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 
 
@@ -21,7 +22,12 @@ def exact_key_query(ref: str) -> str:
 
 def search_query(text: str) -> str:
     """A full-text query for free text: every word escaped, words OR-ed, prefixes allowed."""
-    words = [_LUCENE_SPECIAL.sub(r"\\\1", word) for word in text.split()]
+    # AND, OR and NOT are operators to Lucene even when escaped; the analyzer
+    # lowercases indexed text anyway, so searching for them in lower case loses nothing.
+    words = [
+        _LUCENE_SPECIAL.sub(r"\\\1", word.lower() if word in _OPERATORS else word)
+        for word in text.split()
+    ]
     words = [w for w in words if w]
     if not words:
         return ""

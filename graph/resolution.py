@@ -52,7 +52,7 @@ from typing import Any, LiteralString
 from graph import likelihood as phia
 from graph.changes import recorder
 from graph.database import Graph, Statement
-from graph.documents import ID_PATTERN
+from graph.documents import ID_PATTERN, MAX_NAME_CHARS, MAX_STRING_CHARS
 from graph.errors import ValidationError
 from graph.model import LABELS, RELATION_TYPES, id_prefix, lookup_key, relation_id
 from graph.schema_setup import LOOKUP_INDEX, ensure_schema
@@ -684,6 +684,23 @@ def _mention_rows(batch: ImportBatch, res: Resolution) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+def _check_sizes(batch: ImportBatch) -> None:
+    """Texts a seed file could not hold fail the whole batch, before any read
+    (Neo4j refuses to index a name or alias of more than about 8 kB)."""
+    problems: list[str] = []
+    for c in batch.candidates.values():
+        texts = [("name", c.name, MAX_NAME_CHARS), ("description", c.description, MAX_STRING_CHARS)]
+        texts += [("alias", alias, MAX_NAME_CHARS) for alias in c.aliases]
+        texts += [(k, v, MAX_STRING_CHARS) for k, v in c.properties.items() if isinstance(v, str)]
+        for what, text, limit in texts:
+            if len(text) > limit:
+                problems.append(
+                    f"{c.key}: {what} is {len(text)} characters long, over the limit of {limit}"
+                )
+    if problems:
+        raise ValidationError(batch.origin, problems[:50])
+
+
 def _check(batch: ImportBatch, res: Resolution) -> None:
     """References that are neither candidates nor in the graph fail the whole batch."""
     problems: list[str] = []
@@ -745,6 +762,7 @@ def _first_mentioning_source(batch: ImportBatch, res: Resolution) -> dict[str, s
 async def import_batch(graph: Graph, batch: ImportBatch) -> ImportSummary:
     """Resolve and write one batch in one transaction; a summary of what changed."""
     started = dt.datetime.now(dt.UTC)
+    _check_sizes(batch)
     await ensure_schema(graph)
     res = await resolve(graph, batch)
     _check(batch, res)

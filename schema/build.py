@@ -19,7 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.changes import Subscription
-from schema.errors import ErrorTranslation
+from schema.errors import ErrorTranslation, HideSuggestions
 from schema.federation import FEDERATION_VERSION, SubgraphSchema
 from schema.mutation import Mutation
 from schema.query import Query
@@ -53,6 +53,7 @@ def build_schema(
     ]
     if not limits.introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(HideSuggestions)
     if trusted_documents is not None:
         trusted_only = trusted_documents_rule(trusted_documents)
         extensions.append(lambda: AddValidationRules([trusted_only]))

@@ -10,11 +10,14 @@ credential ever reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graph.errors import GraphError
 
@@ -39,6 +42,8 @@ _VALIDATION_CODES = [
     ("number of aliases", "TOO_MANY_ALIASES"),
     ("token limit", "TOO_MANY_TOKENS"),
     ("maximum number of tokens", "TOO_MANY_TOKENS"),
+    ("tokens. Parsing aborted", "TOO_MANY_TOKENS"),
+    ("nested too deeply", "QUERY_TOO_DEEP"),
     ("Syntax Error", "GRAPHQL_PARSE_FAILED"),
     ("introspection", "INTROSPECTION_DISABLED"),
 ]
@@ -58,6 +63,9 @@ def error_code(error: GraphQLError) -> str:
         return "GRAPHQL_VALIDATION_FAILED"
     if isinstance(original, GraphQLError):
         return error_code(original)
+    if isinstance(original, ValueError) and error.path is None:
+        # A custom scalar (Date) refused a literal or variable during validation.
+        return "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
 
 
@@ -101,3 +109,35 @@ class ErrorTranslation(SchemaExtension):
                 for error in errors
             ]
         yield
+
+
+class TranslatedErrorsSchema(strawberry.Schema):
+    """A schema that leaves error logging to `translate`.
+
+    Strawberry logs every error with its traceback; a client's bad argument or
+    Neo4j being away is not a server fault, and a fuzzer or an outage would
+    flood the log. `translate` logs the unexpected ones (INTERNAL_SERVER_ERROR).
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
+class HideSuggestions(SchemaExtension):
+    """With introspection off, "Did you mean 'entity'?" would list the schema's names
+    one typo at a time: drop the suggestions from every error message."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = [
+            *(getattr(result, "errors", None) or []),
+            *(self.execution_context.pre_execution_errors or []),
+        ]
+        for error in errors:
+            error.message = _SUGGESTION.sub("", error.message)

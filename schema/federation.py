@@ -17,7 +17,7 @@ from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
 from strawberry.types import Info
 
-from schema.errors import UserInputError
+from schema.errors import TranslatedErrorsSchema, UserInputError
 
 # The Federation spec version our @link names. @apollo/composition 2.14 (the
 # composer tests/federation pins) understands it; routers older than 2.11 do not.
@@ -26,8 +26,9 @@ FEDERATION_VERSION: Final = "2.11"
 ENTITY_KEY = (Key(fields=FieldSet("id")),)
 
 
-class SubgraphSchema(strawberry.federation.Schema):
-    """Strawberry's federation schema, refusing malformed representations by name.
+class SubgraphSchema(TranslatedErrorsSchema, strawberry.federation.Schema):
+    """Strawberry's federation schema, refusing malformed representations by name
+    (and leaving error logging to `translate`, as TranslatedErrorsSchema does).
 
     Strawberry would fail the whole `_entities` field with a masked error on an
     unknown __typename; a router (or a person) deserves to be told which one.

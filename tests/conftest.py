@@ -18,7 +18,9 @@ import pytest
 from graph.server.process import ManagedServer
 from tests.api_client import api  # noqa: F401
 from tests.differential import pair  # noqa: F401
+from tests.fault_neo4j import fault_neo4j  # noqa: F401
 from tests.graph_state import empty_graph, seeded_graph  # noqa: F401
+from tests.live_server import live_api  # noqa: F401
 from tests.neo4j_provider import SuiteNeo4j, docker_engine_answers, managed_test_settings
 
 ROOT = Path(__file__).resolve().parent.parent

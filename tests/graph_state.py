@@ -30,15 +30,22 @@ def _records(driver: neo4j.Driver, query: str) -> list[dict[str, Any]]:
     return [record.data() for record in records]
 
 
-def canonical_dump(driver: neo4j.Driver) -> list[str]:
+# Properties that record when something was written, not what: two runs that
+# write the same graph at different times differ only in these.
+VOLATILE_PROPERTIES = frozenset({"imported_at"})
+
+
+def canonical_dump(driver: neo4j.Driver, ignore: frozenset[str] = frozenset()) -> list[str]:
     """The whole graph as sorted lines: nodes with labels and all properties, then
-    relationships with type, endpoint ids and all properties."""
+    relationships with type, endpoint ids and all properties (but those in `ignore`)."""
     nodes = _records(driver, "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
     rels = _records(
         driver,
         "MATCH (a)-[r]->(b) RETURN type(r) AS type, a.id AS start, b.id AS end, "
         "properties(r) AS props",
     )
+    for row in (*nodes, *rels):
+        row["props"] = {k: v for k, v in row["props"].items() if k not in ignore}
     lines = [
         "node " + json.dumps([sorted(n["labels"]), n["props"]], sort_keys=True, default=str)
         for n in nodes
@@ -51,8 +58,9 @@ def canonical_dump(driver: neo4j.Driver) -> list[str]:
     return sorted(lines)
 
 
-def fingerprint(driver: neo4j.Driver) -> str:
-    return hashlib.sha256("\n".join(canonical_dump(driver)).encode()).hexdigest()
+def fingerprint(driver: neo4j.Driver, ignore: frozenset[str] = frozenset()) -> str:
+    """A SHA-256 of the canonical dump: equal graphs, equal fingerprints."""
+    return hashlib.sha256("\n".join(canonical_dump(driver, ignore)).encode()).hexdigest()
 
 
 def clear(driver: neo4j.Driver) -> None:
@@ -66,7 +74,7 @@ def load_shipped_seed() -> LoadSummary:
     """Load every shipped seed file through the loader (NEO4J_* must point at the server)."""
 
     async def run() -> LoadSummary:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             return await load_documents(graph, read_seed_files(shipped_seed_files()))
 
     return asyncio.run(run())

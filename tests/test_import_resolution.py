@@ -16,7 +16,7 @@ from tests.graph_state import empty_graph  # noqa: F401
 
 def run(batch: ImportBatch) -> ImportSummary:
     async def go() -> ImportSummary:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             return await import_batch(graph, batch)
 
     return asyncio.run(go())

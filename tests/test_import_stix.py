@@ -27,7 +27,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "stix"
 
 def run_import(paths: list[Path]) -> ImportSummary:
     async def go() -> ImportSummary:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             return await import_batches(graph, stix_batches(paths))
 
     return asyncio.run(go())
@@ -35,7 +35,7 @@ def run_import(paths: list[Path]) -> ImportSummary:
 
 def export(ref: str | None = None, hops: int = 1) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             return await export_bundle(graph, ref, hops)
 
     return asyncio.run(go())

@@ -419,7 +419,7 @@ def test_ensure_schema_twice_creates_the_constraint_and_indexes_once(
     drop_schema(driver)
 
     async def twice() -> int:
-        async with Graph.connect() as graph:
+        async with Graph.connect(bulk=True) as graph:
             await ensure_schema(graph)
             before = graph.round_trips
             await ensure_schema(graph)

@@ -35,6 +35,9 @@ from seed.importers.common import from_confidence, to_confidence
 from seed.importers.misp import url_source_id
 
 MAX_PROBLEMS = 50
+# A bundle is held in memory while it is checked: refuse what would exhaust it.
+MAX_BUNDLE_BYTES = 200 * 2**20
+MAX_JSON_DEPTH = 32
 
 # STIX object type -> label (identity and location are decided by their content).
 SDO_LABELS = {
@@ -170,8 +173,20 @@ def _stream(handle: IO[bytes], origin: str) -> tuple[dict[str, Any], list[dict[s
     objects: list[dict[str, Any]] = []
     builder: Any = None
     seen_objects = False
+    depth = 0
     try:
-        for prefix, event, value in ijson.parse(handle, use_float=True):
+        # Small reads: ijson builds every event's prefix for a whole buffer before we
+        # see one, and 64 kB of "[" would cost minutes and gigabytes before the depth check.
+        for prefix, event, value in ijson.parse(handle, use_float=True, buf_size=1024):
+            # Refuse deep nesting as it streams in, before anything recurses over it.
+            if event in ("start_map", "start_array"):
+                depth += 1
+                if depth > MAX_JSON_DEPTH:
+                    raise ValidationError(
+                        origin, [f"{prefix}: nested deeper than {MAX_JSON_DEPTH} levels"]
+                    )
+            elif event in ("end_map", "end_array"):
+                depth -= 1
             if builder is not None:
                 builder.event(event, value)
                 if prefix == "objects.item" and event in ("end_map", "end_array"):
@@ -207,6 +222,15 @@ def _stream(handle: IO[bytes], origin: str) -> tuple[dict[str, Any], list[dict[s
 
 def read_bundle(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     try:
+        size = path.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            raise ValidationError(
+                str(path),
+                [
+                    f"bundle is {size} bytes, over the limit of {MAX_BUNDLE_BYTES} bytes "
+                    f"({MAX_BUNDLE_BYTES // 2**20} MB); split it into several bundles"
+                ],
+            )
         with path.open("rb") as handle:
             return _stream(handle, str(path))
     except OSError as error:
