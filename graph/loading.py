@@ -51,21 +51,23 @@ RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written
 """
 
 # A source mentions everything its document declares or makes claims about.
+# One row per source document: {source, ids}.
 UPSERT_MENTIONS = """
-MATCH (s:Source {id: $source})
-UNWIND $ids AS entity_id
+UNWIND $rows AS row
+MATCH (s:Source {id: row.source})
+UNWIND row.ids AS entity_id
 MATCH (e:Entity {id: entity_id})
 WHERE e <> s
-MERGE (s)-[m:MENTIONS {id: $source + '-MENTIONS->' + entity_id}]->(e)
-  ON CREATE SET m.source = $source
+MERGE (s)-[m:MENTIONS {id: row.source + '-MENTIONS->' + entity_id}]->(e)
+  ON CREATE SET m.source = row.source
 RETURN count(*) AS written
 """
 
 # A seed file is the whole word of its source: claims (and mentions) it no
 # longer makes are withdrawn.
 PRUNE_SOURCE_CLAIMS = """
-MATCH ()-[r {source: $source}]->()
-WHERE NOT r.id IN $keep
+MATCH ()-[r]->()
+WHERE r.source IN $sources AND NOT r.id IN $keep
 DELETE r
 RETURN count(CASE WHEN type(r) <> 'MENTIONS' THEN 1 END) AS deleted
 """
@@ -143,39 +145,71 @@ def _by_id(row: dict[str, Any]) -> str:
 
 
 def document_statements(document: GraphDocument, replace_source_claims: bool) -> list[Statement]:
+    """The statements that write one document (one transaction)."""
+    return batch_statements([document], replace_source_claims)
+
+
+def batch_statements(
+    documents: Sequence[GraphDocument], replace_source_claims: bool
+) -> list[Statement]:
+    """The statements that write several documents in one transaction, as UNWIND batches.
+
+    Always entities, then claims; then, when any document has a source, its
+    mentions and (with replace_source_claims) the prune of what it no longer says.
+    """
+    entity_rows = [e.row() for document in documents for e in document.entities]
+    claim_rows = [c.row() for document in documents for c in document.claims]
     statements: list[Statement] = [
-        (UPSERT_ENTITIES, {"rows": sorted((e.row() for e in document.entities), key=_by_id)}),
-        (UPSERT_CLAIMS, {"rows": sorted((c.row() for c in document.claims), key=_by_id)}),
+        (UPSERT_ENTITIES, {"rows": sorted(entity_rows, key=_by_id)}),
+        (UPSERT_CLAIMS, {"rows": sorted(claim_rows, key=_by_id)}),
     ]
-    if document.source_id is not None:
+    mention_rows: list[dict[str, Any]] = []
+    keep: list[str] = []
+    for document in documents:
+        if document.source_id is None:
+            continue
+        source_id = document.source_id
         mentioned = {e.id for e in document.entities}
-        mentioned.update(c.from_id for c in document.claims if document.source_id in c.sources)
-        mentioned.update(c.to_id for c in document.claims if document.source_id in c.sources)
-        statements.append(
-            (UPSERT_MENTIONS, {"source": document.source_id, "ids": sorted(mentioned)})
-        )
+        mentioned.update(c.from_id for c in document.claims if source_id in c.sources)
+        mentioned.update(c.to_id for c in document.claims if source_id in c.sources)
+        mention_rows.append({"source": source_id, "ids": sorted(mentioned)})
+        keep += [c.id for c in document.claims if c.source == source_id]
+        keep += [f"{source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
+    if mention_rows:
+        statements.append((UPSERT_MENTIONS, {"rows": mention_rows}))
         if replace_source_claims:
-            keep = [c.id for c in document.claims if c.source == document.source_id]
-            keep += [f"{document.source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
-            statements.append((PRUNE_SOURCE_CLAIMS, {"source": document.source_id, "keep": keep}))
+            sources = [row["source"] for row in mention_rows]
+            statements.append((PRUNE_SOURCE_CLAIMS, {"sources": sources, "keep": keep}))
     return statements
 
 
 async def load_documents(
-    graph: Graph, documents: Sequence[GraphDocument], replace_source_claims: bool = True
+    graph: Graph,
+    documents: Sequence[GraphDocument],
+    replace_source_claims: bool = True,
+    documents_per_transaction: int = 1,
 ) -> LoadSummary:
-    """Check the whole load (reading only), then write each document in one transaction."""
+    """Check the whole load (reading only), then write the documents.
+
+    By default each document is one transaction, so a failure leaves the graph as
+    it was before that document. Bulk loads pass documents_per_transaction > 1:
+    that many documents then share one transaction (and one UNWIND per statement),
+    all or none of them written.
+    """
+    if documents_per_transaction < 1:
+        raise ValueError(f"documents_per_transaction: at least 1, not {documents_per_transaction}")
     await check_references(graph, documents)
     await ensure_schema(graph)
     summary = LoadSummary()
-    for document in documents:
-        results = await _write_document(graph, document_statements(document, replace_source_claims))
-        summary.documents.append(document.origin)
+    for start in range(0, len(documents), documents_per_transaction):
+        batch = documents[start : start + documents_per_transaction]
+        results = await _write_document(graph, batch_statements(batch, replace_source_claims))
+        summary.documents.extend(document.origin for document in batch)
         summary.entities_created += results[0][0]["created"]
         summary.entities_written += results[0][0]["written"]
         summary.claims_created += results[1][0]["created"]
         summary.claims_written += results[1][0]["written"]
-        if replace_source_claims and document.source_id is not None:
+        if len(results) > 3:
             summary.claims_removed += results[3][0]["deleted"]
     return summary
 
