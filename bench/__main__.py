@@ -1,13 +1,14 @@
 """`python -m bench [quick|full|smoke]`: run the benchmark (see bench/README.md).
 
-`python -m bench install` fetches APOC core for the bench's Neo4j (make bench-install).
+`python -m bench install` fetches APOC core for the bench's Neo4j (make bench-install);
+`python -m bench readme bench/results/<date>.json` puts that run into README.md.
 """
 
 from __future__ import annotations
 
 import sys
 
-from bench.run import PROFILES, run
+from bench.run import PROFILES, run, update_readme_from
 
 
 def main() -> None:
@@ -18,6 +19,9 @@ def main() -> None:
 
         fetched = install_plugins(PLUGINS_DIR, LIB_DIR)
         print(f"APOC core {'installed' if fetched else 'already'} in {PLUGINS_DIR}")
+        return
+    if name == "readme":
+        update_readme_from(sys.argv[2])
         return
     if name not in PROFILES:
         sys.exit(f"profile: one of {', '.join(PROFILES)}, not {name!r}")

@@ -19,7 +19,7 @@ from typing import Any, LiteralString
 from graph.database import Graph
 from graph.documents import GraphDocument, validate_document
 from graph.loading import load_documents
-from graph.schema_setup import ensure_schema
+from graph.schema_setup import await_indexes_online, ensure_schema
 
 DOCUMENTS_PER_TRANSACTION = 50
 DOCUMENTS_PER_LOAD = 5_000  # one load_documents call (reference check) per this many
@@ -107,7 +107,7 @@ async def load_floor(graph: Graph, documents: list[GraphDocument]) -> IngestResu
     await graph.write(
         "CREATE CONSTRAINT floor_id IF NOT EXISTS FOR (n:FloorEntity) REQUIRE n.id IS UNIQUE"
     )
-    await graph.write("CALL db.awaitIndexes(300)")
+    await await_indexes_online(graph)
     started = time.perf_counter()
     for label, rows in nodes_by_label.items():
         # Labels and types come from the model's fixed lists, never from input.

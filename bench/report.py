@@ -230,3 +230,42 @@ def markdown_table(results: dict[str, Any], questions: list[str]) -> str:
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, questions)]
     return "\n".join(lines)
+
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme_section(results: dict[str, Any], questions: list[str], chart: str) -> str:
+    """The README's performance block: command, conditions, ratios, table, chart."""
+    sizes = ", ".join(f"{int(size):,}" for size in results["sizes"])
+    ratio_lines = ["| ratio | value | target | met |", "|---|---|---|---|"]
+    for key, target in results["ratios"]["targets"].items():
+        value = results["ratios"].get(key)
+        shown = "not measured" if value is None else str(value)
+        ratio_lines.append(f"| `{key}` | {shown} | {target['target']} | {target['met']} |")
+    load = results["machine"]["load_average_at_start"]
+    return "\n".join(
+        [
+            README_START,
+            f"Latest run: `{results['command']}` on {results['date']} ({results['profile']} "
+            f"profile; sizes measured: {sizes} nodes; {results['seconds_per_cell']} s per "
+            f"cell; load average {load[0]:.1f} on {results['machine']['cpus']} CPUs at the "
+            "start, so absolute times are slow and noisy: compare the ratios).",
+            "",
+            *ratio_lines,
+            "",
+            markdown_table(results, questions),
+            "",
+            f"![latency by size]({chart})",
+            "",
+            results["executor_note"],
+            README_END,
+        ]
+    )
+
+
+def update_readme(readme: Path, section: str) -> None:
+    text = readme.read_text()
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + section + text[end:])

@@ -260,19 +260,37 @@ def run(profile: Profile) -> Path:
         "sizes": {},
     }
     say(EXECUTOR_NOTE)
-    for index, nodes in enumerate(profile.sizes):
-        results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
-    asked_names = [q.name for q in questions(generate(2_000))]
-    anchored = [q.name for q in questions(generate(2_000)) if q.anchored]
-    results["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    results["ratios"] = report.ratios(results, anchored, asked_names)
     suffix = "" if profile.name != "smoke" else "-smoke"
     json_path = RESULTS_DIR / f"{date}{suffix}.json"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    report.write_chart(results, asked_names, RESULTS_DIR / f"{date}{suffix}.png")
-    (RESULTS_DIR / f"{date}{suffix}.md").write_text(
-        report.markdown_table(results, asked_names) + "\n"
-    )
-    report.print_table(results, asked_names)
+    for index, nodes in enumerate(profile.sizes):
+        results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
+        # Written after every size, so an interrupted run still leaves what it measured.
+        results["sizes_done"] = list(results["sizes"])
+        write_outputs(results, json_path)
+    results["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    write_outputs(results, json_path)
+    report.print_table(results, QUESTION_NAMES)
     say(f"results: {json_path}")
     return json_path
+
+
+QUESTION_NAMES = [q.name for q in questions(generate(2_000))]
+ANCHORED = [q.name for q in questions(generate(2_000)) if q.anchored]
+
+
+def write_outputs(results: dict[str, Any], json_path: Path) -> None:
+    """The results JSON, the chart beside it (.png) and the table (.md)."""
+    results["ratios"] = report.ratios(results, ANCHORED, QUESTION_NAMES)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    report.write_chart(results, QUESTION_NAMES, json_path.with_suffix(".png"))
+    table = report.markdown_table(results, QUESTION_NAMES)
+    json_path.with_suffix(".md").write_text(table + "\n")
+
+
+def update_readme_from(json_path: str) -> None:
+    """Put a results file's ratios, table and chart into README.md's performance section."""
+    path = Path(json_path).resolve()
+    results = json.loads(path.read_text())
+    readme = RESULTS_DIR.parent.parent / "README.md"
+    chart = path.with_suffix(".png").relative_to(readme.parent)
+    report.update_readme(readme, report.readme_section(results, QUESTION_NAMES, str(chart)))

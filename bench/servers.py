@@ -98,7 +98,7 @@ class Service:
             return None
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+                return round(int(line.split()[1]) / 1024, 1)
         return None
 
     def stop(self) -> None:

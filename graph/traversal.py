@@ -166,7 +166,8 @@ LINKED_INCIDENTS_QUERY: LiteralString = (
     "  WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "  UNION "
     "  WITH target WHERE target:Incident "
-    "  MATCH p = (i:Incident) WHERE i = target AND " + INCIDENT_FILTER + " RETURN i, p "
+    # Bound first: `MATCH (i:Incident) WHERE i = target` scanned every incident.
+    "  WITH target AS i MATCH p = (i) WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "} "
     "WITH target_candidates, i, p, " + STRENGTH + " AS strength "
     "ORDER BY strength DESC, length(p) ASC "
@@ -281,8 +282,11 @@ def _neighbourhood_query(hops: int) -> LiteralString:
         "ELSE [centre] + coalesce(ring, []) END AS members "
         "RETURN centre_candidates, "
         "[n IN members | " + entity_map("n") + "] AS nodes, "
-        "[(a)-[q]->(b) WHERE a IN members AND b IN members AND type(q) <> 'MENTIONS' "
-        "  AND q.likelihood_rank >= $min | " + step_map("q") + "] AS relationships"
+        # Expanded from each member (out-degree only, small even for hubs): a pattern
+        # comprehension with both ends unbound scanned every node of the graph.
+        "COLLECT { UNWIND members AS a MATCH (a)-[q]->(b) WHERE b IN members "
+        "  AND type(q) <> 'MENTIONS' AND q.likelihood_rank >= $min "
+        "  RETURN " + step_map("q") + " AS step ORDER BY q.id } AS relationships"
     )
 
 
