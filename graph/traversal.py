@@ -166,8 +166,7 @@ LINKED_INCIDENTS_QUERY: LiteralString = (
     "  WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "  UNION "
     "  WITH target WHERE target:Incident "
-    # Bound first: `MATCH (i:Incident) WHERE i = target` scanned every incident.
-    "  WITH target AS i MATCH p = (i) WHERE " + INCIDENT_FILTER + " RETURN i, p "
+    "  MATCH p = (i:Incident) WHERE i = target AND " + INCIDENT_FILTER + " RETURN i, p "
     "} "
     "WITH target_candidates, i, p, " + STRENGTH + " AS strength "
     "ORDER BY strength DESC, length(p) ASC "
