@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TG := $(BIN)/threatgraph
 
-.PHONY: install run test lint format bench bench-full neo4j-start neo4j-stop schema clean chromium screenshots soak
+.PHONY: install run test lint format bench bench-full bench-install neo4j-start neo4j-stop schema clean chromium screenshots soak
 
 FEDERATION := tests/federation
 
@@ -69,10 +69,24 @@ neo4j-start: install
 neo4j-stop: install
 	$(TG) neo4j stop
 
-# The benchmark suite (bench/) is not built yet: say so rather than fail obscurely.
-bench bench-full:
-	@echo "make $@: the benchmark suite (bench/) is not built yet; see the benchmarks issue" >&2
-	@exit 2
+# Benchmarks (bench/README.md): `make bench` = 10k + 100k nodes (~10 min), bench-full adds 1M.
+# bench-install adds the bench extra (matplotlib, aiohttp, profilers), the peer's npm packages
+# (bench/peer, from its package-lock.json) and APOC core for the bench's own Neo4j.
+bench-install: install $(VENV)/.bench-installed bench/peer/node_modules/.package-lock.json
+	$(BIN)/python -m bench install
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
+
+bench/peer/node_modules/.package-lock.json: bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund
+
+bench: bench-install
+	$(BIN)/python -m bench quick
+
+bench-full: bench-install
+	$(BIN)/python -m bench full
 
 clean:
 	-$(TG) neo4j stop

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 from neo4j.exceptions import ConstraintError
 
@@ -19,12 +19,14 @@ from graph.changes import recorder
 from graph.database import Graph, Record, Statement
 from graph.documents import GraphDocument, a, combine_failures, wrong_label
 from graph.errors import ValidationError
+from graph.model import RELATION_TYPES
 from graph.schema_setup import ensure_schema
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
 # Names that importers added (imported_aliases / imported_lookup_keys, see
 # graph/resolution.py) are kept after the document's own, so a reload leaves an
 # imported actor findable by its imported names.
+#
 # Every upsert compares what it found with what it left (properties and
 # labels), so the change feed records real changes only: a reload of the same
 # file records nothing (see graph/changes.py).
@@ -47,7 +49,7 @@ WITH e, row, created, created OR properties(e) <> before
 RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
        collect(CASE WHEN changed THEN {
          kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
-         entity_id: e.id, entity_label: row.label, source_id: $source} END) AS changes
+         entity_id: e.id, entity_label: row.label, source_id: row.source} END) AS changes
 """
 
 UPSERT_CLAIMS = """
@@ -68,32 +70,35 @@ RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
 """
 
 # A source mentions everything its document declares or makes claims about.
+# One row per source document: {source, ids}.
 UPSERT_MENTIONS = """
-MATCH (s:Source {id: $source})
-UNWIND $ids AS entity_id
+UNWIND $rows AS row
+MATCH (s:Entity {id: row.source}) WHERE s:Source
+UNWIND row.ids AS entity_id
 MATCH (e:Entity {id: entity_id})
 WHERE e <> s
-MERGE (s)-[m:MENTIONS {id: $source + '-MENTIONS->' + entity_id}]->(e)
-  ON CREATE SET m.source = $source, m.created = true
+MERGE (s)-[m:MENTIONS {id: row.source + '-MENTIONS->' + entity_id}]->(e)
+  ON CREATE SET m.source = row.source, m.created = true
 WITH m, coalesce(m.created, false) AS created
 REMOVE m.created
 RETURN count(*) AS written,
        collect(CASE WHEN created THEN {
-         kind: 'created', relationship_id: m.id, relation: 'MENTIONS', source_id: $source} END)
+         kind: 'created', relationship_id: m.id, relation: 'MENTIONS', source_id: m.source} END)
          AS changes
 """
 
 # A seed file is the whole word of its source: claims (and mentions) it no
-# longer makes are withdrawn.
-PRUNE_SOURCE_CLAIMS = """
-MATCH ()-[r {source: $source}]->()
-WHERE NOT r.id IN $keep
-WITH r, r.id AS id, type(r) AS relation
-DELETE r
-RETURN count(CASE WHEN relation <> 'MENTIONS' THEN 1 END) AS deleted,
-       collect({kind: 'withdrawn', relationship_id: id, relation: relation, source_id: $source})
-         AS changes
-"""
+# longer makes are withdrawn. One statement per relationship type, each an index
+# seek on rel_<type>_source: an untyped `()-[r]->()` scanned every relationship
+# of the graph for every transaction (a bulk load was quadratic), and a single
+# UNION of the typed seeks took seconds to plan.
+PRUNE_SOURCE_CLAIMS: dict[str, LiteralString] = {
+    rel: "MATCH ()-[r:" + rel + "]->() WHERE r.source IN $sources AND NOT r.id IN $keep "
+    "WITH r, r.id AS id, r.source AS source DELETE r "
+    "RETURN count(*) AS deleted, collect({kind: 'withdrawn', relationship_id: id, "
+    "relation: '" + rel + "', source_id: source}) AS changes"
+    for rel in RELATION_TYPES
+}
 
 
 @dataclass
@@ -168,22 +173,45 @@ def _by_id(row: dict[str, Any]) -> str:
 
 
 def document_statements(document: GraphDocument, replace_source_claims: bool) -> list[Statement]:
-    entity_rows = sorted((e.row() for e in document.entities), key=_by_id)
-    statements: list[Statement] = [
-        (UPSERT_ENTITIES, {"rows": entity_rows, "source": document.source_id}),
-        (UPSERT_CLAIMS, {"rows": sorted((c.row() for c in document.claims), key=_by_id)}),
+    """The statements that write one document (one transaction)."""
+    return batch_statements([document], replace_source_claims)
+
+
+def batch_statements(
+    documents: Sequence[GraphDocument], replace_source_claims: bool
+) -> list[Statement]:
+    """The statements that write several documents in one transaction, as UNWIND batches.
+
+    Always entities, then claims; then, when any document has a source, its
+    mentions and (with replace_source_claims) the prune of what it no longer says.
+    """
+    entity_rows = [
+        {**e.row(), "source": document.source_id}
+        for document in documents
+        for e in document.entities
     ]
-    if document.source_id is not None:
+    claim_rows = [c.row() for document in documents for c in document.claims]
+    statements: list[Statement] = [
+        (UPSERT_ENTITIES, {"rows": sorted(entity_rows, key=_by_id)}),
+        (UPSERT_CLAIMS, {"rows": sorted(claim_rows, key=_by_id)}),
+    ]
+    mention_rows: list[dict[str, Any]] = []
+    keep: list[str] = []
+    for document in documents:
+        if document.source_id is None:
+            continue
+        source_id = document.source_id
         mentioned = {e.id for e in document.entities}
-        mentioned.update(c.from_id for c in document.claims if document.source_id in c.sources)
-        mentioned.update(c.to_id for c in document.claims if document.source_id in c.sources)
-        statements.append(
-            (UPSERT_MENTIONS, {"source": document.source_id, "ids": sorted(mentioned)})
-        )
+        mentioned.update(c.from_id for c in document.claims if source_id in c.sources)
+        mentioned.update(c.to_id for c in document.claims if source_id in c.sources)
+        mention_rows.append({"source": source_id, "ids": sorted(mentioned)})
+        keep += [c.id for c in document.claims if c.source == source_id]
+        keep += [f"{source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
+    if mention_rows:
+        statements.append((UPSERT_MENTIONS, {"rows": mention_rows}))
         if replace_source_claims:
-            keep = [c.id for c in document.claims if c.source == document.source_id]
-            keep += [f"{document.source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
-            statements.append((PRUNE_SOURCE_CLAIMS, {"source": document.source_id, "keep": keep}))
+            parameters = {"sources": [row["source"] for row in mention_rows], "keep": keep}
+            statements += [(prune, parameters) for prune in PRUNE_SOURCE_CLAIMS.values()]
     return statements
 
 
@@ -191,28 +219,46 @@ async def load_documents(
     graph: Graph,
     documents: Sequence[GraphDocument],
     replace_source_claims: bool = True,
+    documents_per_transaction: int = 1,
     origin: str | None = None,
 ) -> LoadSummary:
-    """Check the whole load (reading only), then write each document in one transaction.
+    """Check the whole load (reading only), then write the documents.
+
+    By default each document is one transaction, so a failure leaves the graph as
+    it was before that document. Bulk loads pass documents_per_transaction > 1:
+    that many documents then share one transaction (and one UNWIND per statement),
+    all or none of them written.
 
     Each transaction also records its changes for the change feed, with
     `origin` ("mutation:ingest"; by default "seed:" and the file's name).
     """
+    if documents_per_transaction < 1:
+        raise ValueError(f"documents_per_transaction: at least 1, not {documents_per_transaction}")
     await check_references(graph, documents)
     await ensure_schema(graph)
     summary = LoadSummary()
-    for document in documents:
-        statements = document_statements(document, replace_source_claims)
-        written_by = origin or f"seed:{Path(document.origin).name}"
-        results = await _write_document(graph, statements, written_by)
-        summary.documents.append(document.origin)
+    for start in range(0, len(documents), documents_per_transaction):
+        batch = documents[start : start + documents_per_transaction]
+        results = await _write_document(
+            graph, batch_statements(batch, replace_source_claims), origin or _seed_origin(batch)
+        )
+        summary.documents.extend(document.origin for document in batch)
         summary.entities_created += results[0][0]["created"]
         summary.entities_written += results[0][0]["written"]
         summary.claims_created += results[1][0]["created"]
         summary.claims_written += results[1][0]["written"]
-        if replace_source_claims and document.source_id is not None:
-            summary.claims_removed += results[3][0]["deleted"]
+        # results[3:] are the prunes, one per relationship type; MENTIONS are no claims.
+        pruned = dict(zip(PRUNE_SOURCE_CLAIMS, results[3:], strict=False))
+        summary.claims_removed += sum(
+            rows[0]["deleted"] for rel, rows in pruned.items() if rel != "MENTIONS"
+        )
     return summary
+
+
+def _seed_origin(batch: Sequence[GraphDocument]) -> str:
+    """The change feed's origin for a batch of seed files: the file, or the first of several."""
+    first = f"seed:{Path(batch[0].origin).name}"
+    return first if len(batch) == 1 else f"{first} (+{len(batch) - 1} more)"
 
 
 CONSTRAINT_RETRIES = 5

@@ -5,17 +5,21 @@
 - a full-text index over name, aliases and description (search), and a
   keyword full-text index over lookup_keys (exact, case-insensitive
   id/name/alias look-up that works on a list property).
-- range indexes for the properties queries filter on.
+- range indexes for the properties queries filter on, and on every relationship
+  type's `source` (the loader prunes a source's withdrawn claims through them).
 - the change feed's Change.seq and ChangeFeed.name are unique.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import LiteralString
 
 from neo4j.exceptions import ClientError
 
 from graph.database import Graph
+from graph.errors import Neo4jUnavailable
 from graph.model import LABELS, RELATION_TYPES
 
 SEARCH_INDEX = "entity_search"
@@ -40,6 +44,11 @@ def schema_statements() -> list[LiteralString]:
         statements.append(
             f"CREATE CONSTRAINT rel_{rel.lower()}_id IF NOT EXISTS "
             f"FOR ()-[r:{rel}]-() REQUIRE r.id IS UNIQUE"
+        )
+        # The loader's prune finds a source's claims by `source` (graph/loading.py).
+        statements.append(
+            f"CREATE RANGE INDEX rel_{rel.lower()}_source IF NOT EXISTS "
+            f"FOR ()-[r:{rel}]-() ON (r.source)"
         )
     for label in LABELS:
         statements.append(
@@ -73,4 +82,32 @@ async def ensure_schema(graph: Graph) -> None:
             if not _already_exists(error):
                 raise
     if missing:
-        await graph.write("CALL db.awaitIndexes(300)")
+        await await_indexes_online(graph)
+
+
+INDEX_WAIT_S = 300.0
+
+
+async def await_indexes_online(graph: Graph, timeout_s: float = INDEX_WAIT_S) -> None:
+    """Wait until every index is ONLINE, polling with short reads.
+
+    `CALL db.awaitIndexes(300)` ran inside one transaction and so was cut off by
+    the 10 s transaction limit on a slow machine; each poll here is a quick read.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = await graph.read(
+            "SHOW INDEXES YIELD name, state WHERE state <> 'ONLINE' "
+            "RETURN collect(name + ' (' + state + ')') AS pending"
+        )
+        pending: list[str] = rows[0]["pending"]
+        if not pending:
+            return
+        failed = [name for name in pending if name.endswith("(FAILED)")]
+        if failed or time.monotonic() > deadline:
+            raise Neo4jUnavailable(
+                f"indexes not online after {timeout_s:.0f} s: {', '.join(pending)}"
+                if not failed
+                else f"index population failed: {', '.join(failed)}"
+            )
+        await asyncio.sleep(0.2)

@@ -78,3 +78,67 @@ def install_neo4j(
         shutil.rmtree(lib_dir)
     scratch.rename(lib_dir)
     return True
+
+
+PLUGINS_POM_PATH = POM_PATH.parent / "plugins-pom.xml"
+
+
+def plugins_installed(plugins_dir: Path) -> bool:
+    marker = plugins_dir / MARKER_NAME
+    digest = hashlib.sha256(PLUGINS_POM_PATH.read_bytes()).hexdigest()
+    return marker.exists() and marker.read_text().strip() == digest
+
+
+def install_plugins(plugins_dir: Path, lib_dir: Path, env: dict[str, str] | None = None) -> bool:
+    """Copy the optional plugins (APOC core, see plugins-pom.xml) into plugins_dir.
+
+    Jars the server's lib_dir already has (in whatever version) are left out,
+    so the server keeps one copy of each library. Returns True when it
+    downloaded, False when plugins_dir was already complete. A server uses the
+    plugins once they are copied into its home's plugins/ folder.
+    """
+    plugins_dir = plugins_dir.resolve()  # Maven resolves relative paths from the pom's folder
+    if plugins_installed(plugins_dir):
+        return False
+    env = dict(os.environ) if env is None else env
+    mvn = shutil.which("mvn", path=env.get("PATH"))
+    if mvn is None:
+        raise ServerError("Maven (mvn) was not found on PATH; it fetches the plugins")
+    scratch = plugins_dir.parent / f"{plugins_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    command = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(PLUGINS_POM_PATH),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={scratch}",
+        "-DincludeScope=runtime",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
+    if completed.returncode != 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        errors = [line for line in completed.stdout.splitlines() if "[ERROR]" in line]
+        detail = " | ".join(errors[:3]) or (completed.stderr.strip()[-300:] or "no output")
+        raise ServerError(
+            f"Maven could not fetch the plugins (exit {completed.returncode}): {detail}"
+        )
+    present = {_artifact_name(jar.name) for jar in lib_dir.glob("*.jar")}
+    for jar in scratch.glob("*.jar"):
+        if _artifact_name(jar.name) in present:
+            jar.unlink()
+    digest = hashlib.sha256(PLUGINS_POM_PATH.read_bytes()).hexdigest()
+    (scratch / MARKER_NAME).write_text(digest + "\n")
+    if plugins_dir.exists():
+        shutil.rmtree(plugins_dir)
+    scratch.rename(plugins_dir)
+    return True
+
+
+def _artifact_name(jar_name: str) -> str:
+    """commons-lang3-3.18.0.jar -> commons-lang3 (the name without its version)."""
+    parts = jar_name.removesuffix(".jar").split("-")
+    while parts and parts[-1][:1].isdigit():
+        parts.pop()
+    return "-".join(parts)

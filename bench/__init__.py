@@ -1,0 +1,1 @@
+"""threatgraph's benchmark: synthetic graphs, ours vs direct Cypher vs @neo4j/graphql."""

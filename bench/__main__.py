@@ -1,0 +1,32 @@
+"""`python -m bench [quick|full|smoke]`: run the benchmark (see bench/README.md).
+
+`python -m bench install` fetches APOC core for the bench's Neo4j (make bench-install);
+`python -m bench readme bench/results/<date>.json` puts that run into README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench.run import PROFILES, run, update_readme_from
+
+
+def main() -> None:
+    name = sys.argv[1] if len(sys.argv) > 1 else "quick"
+    if name == "install":
+        from bench.servers import LIB_DIR, PLUGINS_DIR
+        from graph.server.install import install_plugins
+
+        fetched = install_plugins(PLUGINS_DIR, LIB_DIR)
+        print(f"APOC core {'installed' if fetched else 'already'} in {PLUGINS_DIR}")
+        return
+    if name == "readme":
+        update_readme_from(sys.argv[2])
+        return
+    if name not in PROFILES:
+        sys.exit(f"profile: one of {', '.join(PROFILES)}, not {name!r}")
+    run(PROFILES[name])
+
+
+if __name__ == "__main__":
+    main()

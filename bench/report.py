@@ -1,0 +1,271 @@
+"""Figures from raw latencies, the ratios the issue asks for, and the three outputs:
+results JSON, a matplotlib chart, a rich table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+TARGETS = {
+    "api_over_direct_p50": ("<=", 1.2, "API / direct Cypher p50 at 100k nodes"),
+    "ours_over_peer_throughput_16": (">=", 1.0, "ours / @neo4j/graphql req/s at 16 clients"),
+    "ours_over_peer_p99_16": ("<=", 1.0, "ours / @neo4j/graphql p99 at 16 clients"),
+    "p50_1m_over_10k": ("<=", 2.0, "p50(1M) / p50(10k), anchored traversals"),
+    "ingest_over_floor": (">=", 0.8, "ingest throughput, ours / bare UNWIND floor"),
+    "api_peak_rss_mb": ("<=", 300.0, "API peak RSS under 64 clients (MB)"),
+}
+API_MODES = ("api-compiled", "api-resolvers")
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values (NaN when there are none)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summarise(cell: dict[str, Any]) -> dict[str, Any]:
+    values = sorted(cell["latencies_ms"])
+    return {
+        "requests": len(values),
+        "errors": cell["errors"],
+        "first_error": cell["first_error"],
+        "p50_ms": round(percentile(values, 0.50), 3),
+        "p95_ms": round(percentile(values, 0.95), 3),
+        "p99_ms": round(percentile(values, 0.99), 3),
+        "req_per_s": round(len(values) / cell["wall_s"], 2) if cell["wall_s"] else 0.0,
+    }
+
+
+def geomean(values: Iterable[float]) -> float | None:
+    usable = [v for v in values if v and v > 0 and math.isfinite(v)]
+    if not usable:
+        return None
+    return round(math.exp(sum(math.log(v) for v in usable) / len(usable)), 3)
+
+
+def figure(
+    results: dict[str, Any], size: str, target: str, question: str, concurrency: int
+) -> dict[str, Any] | None:
+    cells: dict[str, Any] = results["sizes"].get(size, {}).get("latency", {})
+    found: dict[str, Any] | None = cells.get(target, {}).get(question, {}).get(str(concurrency))
+    return found
+
+
+def ratios(results: dict[str, Any], anchored: list[str], questions: list[str]) -> dict[str, Any]:
+    """The headline ratios: geometric means over questions, per the issue's definitions."""
+    sizes = list(results["sizes"])
+    at = "100000" if "100000" in sizes else sizes[-1]
+    out: dict[str, Any] = {"measured_at_nodes": int(at)}
+
+    def over(mode: str, other: str, key: str, concurrency: int, size: str) -> float | None:
+        values = []
+        for question in questions:
+            ours = figure(results, size, mode, question, concurrency)
+            theirs = figure(results, size, other, question, concurrency)
+            if ours and theirs and ours["requests"] and theirs["requests"]:
+                values.append(ours[key] / theirs[key])
+        return geomean(values)
+
+    by_mode: dict[str, Any] = {}
+    for mode in API_MODES:
+        by_mode[mode] = {
+            "api_over_direct_p50": over(mode, "direct", "p50_ms", 1, at),
+            "ours_over_peer_throughput_16": over(mode, "peer", "req_per_s", 16, at),
+            "ours_over_peer_p99_16": over(mode, "peer", "p99_ms", 16, at),
+        }
+        if "10000" in sizes and "1000000" in sizes:
+            values = []
+            for question in anchored:
+                big = figure(results, "1000000", mode, question, 1)
+                small = figure(results, "10000", mode, question, 1)
+                if big and small and big["requests"] and small["requests"]:
+                    values.append(big["p50_ms"] / small["p50_ms"])
+            by_mode[mode]["p50_1m_over_10k"] = geomean(values)
+    headline = by_mode[API_MODES[0]]
+    out.update(headline)
+    if "p50_1m_over_10k" not in headline:
+        out["p50_1m_over_10k"] = None
+        out["p50_1m_over_10k_note"] = "the 1M profile did not run (make bench-full runs it)"
+    ingest = results["sizes"][at].get("ingest", {})
+    if ingest.get("ours") and ingest.get("floor"):
+        out["ingest_over_floor"] = round(ingest["floor"]["seconds"] / ingest["ours"]["seconds"], 3)
+    rss = [results["sizes"][s].get("api_peak_rss_mb", {}).get(API_MODES[0]) for s in sizes]
+    rss_values = [value for value in rss if value is not None]
+    out["api_peak_rss_mb"] = max(rss_values) if rss_values else None
+    out["by_mode"] = by_mode
+    out["targets"] = {
+        key: {
+            "target": f"{op} {limit}",
+            "what": what,
+            "met": _met(out.get(key), op, limit),
+        }
+        for key, (op, limit, what) in TARGETS.items()
+    }
+    return out
+
+
+def _met(value: Any, op: str, limit: float) -> bool | None:
+    if value is None:
+        return None
+    return bool(value <= limit) if op == "<=" else bool(value >= limit)
+
+
+def write_chart(results: dict[str, Any], questions: list[str], path: Path) -> None:
+    """Latency (p50 at 1 client, log scale) by graph size, one panel per question."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results["sizes"], key=int)
+    targets = [
+        ("direct", "direct Cypher"),
+        *[(m, m) for m in API_MODES],
+        ("peer", "@neo4j/graphql"),
+    ]
+    figure_, axes = plt.subplots(1, len(questions), figsize=(4 * len(questions), 3.6), sharey=True)
+    for axis, question in zip(axes, questions, strict=True):
+        for target, label in targets:
+            points = [
+                (int(size), cell["p50_ms"])
+                for size in sizes
+                if (cell := figure(results, size, target, question, 1)) and cell["requests"]
+            ]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                axis.plot(xs, ys, marker="o", label=label)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_title(question.replace("_", " "), fontsize=9)
+        axis.set_xlabel("nodes")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("p50 latency, 1 client (ms)")
+    axes[-1].legend(fontsize=7)
+    figure_.suptitle(f"threatgraph benchmark {results['date']}: ours vs peer vs direct Cypher")
+    figure_.tight_layout()
+    figure_.savefig(path, dpi=110)
+    plt.close(figure_)
+
+
+def table_rows(results: dict[str, Any], questions: list[str]) -> list[list[str]]:
+    """size, question, target: p50/p99 at 1 and 16 clients, req/s at 16 and 64."""
+    rows = []
+    targets = ["direct", *API_MODES, "peer"]
+    for size in sorted(results["sizes"], key=int):
+        for question in questions:
+            for target in targets:
+                one = figure(results, size, target, question, 1)
+                sixteen = figure(results, size, target, question, 16)
+                sixty_four = figure(results, size, target, question, 64)
+                if not one:
+                    continue
+                rows.append(
+                    [
+                        f"{int(size):,}",
+                        question,
+                        target,
+                        _ms(one, "p50_ms"),
+                        _ms(one, "p99_ms"),
+                        _ms(sixteen, "p50_ms"),
+                        _ms(sixteen, "p99_ms"),
+                        _rate(sixteen),
+                        _rate(sixty_four),
+                        str(sum(c["errors"] for c in (one, sixteen, sixty_four) if c)),
+                    ]
+                )
+    return rows
+
+
+TABLE_HEADER = [
+    "nodes",
+    "question",
+    "target",
+    "p50 c1",
+    "p99 c1",
+    "p50 c16",
+    "p99 c16",
+    "req/s c16",
+    "req/s c64",
+    "errors",
+]
+
+
+def _ms(cell: dict[str, Any] | None, key: str) -> str:
+    if not cell or not cell["requests"]:
+        return "-"
+    return f"{cell[key]:.1f}"
+
+
+def _rate(cell: dict[str, Any] | None) -> str:
+    return f"{cell['req_per_s']:.0f}" if cell and cell["requests"] else "-"
+
+
+def print_table(results: dict[str, Any], questions: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"threatgraph benchmark {results['date']} (latency ms)")
+    for column in TABLE_HEADER:
+        table.add_column(column, justify="left" if column in ("question", "target") else "right")
+    for row in table_rows(results, questions):
+        table.add_row(*row)
+    console = Console(width=160)
+    console.print(table)
+    ratios_table = Table(title="ratios (targets are reported, never asserted)")
+    for column in ("ratio", "value", "target", "met"):
+        ratios_table.add_column(column)
+    for key, target in results["ratios"]["targets"].items():
+        value = results["ratios"].get(key)
+        ratios_table.add_row(
+            key, "-" if value is None else str(value), target["target"], str(target["met"])
+        )
+    console.print(ratios_table)
+
+
+def markdown_table(results: dict[str, Any], questions: list[str]) -> str:
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, questions)]
+    return "\n".join(lines)
+
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+def readme_section(results: dict[str, Any], questions: list[str], chart: str) -> str:
+    """The README's performance block: command, conditions, ratios, table, chart."""
+    sizes = ", ".join(f"{int(size):,}" for size in results["sizes"])
+    ratio_lines = ["| ratio | value | target | met |", "|---|---|---|---|"]
+    for key, target in results["ratios"]["targets"].items():
+        value = results["ratios"].get(key)
+        shown = "not measured" if value is None else str(value)
+        ratio_lines.append(f"| `{key}` | {shown} | {target['target']} | {target['met']} |")
+    load = results["machine"]["load_average_at_start"]
+    return "\n".join(
+        [
+            README_START,
+            f"Latest run: `{results['command']}` on {results['date']} ({results['profile']} "
+            f"profile; sizes measured: {sizes} nodes; {results['seconds_per_cell']} s per "
+            f"cell; load average {load[0]:.1f} on {results['machine']['cpus']} CPUs at the "
+            "start, so absolute times are slow and noisy: compare the ratios).",
+            "",
+            *ratio_lines,
+            "",
+            markdown_table(results, questions),
+            "",
+            f"![latency by size]({chart})",
+            "",
+            results["executor_note"],
+            README_END,
+        ]
+    )
+
+
+def update_readme(readme: Path, section: str) -> None:
+    text = readme.read_text()
+    start, end = text.index(README_START), text.index(README_END) + len(README_END)
+    readme.write_text(text[:start] + section + text[end:])

@@ -1,0 +1,296 @@
+"""One benchmark run: for each size, a fresh Neo4j, ingest, the five questions through
+direct Cypher, our API (both executors) and the peer, at 1, 16 and 64 clients.
+
+Everything for one size is measured in the same run on the same database, so
+the ratios hold even though the machine is shared and absolute times drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import ingest, report
+from bench.generate import generate
+from bench.questions import Question, questions
+from bench.servers import (
+    PEER_DIR,
+    WORK_DIR,
+    Service,
+    bench_neo4j,
+    neo4j_env,
+    start_api,
+    start_peer,
+)
+from graph.database import Graph
+from graph.server.process import ManagedServer
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+EXECUTORS = ("compiled", "resolvers")
+CONCURRENCY = (1, 16, 64)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    sizes: tuple[int, ...]
+    seconds_per_cell: float
+    warmup: int
+
+
+PROFILES = {
+    "quick": Profile("quick", (10_000, 100_000), 2.5, 5),
+    "full": Profile("full", (10_000, 100_000, 1_000_000), 4.0, 10),
+    # Seconds, for developing the benchmark itself.
+    "smoke": Profile("smoke", (2_000,), 0.5, 2),
+}
+
+
+def say(message: str) -> None:
+    print(
+        f"[bench {dt.datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True
+    )
+
+
+def run_loadgen(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The load generator in its own process (see bench/loadgen.py for why)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen"],
+        input=json.dumps(plan).encode(),
+        capture_output=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{completed.stderr.decode()[-3000:]}")
+    cells: list[dict[str, Any]] = json.loads(completed.stdout)["cells"]
+    return cells
+
+
+def cells_for(asked: list[Question], phrasing: str, profile: Profile) -> list[dict[str, Any]]:
+    cells = []
+    for question in asked:
+        if phrasing == "direct":
+            payloads = [{"cypher": r.cypher, "parameters": r.parameters} for r in question.requests]
+        else:
+            payloads = [getattr(r, phrasing) for r in question.requests]
+        for concurrency in CONCURRENCY:
+            cells.append(
+                {
+                    "question": question.name,
+                    "concurrency": concurrency,
+                    "seconds": profile.seconds_per_cell,
+                    "warmup": profile.warmup,
+                    "requests": payloads,
+                }
+            )
+    return cells
+
+
+def by_question(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for cell in cells:
+        out.setdefault(cell["question"], {})[str(cell["concurrency"])] = report.summarise(cell)
+    return out
+
+
+def measure_http(service: Service, asked: list[Question], phrasing: str, profile: Profile) -> Any:
+    say(f"  {service.name}: {len(asked)} questions x {CONCURRENCY} clients")
+    plan = {"target": "http", "url": service.url, "cells": cells_for(asked, phrasing, profile)}
+    return by_question(run_loadgen(plan))
+
+
+def measure_direct(server: ManagedServer, asked: list[Question], profile: Profile) -> Any:
+    say(f"  direct Cypher: {len(asked)} questions x {CONCURRENCY} clients")
+    env = neo4j_env(server)
+    plan = {
+        "target": "bolt",
+        "neo4j": {
+            "uri": env["NEO4J_URI"],
+            "user": env["NEO4J_USER"],
+            "password": env["NEO4J_PASSWORD"],
+        },
+        "cells": cells_for(asked, "direct", profile),
+    }
+    return by_question(run_loadgen(plan))
+
+
+def _loader_graph(server: ManagedServer) -> Graph:
+    """A Graph for bulk writes: the API's 10 s transaction limit is for questions, not loads."""
+    return Graph.connect(env={**neo4j_env(server), "THREATGRAPH_TRANSACTION_TIMEOUT_MS": "600000"})
+
+
+async def _ingest(server: ManagedServer, raw: list[dict[str, Any]]) -> ingest.IngestResult:
+    async with _loader_graph(server) as graph:
+        return await ingest.load_ours(graph, raw)
+
+
+async def _floor_and_importers(
+    server: ManagedServer, raw: list[dict[str, Any]], importers: bool
+) -> tuple[ingest.IngestResult, dict[str, Any] | None]:
+    async with _loader_graph(server) as graph:
+        floor = await ingest.load_floor(graph, ingest.validated(raw))
+        imported = await ingest.import_misp_and_attack(graph) if importers else None
+        return floor, imported
+
+
+def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
+    say(f"{nodes:,} nodes: generating")
+    started = time.perf_counter()
+    synthetic = generate(nodes)
+    generate_seconds = time.perf_counter() - started
+    asked = questions(synthetic)
+    result: dict[str, Any] = {
+        "nodes": nodes,
+        "claims": synthetic.claim_count,
+        "documents": len(synthetic.documents),
+        "counts": synthetic.counts,
+        "generate_seconds": round(generate_seconds, 3),
+        "hub_agency": synthetic.hub_agency,
+        "latency": {},
+        "api_peak_rss_mb": {},
+    }
+    with bench_neo4j(str(nodes), nodes) as server:
+        say(f"{nodes:,} nodes: loading through graph/loading.py")
+        ours = asyncio.run(_ingest(server, synthetic.documents))
+        say(
+            f"  loaded {ours.nodes:,} nodes, {ours.relationships:,} relationships "
+            f"in {ours.seconds:.1f} s"
+        )
+        result["ingest"] = {"ours": ours.as_json()}
+        result["latency"]["direct"] = measure_direct(server, asked, profile)
+        for executor in EXECUTORS:
+            api = start_api(server, executor)
+            try:
+                result["latency"][f"api-{executor}"] = measure_http(api, asked, "ours", profile)
+                result["api_peak_rss_mb"][f"api-{executor}"] = api.peak_rss_mb()
+            finally:
+                api.stop()
+        peer = start_peer(server)
+        try:
+            result["latency"]["peer"] = measure_http(peer, asked, "peer", profile)
+            result["peer_peak_rss_mb"] = peer.peak_rss_mb()
+        finally:
+            peer.stop()
+        say(f"{nodes:,} nodes: floor ingest" + (" and MISP + ATT&CK import" if first else ""))
+        floor, imported = asyncio.run(_floor_and_importers(server, synthetic.documents, first))
+        result["ingest"]["floor"] = floor.as_json()
+        result["ingest"]["ours_over_floor"] = round(floor.seconds / ours.seconds, 3)
+        if imported is not None:
+            result["importers"] = {**imported, "onto": f"the {nodes:,}-node synthetic graph"}
+    return result
+
+
+def _version(command: list[str]) -> str | None:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip()
+    except OSError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    peer_lock = json.loads((PEER_DIR / "package-lock.json").read_text())["packages"]
+    return {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "node": _version(["node", "--version"]),
+        "java": (_version(["java", "-version"]) or None),
+        "versions": {
+            "neo4j_server": ManagedServer.__module__ and _neo4j_version(),
+            "neo4j_python_driver": version("neo4j"),
+            "strawberry_graphql": version("strawberry-graphql"),
+            "uvicorn": version("uvicorn"),
+            "starlette": version("starlette"),
+            "neo4j_graphql": peer_lock["node_modules/@neo4j/graphql"]["version"],
+            "apollo_server": peer_lock["node_modules/@apollo/server"]["version"],
+            "graphql_js": peer_lock["node_modules/graphql"]["version"],
+            "neo4j_driver_js": peer_lock["node_modules/neo4j-driver"]["version"],
+            "apoc_core": "5.26.19",
+        },
+        "shared_machine_note": (
+            "other work shared these 2 cores during the run: absolute times drift, "
+            "ratios measured in the same run are what to compare"
+        ),
+    }
+
+
+def _neo4j_version() -> str:
+    from graph.server.config import ManagedServerSettings
+
+    return ManagedServerSettings.from_env({}).neo4j_version
+
+
+EXECUTOR_NOTE = (
+    "api-compiled and api-resolvers are the API run with THREATGRAPH_EXECUTOR=compiled and "
+    "=resolvers. Where the API has no compiled executor (it ignores the variable), both rows "
+    "measure the same code and differ only by noise."
+)
+
+
+def run(profile: Profile) -> Path:
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    results: dict[str, Any] = {
+        "date": date,
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "profile": profile.name,
+        "command": "make bench-full" if profile.name == "full" else "make bench",
+        "seconds_per_cell": profile.seconds_per_cell,
+        "concurrency": list(CONCURRENCY),
+        "machine": machine(),
+        "executor_note": EXECUTOR_NOTE,
+        "load_generator": (
+            "bench/loadgen.py, its own process: closed-loop asyncio clients "
+            "(aiohttp for HTTP, the async neo4j driver for direct Cypher)"
+        ),
+        "sizes": {},
+    }
+    say(EXECUTOR_NOTE)
+    suffix = "" if profile.name != "smoke" else "-smoke"
+    json_path = RESULTS_DIR / f"{date}{suffix}.json"
+    for index, nodes in enumerate(profile.sizes):
+        results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
+        # Written after every size, so an interrupted run still leaves what it measured.
+        results["sizes_done"] = list(results["sizes"])
+        write_outputs(results, json_path)
+    results["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    write_outputs(results, json_path)
+    report.print_table(results, QUESTION_NAMES)
+    say(f"results: {json_path}")
+    return json_path
+
+
+QUESTION_NAMES = [q.name for q in questions(generate(2_000))]
+ANCHORED = [q.name for q in questions(generate(2_000)) if q.anchored]
+
+
+def write_outputs(results: dict[str, Any], json_path: Path) -> None:
+    """The results JSON, the chart beside it (.png) and the table (.md)."""
+    results["ratios"] = report.ratios(results, ANCHORED, QUESTION_NAMES)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    report.write_chart(results, QUESTION_NAMES, json_path.with_suffix(".png"))
+    table = report.markdown_table(results, QUESTION_NAMES)
+    json_path.with_suffix(".md").write_text(table + "\n")
+
+
+def update_readme_from(json_path: str) -> None:
+    """Put a results file's ratios, table and chart into README.md's performance section."""
+    path = Path(json_path).resolve()
+    results = json.loads(path.read_text())
+    readme = RESULTS_DIR.parent.parent / "README.md"
+    chart = path.with_suffix(".png").relative_to(readme.parent)
+    report.update_readme(readme, report.readme_section(results, QUESTION_NAMES, str(chart)))
