@@ -219,8 +219,9 @@ async def load_documents(
     graph: Graph,
     documents: Sequence[GraphDocument],
     replace_source_claims: bool = True,
-    documents_per_transaction: int = 1,
     origin: str | None = None,
+    *,
+    documents_per_transaction: int = 1,
 ) -> LoadSummary:
     """Check the whole load (reading only), then write the documents.
 
