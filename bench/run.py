@@ -50,6 +50,8 @@ class Profile:
 PROFILES = {
     "quick": Profile("quick", (10_000, 100_000), 2.5, 5),
     "full": Profile("full", (10_000, 100_000, 1_000_000), 4.0, 10),
+    # The smallest size only: a few minutes, for a check after a change.
+    "small": Profile("small", (10_000,), 2.5, 5),
     # Seconds, for developing the benchmark itself.
     "smoke": Profile("smoke", (2_000,), 0.5, 2),
 }
