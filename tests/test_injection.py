@@ -64,7 +64,10 @@ READ_ARGUMENTS = {
     "{ relations(types: [$v]) { totalCount } } }",
     "Entity.relations(after)": 'query($v: String) { entity(ref: "apt31") '
     "{ relations(after: $v) { totalCount } } }",
+    "Query.changes(after)": "query($v: String) { changes(after: $v) { newestSequence } }",
 }
+# Arguments only a WebSocket subscription takes (test_subscription_arguments_...).
+SUBSCRIPTION_ARGUMENTS = {"Subscription.changed(after)"}
 STORED_ARGUMENTS = {
     "Mutation.upsertEntity(input.name)",
     "Mutation.upsertEntity(input.aliases)",
@@ -125,8 +128,28 @@ def string_arguments(api: TestClient) -> set[str]:
 
 
 def test_every_string_argument_is_covered(api: TestClient) -> None:
-    covered = set(READ_ARGUMENTS) | STORED_ARGUMENTS | set(IDENTIFIER_ARGUMENTS)
+    covered = (
+        set(READ_ARGUMENTS) | STORED_ARGUMENTS | set(IDENTIFIER_ARGUMENTS) | SUBSCRIPTION_ARGUMENTS
+    )
     assert string_arguments(api) == covered
+
+
+def test_subscription_arguments_treat_payloads_as_data(
+    api: TestClient, driver: neo4j.Driver, seeded_graph: None
+) -> None:
+    before = canonical_dump(driver)
+    query = "subscription($v: String) { changed(after: $v) { sequence } }"
+    with api.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        for number, payload in enumerate([*PAYLOADS, LONG_TEXT]):
+            operation = {"query": query, "variables": {"v": payload}}
+            ws.send_json({"id": str(number), "type": "subscribe", "payload": operation})
+            first, then = ws.receive_json(), ws.receive_json()
+            codes = [error["extensions"]["code"] for error in first["payload"]["errors"]]
+            assert codes == ["BAD_USER_INPUT"], (payload, first)
+            assert then == {"id": str(number), "type": "complete"}
+    assert canonical_dump(driver) == before
 
 
 @pytest.mark.parametrize("argument", sorted(READ_ARGUMENTS))
