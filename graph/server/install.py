@@ -53,13 +53,33 @@ def install_neo4j(
     lib_dir.parent.mkdir(parents=True, exist_ok=True)
     scratch = lib_dir.parent / f"{lib_dir.name}.partial-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
+    _copy_dependencies(
+        mvn,
+        POM_PATH,
+        scratch,
+        env,
+        f"Maven could not assemble Neo4j {neo4j_version}",
+        f"-Dneo4j.version={neo4j_version}",
+    )
+    (scratch / MARKER_NAME).write_text(assembly_fingerprint(neo4j_version) + "\n")
+    if lib_dir.exists():
+        shutil.rmtree(lib_dir)
+    scratch.rename(lib_dir)
+    return True
+
+
+def _copy_dependencies(
+    mvn: str, pom: Path, scratch: Path, env: dict[str, str], failure: str, *options: str
+) -> None:
+    """Copy `pom`'s runtime dependencies into scratch; on failure remove it and raise
+    ServerError(f"{failure} (exit N): <Maven's first errors>")."""
     command = [
         mvn,
         "-B",
         "-q",
         "-f",
-        str(POM_PATH),
-        f"-Dneo4j.version={neo4j_version}",
+        str(pom),
+        *options,
         "dependency:copy-dependencies",
         f"-DoutputDirectory={scratch}",
         "-DincludeScope=runtime",
@@ -69,15 +89,7 @@ def install_neo4j(
         shutil.rmtree(scratch, ignore_errors=True)
         errors = [line for line in completed.stdout.splitlines() if "[ERROR]" in line]
         detail = " | ".join(errors[:3]) or (completed.stderr.strip()[-300:] or "no output")
-        raise ServerError(
-            f"Maven could not assemble Neo4j {neo4j_version} (exit {completed.returncode}): "
-            f"{detail}"
-        )
-    (scratch / MARKER_NAME).write_text(assembly_fingerprint(neo4j_version) + "\n")
-    if lib_dir.exists():
-        shutil.rmtree(lib_dir)
-    scratch.rename(lib_dir)
-    return True
+        raise ServerError(f"{failure} (exit {completed.returncode}): {detail}")
 
 
 PLUGINS_POM_PATH = POM_PATH.parent / "plugins-pom.xml"
@@ -106,24 +118,7 @@ def install_plugins(plugins_dir: Path, lib_dir: Path, env: dict[str, str] | None
         raise ServerError("Maven (mvn) was not found on PATH; it fetches the plugins")
     scratch = plugins_dir.parent / f"{plugins_dir.name}.partial-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
-    command = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(PLUGINS_POM_PATH),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={scratch}",
-        "-DincludeScope=runtime",
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, env=env)
-    if completed.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        errors = [line for line in completed.stdout.splitlines() if "[ERROR]" in line]
-        detail = " | ".join(errors[:3]) or (completed.stderr.strip()[-300:] or "no output")
-        raise ServerError(
-            f"Maven could not fetch the plugins (exit {completed.returncode}): {detail}"
-        )
+    _copy_dependencies(mvn, PLUGINS_POM_PATH, scratch, env, "Maven could not fetch the plugins")
     present = {_artifact_name(jar.name) for jar in lib_dir.glob("*.jar")}
     for jar in scratch.glob("*.jar"):
         if _artifact_name(jar.name) in present:
