@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import base64
+from typing import Annotated
+
+import strawberry
 
 from schema.errors import UserInputError
+
+# The two arguments of every offset-paged field, described once.
+PageSize = Annotated[
+    int | None, strawberry.argument(description="Page size (default 50, at most 500).")
+]
+PageCursor = Annotated[
+    str | None, strawberry.argument(description="Cursor of the item before this page.")
+]
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50

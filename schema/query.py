@@ -15,7 +15,7 @@ from graph import traversal
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
 from schema.errors import UserInputError
-from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
+from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor, page_window
 from schema.scalars import Date, Likelihood, date_ceiling, date_floor
 from schema.types import (
     Entity,
@@ -127,12 +127,8 @@ class Query:
             Date | None,
             strawberry.argument(description="Only incidents started on or before this date."),
         ] = None,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size (default 50, at most 500).")
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor of the item before this page.")
-        ] = None,
+        first: PageSize = None,
+        after: PageCursor = None,
     ) -> IncidentConnection:
         skip, size = page_window(first, after)
         page = await traversal.incidents(

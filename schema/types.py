@@ -21,7 +21,7 @@ from graph.traversal import RelationFilter
 from schema.context import Context
 from schema.errors import UserInputError
 from schema.federation import ENTITY_KEY
-from schema.pagination import encode_cursor, page_window
+from schema.pagination import PageCursor, PageSize, encode_cursor, page_window
 from schema.scalars import Date, Likelihood
 
 
@@ -107,12 +107,8 @@ class Entity:
             Likelihood | None,
             strawberry.argument(description="Only claims graded at least this likely."),
         ] = None,
-        first: Annotated[
-            int | None, strawberry.argument(description="Page size (default 50, at most 500).")
-        ] = None,
-        after: Annotated[
-            str | None, strawberry.argument(description="Cursor of the item before this page.")
-        ] = None,
+        first: PageSize = None,
+        after: PageCursor = None,
     ) -> RelationConnection:
         for name in types or []:
             if name not in RELATION_TYPES or name == "MENTIONS":
