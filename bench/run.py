@@ -132,6 +132,7 @@ def _loader_graph(server: ManagedServer) -> Graph:
 
 async def _ingest(server: ManagedServer, raw: list[dict[str, Any]]) -> ingest.IngestResult:
     async with _loader_graph(server) as graph:
+        await ingest.warm_up_ours(graph)
         return await ingest.load_ours(graph, raw)
 
 
@@ -139,6 +140,7 @@ async def _floor_and_importers(
     server: ManagedServer, raw: list[dict[str, Any]], importers: bool
 ) -> tuple[ingest.IngestResult, dict[str, Any] | None]:
     async with _loader_graph(server) as graph:
+        await ingest.warm_up_floor(graph)
         floor = await ingest.load_floor(graph, ingest.validated(raw))
         imported = await ingest.import_misp_and_attack(graph) if importers else None
         return floor, imported

@@ -3,7 +3,7 @@
 Every write statement that can change the graph returns a `changes` column: a
 list of maps, one per entity or relationship it really changed (see KINDS).
 The loader, the importers and the mutations run those statements through
-`Graph.write_in_one_transaction(..., then=recorder(origin))`, which appends
+`Graph.write_in_one_transaction(..., then=[recorder(origin)])`, which appends
 RECORD_CHANGES to the same transaction. That statement
 
 1. takes the write lock on the one `(:ChangeFeed {name: 'changes'})` counter

@@ -261,15 +261,16 @@ class Graph:
     async def write_in_one_transaction(
         self,
         statements: Sequence[Statement],
-        then: Callable[[list[list[Record]]], Sequence[Statement]] | None = None,
+        then: Sequence[Callable[[list[list[Record]]], Sequence[Statement]]] = (),
     ) -> list[list[Record]]:
         """Run several statements in one write transaction: all of them or none.
 
         One round-trip per statement (each is an UNWIND batch, never a row);
         the driver retries the whole transaction on transient failures.
-        `then`, given the statements' results, returns more statements for the
-        same transaction (the change feed records what they changed this way);
-        their results are appended.
+        Each function in `then`, in order, is given every result so far and returns
+        more statements for the same transaction, whose results are appended (the
+        loader decides its prune this way, and the change feed records what the
+        statements changed).
         """
 
         # The same per-transaction time limit as single statements: a write that
@@ -285,8 +286,8 @@ class Graph:
                     results.append([record.data() async for record in cursor])
 
             await run_all(statements)
-            if then is not None:
-                await run_all(then(list(results)))
+            for stage in then:
+                await run_all(stage(list(results)))
             return results
 
         with _translated(self.connection.uri):

@@ -19,7 +19,7 @@ from graph.changes import recorder
 from graph.database import Graph, Record, Statement
 from graph.documents import GraphDocument, a, combine_failures, wrong_label
 from graph.errors import ValidationError
-from graph.model import RELATION_TYPES
+from graph.model import LABELS, RELATION_TYPES
 from graph.schema_setup import ensure_schema
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
@@ -30,17 +30,34 @@ from graph.schema_setup import ensure_schema
 # Every upsert compares what it found with what it left (properties and
 # labels), so the change feed records real changes only: a reload of the same
 # file records nothing (see graph/changes.py).
-UPSERT_ENTITIES = """
+#
+# Labels and relationship types are written into the statement text, one
+# statement per label or type that a batch uses (they come from the model's
+# fixed lists, never from input). Dynamic ones (`e:$(row.label)`,
+# `[r:$(row.type)]`) cost the plans their index seeks: a MERGE on a dynamic
+# type expanded every relationship between the two ends instead of seeking the
+# relationship's id, and removing dynamic labels added Eager barriers. At 10k
+# nodes the static statements load about twice as fast (bench/README.md).
+
+
+def _upsert_entities(label: str, other_labels: list[str]) -> LiteralString:
+    remove = ":".join(other_labels)
+    return (
+        """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})
   ON CREATE SET e.created = true
 WITH e, row, properties(e) AS before, labels(e) AS before_labels
-SET e += row.props, e:$(row.label)
+SET e += row.props, e:"""
+        + label
+        + """
 SET e.aliases = row.props.aliases
       + [a IN coalesce(e.imported_aliases, []) WHERE NOT a IN row.props.aliases],
     e.lookup_keys = row.props.lookup_keys
       + [k IN coalesce(e.imported_lookup_keys, []) WHERE NOT k IN row.props.lookup_keys]
-REMOVE e:$(row.other_labels)
+REMOVE e:"""
+        + remove
+        + """
 WITH e, row, before, before_labels, coalesce(e.created, false) AS created
 REMOVE e.created
 WITH e, row, created, created OR properties(e) <> before
@@ -49,14 +66,28 @@ WITH e, row, created, created OR properties(e) <> before
 RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
        collect(CASE WHEN changed THEN {
          kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
-         entity_id: e.id, entity_label: row.label, source_id: row.source} END) AS changes
+         entity_id: e.id, entity_label: '"""
+        + label
+        + """', source_id: row.source} END) AS changes
 """
+    )
 
-UPSERT_CLAIMS = """
+
+UPSERT_ENTITIES: dict[str, LiteralString] = {
+    label: _upsert_entities(label, [other for other in LABELS if other != label])
+    for label in LABELS
+}
+
+
+def _upsert_claims(relation: str) -> LiteralString:
+    return (
+        """
 UNWIND $rows AS row
 MATCH (a:Entity {id: row.from})
 MATCH (b:Entity {id: row.to})
-MERGE (a)-[r:$(row.type) {id: row.id}]->(b)
+MERGE (a)-[r:"""
+        + relation
+        + """ {id: row.id}]->(b)
   ON CREATE SET r.created = true
 WITH r, row, properties(r) AS before
 SET r += row.props
@@ -66,8 +97,16 @@ WITH r, row, created, created OR properties(r) <> before AS changed
 RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
        collect(CASE WHEN changed THEN {
          kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
-         relationship_id: r.id, relation: row.type, source_id: r.source} END) AS changes
+         relationship_id: r.id, relation: '"""
+        + relation
+        + """', source_id: r.source} END) AS changes
 """
+    )
+
+
+UPSERT_CLAIMS: dict[str, LiteralString] = {
+    relation: _upsert_claims(relation) for relation in RELATION_TYPES if relation != "MENTIONS"
+}
 
 # A source mentions everything its document declares or makes claims about.
 # One row per source document: {source, ids}.
@@ -89,11 +128,14 @@ RETURN count(*) AS written,
 
 # A seed file is the whole word of its source: claims (and mentions) it no
 # longer makes are withdrawn. One statement per relationship type, each an index
-# seek on rel_<type>_source: an untyped `()-[r]->()` scanned every relationship
-# of the graph for every transaction (a bulk load was quadratic), and a single
-# UNION of the typed seeks took seconds to plan.
+# seek per source on rel_<type>_source: an untyped `()-[r]->()` scanned every
+# relationship of the graph, and `r.source IN $sources` scanned the whole index,
+# for every transaction (a bulk load was quadratic); a single UNION of the typed
+# seeks took seconds to plan. Sources that the transaction itself created have
+# nothing to withdraw, so a first load runs no prune at all.
 PRUNE_SOURCE_CLAIMS: dict[str, LiteralString] = {
-    rel: "MATCH ()-[r:" + rel + "]->() WHERE r.source IN $sources AND NOT r.id IN $keep "
+    rel: "UNWIND $sources AS source MATCH ()-[r:" + rel + " {source: source}]->() "
+    "WHERE NOT r.id IN $keep "
     "WITH r, r.id AS id, r.source AS source DELETE r "
     "RETURN count(*) AS deleted, collect({kind: 'withdrawn', relationship_id: id, "
     "relation: '" + rel + "', source_id: source}) AS changes"
@@ -172,28 +214,66 @@ def _by_id(row: dict[str, Any]) -> str:
     return str(row["id"])
 
 
-def document_statements(document: GraphDocument, replace_source_claims: bool) -> list[Statement]:
-    """The statements that write one document (one transaction)."""
-    return batch_statements([document], replace_source_claims)
+@dataclass(frozen=True)
+class BatchWrite:
+    """What one transaction writes for a batch of documents.
 
-
-def batch_statements(
-    documents: Sequence[GraphDocument], replace_source_claims: bool
-) -> list[Statement]:
-    """The statements that write several documents in one transaction, as UNWIND batches.
-
-    Always entities, then claims; then, when any document has a source, its
-    mentions and (with replace_source_claims) the prune of what it no longer says.
+    `statements` are the upserts: entities (one statement per label), claims
+    (one per relation type), then mentions. The prune of withdrawn claims is
+    decided inside the transaction (`prune_statements`), once the upserts have
+    said which sources are new.
     """
-    entity_rows = [
-        {**e.row(), "source": document.source_id}
-        for document in documents
-        for e in document.entities
+
+    statements: list[tuple[str, Statement]]  # (kind, statement); kind: entities/claims/mentions
+    sources: list[str]  # the batch's documents' sources, in document order
+    keep: list[str]  # the claim and mention ids those sources still make
+    replace_source_claims: bool
+
+    def prune_statements(self, results: Sequence[list[Record]]) -> list[Statement]:
+        """The prune for the sources that existed before this transaction (none on a first load)."""
+        if not self.replace_source_claims or not self.sources:
+            return []
+        created = {
+            change["entity_id"]
+            for rows in results[: self.entity_statement_count]
+            for row in rows
+            for change in row["changes"]
+            if change["kind"] == "created"
+        }
+        existing = [source for source in self.sources if source not in created]
+        if not existing:
+            return []
+        parameters = {"sources": existing, "keep": self.keep}
+        return [(prune, parameters) for prune in PRUNE_SOURCE_CLAIMS.values()]
+
+    @property
+    def entity_statement_count(self) -> int:
+        return sum(1 for kind, _ in self.statements if kind == "entities")
+
+
+def batch_write(documents: Sequence[GraphDocument], replace_source_claims: bool) -> BatchWrite:
+    """The statements that write several documents in one transaction, as UNWIND batches."""
+    entity_rows: dict[str, list[dict[str, Any]]] = {}
+    for document in documents:
+        for entity in document.entities:
+            row = entity.row()
+            entity_rows.setdefault(row["label"], []).append(
+                {"id": row["id"], "props": row["props"], "source": document.source_id}
+            )
+    claim_rows: dict[str, list[dict[str, Any]]] = {}
+    for document in documents:
+        for claim in document.claims:
+            claim_rows.setdefault(claim.relation, []).append(claim.row())
+    # Labels and types in the model's order, so every loader takes locks in one order.
+    statements: list[tuple[str, Statement]] = [
+        ("entities", (UPSERT_ENTITIES[label], {"rows": sorted(entity_rows[label], key=_by_id)}))
+        for label in LABELS
+        if label in entity_rows
     ]
-    claim_rows = [c.row() for document in documents for c in document.claims]
-    statements: list[Statement] = [
-        (UPSERT_ENTITIES, {"rows": sorted(entity_rows, key=_by_id)}),
-        (UPSERT_CLAIMS, {"rows": sorted(claim_rows, key=_by_id)}),
+    statements += [
+        ("claims", (UPSERT_CLAIMS[relation], {"rows": sorted(claim_rows[relation], key=_by_id)}))
+        for relation in UPSERT_CLAIMS
+        if relation in claim_rows
     ]
     mention_rows: list[dict[str, Any]] = []
     keep: list[str] = []
@@ -208,11 +288,13 @@ def batch_statements(
         keep += [c.id for c in document.claims if c.source == source_id]
         keep += [f"{source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
     if mention_rows:
-        statements.append((UPSERT_MENTIONS, {"rows": mention_rows}))
-        if replace_source_claims:
-            parameters = {"sources": [row["source"] for row in mention_rows], "keep": keep}
-            statements += [(prune, parameters) for prune in PRUNE_SOURCE_CLAIMS.values()]
-    return statements
+        statements.append(("mentions", (UPSERT_MENTIONS, {"rows": mention_rows})))
+    return BatchWrite(
+        statements=statements,
+        sources=[row["source"] for row in mention_rows],
+        keep=keep,
+        replace_source_claims=replace_source_claims,
+    )
 
 
 async def load_documents(
@@ -240,18 +322,23 @@ async def load_documents(
     summary = LoadSummary()
     for start in range(0, len(documents), documents_per_transaction):
         batch = documents[start : start + documents_per_transaction]
-        results = await _write_document(
-            graph, batch_statements(batch, replace_source_claims), origin or _seed_origin(batch)
-        )
+        write = batch_write(batch, replace_source_claims)
+        results = await _write_batch(graph, write, origin or _seed_origin(batch))
         summary.documents.extend(document.origin for document in batch)
-        summary.entities_created += results[0][0]["created"]
-        summary.entities_written += results[0][0]["written"]
-        summary.claims_created += results[1][0]["created"]
-        summary.claims_written += results[1][0]["written"]
-        # results[3:] are the prunes, one per relationship type; MENTIONS are no claims.
-        pruned = dict(zip(PRUNE_SOURCE_CLAIMS, results[3:], strict=False))
+        for (kind, _), rows in zip(write.statements, results, strict=False):
+            if kind == "entities":
+                summary.entities_created += rows[0]["created"]
+                summary.entities_written += rows[0]["written"]
+            elif kind == "claims":
+                summary.claims_created += rows[0]["created"]
+                summary.claims_written += rows[0]["written"]
+        # Then come the prunes (none when every source is new), one per relationship
+        # type, and the change record (when anything changed); MENTIONS are no claims.
+        pruned = [rows for rows in results[len(write.statements) :] if "deleted" in rows[0]]
         summary.claims_removed += sum(
-            rows[0]["deleted"] for rel, rows in pruned.items() if rel != "MENTIONS"
+            rows[0]["deleted"]
+            for rel, rows in zip(PRUNE_SOURCE_CLAIMS, pruned, strict=False)
+            if rel != "MENTIONS"
         )
     return summary
 
@@ -265,19 +352,20 @@ def _seed_origin(batch: Sequence[GraphDocument]) -> str:
 CONSTRAINT_RETRIES = 5
 
 
-async def _write_document(
-    graph: Graph, statements: list[Statement], origin: str
-) -> list[list[Record]]:
-    """One transaction for the document, retried when a concurrent loader won a MERGE race.
+async def _write_batch(graph: Graph, write: BatchWrite, origin: str) -> list[list[Record]]:
+    """One transaction for the batch, retried when a concurrent loader won a MERGE race.
 
     MERGE on a uniquely constrained id can fail with ConstraintValidationFailed when
     another transaction created the same node or relationship after this one looked
     for it; the whole transaction rolled back, and running it again finds (and
     updates) what the other loader created.
     """
+    statements = [statement for _, statement in write.statements]
     for attempt in range(CONSTRAINT_RETRIES):
         try:
-            return await graph.write_in_one_transaction(statements, then=recorder(origin))
+            return await graph.write_in_one_transaction(
+                statements, then=[write.prune_statements, recorder(origin)]
+            )
         except ConstraintError:
             if attempt == CONSTRAINT_RETRIES - 1:
                 raise

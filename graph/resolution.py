@@ -769,7 +769,7 @@ async def import_batch(graph: Graph, batch: ImportBatch) -> ImportSummary:
     summary = ImportSummary(origins=[batch.origin])
     statements, kinds = batch_statements(batch, res, summary, now_iso())
     record = recorder(f"import:{Path(batch.origin).name}")
-    results = await graph.write_in_one_transaction(statements, then=record) if statements else []
+    results = await graph.write_in_one_transaction(statements, then=[record]) if statements else []
     results = results[: len(kinds)]  # what follows is the change feed's record
     for kind, result in zip(kinds, results, strict=True):
         if kind == "entities":

@@ -28,6 +28,6 @@ async def delete_relation(graph: Graph, relation_id: str) -> bool:
         raise ValidationError("deleteRelation", [f"id: {relation_id!r} is not a claim id"])
     statement = (DELETE_RELATION[relation], {"id": relation_id})
     results = await graph.write_in_one_transaction(
-        [statement], then=recorder("mutation:deleteRelation")
+        [statement], then=[recorder("mutation:deleteRelation")]
     )
     return bool(results[0] and results[0][0]["deleted"])
