@@ -112,7 +112,10 @@ async def _run_bolt(plan: dict[str, Any]) -> list[dict[str, Any]]:
                 routing_=neo4j.RoutingControl.READ,
                 database_="neo4j",
             )
-            [record.data() for record in result.records]
+            # Decoded as the API decodes its compiled reads (graph/database.py): a dict per
+            # record. Record.data() would walk every nested value again and bill the
+            # floor for Python work the API does not do.
+            [dict(zip(result.keys, record, strict=True)) for record in result.records]
 
         return [await _run_cell(cell, send) for cell in plan["cells"]]
 

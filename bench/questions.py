@@ -1,8 +1,10 @@
 """The five benchmark questions, each phrased three ways over the same arguments.
 
 - `ours`: a GraphQL request to threatgraph's API;
-- `direct`: the Cypher statement the API runs (graph/traversal.py), sent straight
-  through the official driver: the floor, what Neo4j itself costs;
+- `direct`: the Cypher statement the API runs, sent straight through the official
+  driver: the floor, what Neo4j itself costs. The compiled executor's statement
+  (CompiledExecutor.statements) is the floor of `api-compiled`; the resolvers'
+  statement (graph/traversal.py) is `direct-resolvers`, the floor of `api-resolvers`;
 - `peer`: the same question in @neo4j/graphql 7's filter language (bench/peer/).
 
 Where the peer's language cannot say what ours does, the nearest honest
@@ -27,6 +29,8 @@ from typing import Any, LiteralString
 from bench.generate import SyntheticGraph
 from graph import traversal
 from graph.lookup import search_query
+from schema.build import SchemaLimits, build_schema
+from schema.compiled.executor import CompiledExecutor
 
 # Every request asks for 20 results where the question pages, 100 neighbours at most.
 PAGE = 20
@@ -125,8 +129,13 @@ class Request:
 
     ours: dict[str, Any]  # {"query", "variables"}
     peer: dict[str, Any]
-    cypher: LiteralString
+    cypher: LiteralString  # the resolvers' statement (graph/traversal.py)
     parameters: dict[str, Any]
+    compiled: dict[str, Any]  # {"cypher", "parameters"}: the compiled executor's statement
+
+    @property
+    def resolvers(self) -> dict[str, Any]:
+        return {"cypher": self.cypher, "parameters": self.parameters}
 
 
 @dataclass(frozen=True)
@@ -140,12 +149,41 @@ def _gql(query: str, **variables: Any) -> dict[str, Any]:
     return {"query": query, "variables": variables}
 
 
+def _executor() -> CompiledExecutor:
+    limits = SchemaLimits()
+    return CompiledExecutor(
+        build_schema(limits)._schema,
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_tokens=limits.max_tokens,
+        introspection=limits.introspection,
+    )
+
+
+def _with_compiled(
+    executor: CompiledExecutor,
+    ours: dict[str, Any],
+    peer: dict[str, Any],
+    cypher: LiteralString,
+    parameters: dict[str, Any],
+) -> Request:
+    """A request with the compiled executor's one statement for `ours` (it must compile)."""
+    statements = executor.statements(ours["query"], ours["variables"])
+    if statements is None or len(statements) != 1:
+        raise RuntimeError(f"the benchmark's query does not compile to one statement: {ours}")
+    text, bound = statements[0]
+    compiled = {"cypher": text, "parameters": dict(bound)}
+    return Request(ours, peer, cypher, parameters, compiled)
+
+
 def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
     """The five questions with ARGUMENT_SETS argument sets each (fixed by the seed)."""
     rng = random.Random(seed)
+    executor = _executor()
     base = {"min": 0, "since": None, "until": None, "skip": 0, "first": PAGE}
     incidents = [
-        Request(
+        _with_compiled(
+            executor,
             _gql(OURS_INCIDENTS, ref=graph.hub_agency),
             _gql(PEER_INCIDENTS, ref=graph.hub_agency),
             traversal.LINKED_INCIDENTS_QUERY,
@@ -154,7 +192,8 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
     ]
     aliases = rng.sample(graph.aliases, min(ARGUMENT_SETS, len(graph.aliases)))
     entity = [
-        Request(
+        _with_compiled(
+            executor,
             _gql(OURS_ENTITY, ref=alias),
             _gql(PEER_ENTITY, ref=alias),
             traversal.ENTITY_QUERY,
@@ -164,7 +203,8 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
     ]
     centres = rng.sample(graph.actors, min(ARGUMENT_SETS, len(graph.actors)))
     neighbourhood = [
-        Request(
+        _with_compiled(
+            executor,
             _gql(OURS_NEIGHBOURHOOD, ref=centre),
             _gql(PEER_NEIGHBOURHOOD, ref=centre),
             traversal.NEIGHBOURHOOD_QUERIES[2],
@@ -173,7 +213,8 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
         for centre in centres
     ]
     path = [
-        Request(
+        _with_compiled(
+            executor,
             _gql(OURS_PATH, **{"from": origin, "to": destination}),
             _gql(PEER_PATH, **{"from": origin, "to": destination}),
             traversal.PATH_QUERIES[6],
@@ -190,7 +231,8 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
         for _ in range(ARGUMENT_SETS)
     ]
     search = [
-        Request(
+        _with_compiled(
+            executor,
             _gql(OURS_SEARCH, text=text),
             _gql(PEER_SEARCH, text=text),
             traversal.SEARCH_QUERY,

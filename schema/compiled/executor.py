@@ -45,7 +45,7 @@ from strawberry.types import ExecutionResult
 from graph.compiled.cypher import RootStatement, UncoveredField, root_statement
 from graph.compiled.plan import RootField, Selection
 from graph.compiled.shape import NullInNonNull, Shaper, value_shaper
-from graph.database import Graph
+from graph.database import Graph, Statement
 from graph.errors import GraphError
 from schema.compiled import arguments
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
@@ -129,6 +129,41 @@ class CompiledExecutor:
         variables: dict[str, Any] | None,
         operation_name: str | None,
     ) -> ExecutionResult | None:
+        planned = self._plan(query, variables, operation_name)
+        if planned is None:
+            return None
+        plan, coerced = planned
+        try:
+            return await self._run(graph, plan, coerced)
+        except (UserInputError, NullInNonNull, GraphError):
+            return None
+        except Exception:
+            log.exception("compiled execution failed; answering through the resolvers")
+            return None
+
+    def statements(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+    ) -> list[Statement] | None:
+        """The Cypher statements (text, parameters) a request would run, without running them.
+
+        None when the request is not compiled (the resolvers would answer it).
+        The benchmark sends these straight through the driver: the floor of
+        what the compiled API costs.
+        """
+        planned = self._plan(query, variables, operation_name)
+        if planned is None:
+            return None
+        plan, coerced = planned
+        batch, _ = self._bind(plan, coerced)
+        return [(statement.text, parameters) for _, _, statement, parameters in batch]
+
+    def _plan(
+        self, query: str | None, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[_Plan, VariableValues] | None:
+        """The cached plan and coerced variables, or None when the resolvers must answer."""
         if not query:
             return None
         parsed: _Document | None = self._documents.remember(query, lambda: self._parse(query))
@@ -147,15 +182,7 @@ class CompiledExecutor:
             (query, operation_name, switches),
             lambda: self._compile(parsed, operation, coerced),
         )
-        if plan is None:
-            return None
-        try:
-            return await self._run(graph, plan, coerced)
-        except (UserInputError, NullInNonNull, GraphError):
-            return None
-        except Exception:
-            log.exception("compiled execution failed; answering through the resolvers")
-            return None
+        return None if plan is None else (plan, coerced)
 
     def _parse(self, query: str) -> _Document | None:
         try:
@@ -194,7 +221,10 @@ class CompiledExecutor:
             return None
         return _Plan(roots, compiled.sites)
 
-    async def _run(self, graph: Graph, plan: _Plan, variables: VariableValues) -> ExecutionResult:
+    def _bind(
+        self, plan: _Plan, variables: VariableValues
+    ) -> tuple[list[tuple[str, _Root, RootStatement, dict[str, Any]]], dict[str, Any]]:
+        """Each root field's statement and parameters, and the answers known without Neo4j."""
         nested: dict[str, Any] = {}
         bound: list[tuple[ArgumentSite, dict[str, Any]]] = []
         for site in plan.sites:
@@ -220,6 +250,10 @@ class CompiledExecutor:
                 statement = root_statement(root.root, **_variant_kwargs(root.root, args))
                 root.statements[variant] = statement
             batch.append((key, root, statement, {**nested, **parameters}))
+        return batch, answers
+
+    async def _run(self, graph: Graph, plan: _Plan, variables: VariableValues) -> ExecutionResult:
+        batch, answers = self._bind(plan, variables)
         results = await graph.read_in_one_transaction(
             [(statement.text, parameters) for _, _, statement, parameters in batch]
         )
