@@ -97,6 +97,7 @@ def cells_for(asked: list[Question], phrasing: str, profile: Profile) -> list[di
                     "concurrency": concurrency,
                     "seconds": profile.seconds_per_cell,
                     "warmup": profile.warmup,
+                    "first_of_question": concurrency == CONCURRENCY[0],
                     "requests": payloads,
                 }
             )
