@@ -372,3 +372,26 @@ def test_default_executor_is_compiled_and_resolvers_can_be_chosen() -> None:
     assert str(raised.value) == (
         "THREATGRAPH_EXECUTOR='fast' is not an executor: use compiled or resolvers"
     )
+
+
+def test_statements_are_what_the_compiled_executor_runs(pair: Pair, seeded_graph: None) -> None:
+    """CompiledExecutor.statements: the benchmark's floor sends these through the driver."""
+    from schema.build import SchemaLimits, build_schema
+    from schema.compiled.executor import CompiledExecutor
+
+    limits = SchemaLimits()
+    executor = CompiledExecutor(
+        build_schema(limits)._schema,
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        max_tokens=limits.max_tokens,
+        introspection=limits.introspection,
+    )
+    query = "query ($ref: String!) { entity(ref: $ref) { id name } }"
+    answers = pair.same(query, {"ref": "APT31"})
+    statements = executor.statements(query, {"ref": "APT31"})
+    assert statements is not None
+    assert [text for text, _ in statements] == answers.cypher
+    assert dict(statements[0][1]) == {"target_ref": "APT31", "target_key": '"apt31"'}
+    assert executor.statements('mutation { deleteRelation(id: "x") }') is None
+    assert executor.statements("{ entity(ref: 1) { id } }") is None
