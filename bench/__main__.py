@@ -1,4 +1,4 @@
-"""`python -m bench [quick|full|small|smoke]`: run the benchmark (see bench/README.md).
+"""`python -m bench [quick|full|small|smoke|scaling]`: run the benchmark (see bench/README.md).
 
 `python -m bench install` fetches APOC core for the bench's Neo4j (make bench-install);
 `python -m bench readme bench/results/<date>.json` puts that run into README.md.

@@ -8,6 +8,7 @@ the ratios hold even though the machine is shared and absolute times drift.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -46,6 +47,10 @@ class Profile:
     sizes: tuple[int, ...]
     seconds_per_cell: float
     warmup: int
+    concurrency: tuple[int, ...] = CONCURRENCY
+    # False: only the compiled API and its direct floor (no resolvers, peer, floor
+    # ingest or importers), for the scaling ratio alone.
+    compare: bool = True
 
 
 PROFILES = {
@@ -55,10 +60,15 @@ PROFILES = {
     "small": Profile("small", (10_000,), 2.5, 5),
     # Seconds, for developing the benchmark itself.
     "smoke": Profile("smoke", (2_000,), 0.5, 2),
+    # p50(1M) / p50(10k) alone: one client, api-compiled and direct only (about 35
+    # minutes here, 18 of them loading 1M nodes), for when bench-full cannot run.
+    "scaling": Profile("scaling", (10_000, 1_000_000), 4.0, 5, (1,), compare=False),
 }
 
 
-WARM_UP_PASS = Profile("warm-up", (), 1.0, 5)
+def warm_up_pass(profile: Profile) -> Profile:
+    """The discarded pass before measuring: every cell of the profile, one second each."""
+    return dataclasses.replace(profile, name="warm-up", seconds_per_cell=1.0, warmup=5)
 
 
 def say(message: str) -> None:
@@ -90,14 +100,14 @@ def cells_for(asked: list[Question], phrasing: str, profile: Profile) -> list[di
             payloads = [r.resolvers for r in question.requests]
         else:
             payloads = [getattr(r, phrasing) for r in question.requests]
-        for concurrency in CONCURRENCY:
+        for concurrency in profile.concurrency:
             cells.append(
                 {
                     "question": question.name,
                     "concurrency": concurrency,
                     "seconds": profile.seconds_per_cell,
                     "warmup": profile.warmup,
-                    "first_of_question": concurrency == CONCURRENCY[0],
+                    "first_of_question": concurrency == profile.concurrency[0],
                     "requests": payloads,
                 }
             )
@@ -184,16 +194,18 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         # runtime: one discarded pass of every question first, so that whichever
         # target is measured first is not billed for it.
         say(f"{nodes:,} nodes: warm-up pass (discarded)")
-        measure_direct(server, asked, WARM_UP_PASS, "direct")
-        for phrasing in DIRECT_PHRASINGS:
+        measure_direct(server, asked, warm_up_pass(profile), "direct")
+        for phrasing in DIRECT_PHRASINGS if profile.compare else DIRECT_PHRASINGS[:1]:
             result["latency"][phrasing] = measure_direct(server, asked, profile, phrasing)
-        for executor in EXECUTORS:
+        for executor in EXECUTORS if profile.compare else EXECUTORS[:1]:
             api = start_api(server, executor)
             try:
                 result["latency"][f"api-{executor}"] = measure_http(api, asked, "ours", profile)
                 result["api_peak_rss_mb"][f"api-{executor}"] = api.peak_rss_mb()
             finally:
                 api.stop()
+        if not profile.compare:
+            return result
         peer = start_peer(server)
         try:
             result["latency"]["peer"] = measure_http(peer, asked, "peer", profile)
@@ -260,6 +272,9 @@ EXECUTOR_NOTE = (
 )
 
 
+COMMANDS = {"quick": "make bench", "full": "make bench-full"}
+
+
 def run(profile: Profile) -> Path:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -268,9 +283,9 @@ def run(profile: Profile) -> Path:
         "date": date,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "profile": profile.name,
-        "command": "make bench-full" if profile.name == "full" else "make bench",
+        "command": COMMANDS.get(profile.name, f"python -m bench {profile.name}"),
         "seconds_per_cell": profile.seconds_per_cell,
-        "concurrency": list(CONCURRENCY),
+        "concurrency": list(profile.concurrency),
         "machine": machine(),
         "executor_note": EXECUTOR_NOTE,
         "load_generator": (
@@ -280,7 +295,8 @@ def run(profile: Profile) -> Path:
         "sizes": {},
     }
     say(EXECUTOR_NOTE)
-    suffix = "" if profile.name != "smoke" else "-smoke"
+    # quick and full are the runs README shows; any other profile is kept beside them.
+    suffix = "" if profile.name in COMMANDS else f"-{profile.name}"
     json_path = RESULTS_DIR / f"{date}{suffix}.json"
     for index, nodes in enumerate(profile.sizes):
         results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)

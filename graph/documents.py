@@ -74,7 +74,8 @@ class EntityRecord:
 
     def row(self) -> dict[str, Any]:
         """Parameters for the loader: every property the label knows is set (None removes it),
-        and the other kind labels are removed, so the node is exactly what was declared."""
+        so the node is exactly what was declared (the loader also removes the other kind
+        labels, graph/loading.py)."""
         props = {
             **dict.fromkeys(LABELS[self.label].extra_properties),
             "name": self.name,
@@ -83,8 +84,7 @@ class EntityRecord:
             "lookup_keys": self.lookup_keys(),
             **self.properties,
         }
-        other_labels = sorted(label for label in LABELS if label != self.label)
-        return {"id": self.id, "label": self.label, "other_labels": other_labels, "props": props}
+        return {"id": self.id, "label": self.label, "props": props}
 
 
 @dataclass(frozen=True)
