@@ -122,7 +122,7 @@ def by_question(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def measure_http(service: Service, asked: list[Question], phrasing: str, profile: Profile) -> Any:
-    say(f"  {service.name}: {len(asked)} questions x {CONCURRENCY} clients")
+    say(f"  {service.name}: {len(asked)} questions x {profile.concurrency} clients")
     plan = {"target": "http", "url": service.url, "cells": cells_for(asked, phrasing, profile)}
     return by_question(run_loadgen(plan))
 
@@ -131,7 +131,7 @@ def measure_direct(
     server: ManagedServer, asked: list[Question], profile: Profile, phrasing: str
 ) -> Any:
     """`direct`: the compiled executor's statements; `direct-resolvers`: graph/traversal.py's."""
-    say(f"  {phrasing} Cypher: {len(asked)} questions x {CONCURRENCY} clients")
+    say(f"  {phrasing} Cypher: {len(asked)} questions x {profile.concurrency} clients")
     env = neo4j_env(server)
     plan = {
         "target": "bolt",
