@@ -89,7 +89,7 @@ async def load_ours(graph: Graph, raw: list[dict[str, Any]]) -> IngestResult:
 async def warm_up_ours(graph: Graph) -> None:
     """Load a small generated graph through our path, then delete it and its changes."""
     await load_ours(graph, generate(WARM_UP_NODES, seed=1).documents)
-    await graph.write("MATCH (n) WHERE n:Entity OR n:Change OR n:ChangeFeed DETACH DELETE n")
+    await graph.write("MATCH (n) WHERE n:Entity OR n:ChangeSet OR n:ChangeFeed DETACH DELETE n")
 
 
 async def warm_up_floor(graph: Graph) -> None:

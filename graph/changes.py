@@ -9,7 +9,16 @@ RECORD_CHANGES to the same transaction. That statement
 1. takes the write lock on the one `(:ChangeFeed {name: 'changes'})` counter
    node by `SET feed.seq = feed.seq + n` (Neo4j takes the lock before reading
    `seq`, because the SET depends on it), and
-2. creates one `(:Change)` node per change, numbered seq+1 … seq+n.
+2. creates one `(:ChangeSet)` node for the transaction's changes, numbered
+   `first` = seq+1 … `last` = seq+n, with one list per field (`kinds`,
+   `entity_ids`, …; "" where a change has no such field, as Neo4j lists hold
+   no nulls), so change seq is item seq - first of each list.
+
+Why one node per transaction and not one per change: a bulk load changes as
+many things as it writes, and a node per change doubled the load's cost (20k
+generated nodes: 19.6 s with Change nodes, 13 s with change sets, 11 s with no
+feed; bench/README.md, profiling notes). A change set is written once and
+never altered, except that pruning trims its front.
 
 Why this gives consumers a feed they cannot skip through:
 
@@ -18,7 +27,9 @@ Why this gives consumers a feed they cannot skip through:
   change below N is already visible. Concurrent writers queue on the lock.
 - A transaction that rolls back releases its numbers with the lock (its
   counter update is undone too), so the numbers have no gaps; the uniqueness
-  constraint on Change.seq guards against duplicates all the same.
+  constraints on ChangeSet.first and .last guard against duplicates all the same.
+  Because there are no gaps, the sets holding changes a+1 … a+k are exactly
+  those with last > a and first <= a+k (READ_CHANGES).
 - The lock is taken in the transaction's last statement: it is held only for
   the commit, and it is the last lock every writer takes, so it adds no
   deadlock with the entity and relationship locks taken before it.
@@ -51,33 +62,46 @@ KINDS = {
     "(a seed file reloaded without it)",
 }
 
+# The fields of a change, each stored as one list property of its ChangeSet.
+FIELDS = ("kind", "entity_id", "entity_label", "relationship_id", "relation", "source_id")
+_LISTS = {field: field + "s" for field in FIELDS}  # kind -> kinds, entity_id -> entity_ids …
+
 RECORD_CHANGES = """
 MERGE (feed:ChangeFeed {name: 'changes'})
   ON CREATE SET feed.seq = 0, feed.pruned_through = 0
-SET feed.seq = feed.seq + size($changes)
-WITH feed.seq - size($changes) AS base
-UNWIND range(0, size($changes) - 1) AS i
-WITH base + i + 1 AS seq, $changes[i] AS change
-CREATE (c:Change {
-  seq: seq, kind: change.kind, entity_id: change.entity_id, entity_label: change.entity_label,
-  relationship_id: change.relationship_id, relation: change.relation,
-  source_id: change.source_id, origin: $origin, at: datetime()
+SET feed.seq = feed.seq + size($kinds)
+CREATE (s:ChangeSet {
+  first: feed.seq - size($kinds) + 1, last: feed.seq, origin: $origin, at: datetime(),
+  kinds: $kinds, entity_ids: $entity_ids, entity_labels: $entity_labels,
+  relationship_ids: $relationship_ids, relations: $relations, source_ids: $source_ids
 })
-RETURN min(seq) AS first, max(seq) AS last
+RETURN s.first AS first, s.last AS last
 """
 
-# `seq > $after` with ORDER BY/LIMIT walks the Change.seq index in order.
+# Changes after+1 … after+limit: the sets that hold them, each sliced to its part
+# (numbers have no gaps, see above). At most `limit` sets, walked in `last` order.
 READ_CHANGES = """
 OPTIONAL MATCH (feed:ChangeFeed {name: 'changes'})
 CALL () {
-  MATCH (c:Change) WHERE c.seq > $after
-  WITH c ORDER BY c.seq LIMIT $limit
-  RETURN collect(c {.*}) AS changes
+  MATCH (s:ChangeSet) WHERE s.last > $after
+  WITH s ORDER BY s.last LIMIT $limit
+  WITH s WHERE s.first <= $after + $limit
+  WITH s, CASE WHEN s.first > $after THEN 0 ELSE $after + 1 - s.first END AS start,
+       CASE WHEN s.last < $after + $limit THEN s.last ELSE $after + $limit END
+         - s.first + 1 AS stop
+  RETURN collect({
+    first: s.first + start, origin: s.origin, at: s.at,
+    kinds: s.kinds[start..stop], entity_ids: s.entity_ids[start..stop],
+    entity_labels: s.entity_labels[start..stop],
+    relationship_ids: s.relationship_ids[start..stop],
+    relations: s.relations[start..stop], source_ids: s.source_ids[start..stop]
+  }) AS sets
 }
 RETURN coalesce(feed.seq, 0) AS head, coalesce(feed.pruned_through, 0) AS pruned_through,
-       changes
+       sets
 """
 
+# Sets wholly at or below `through` are deleted; the one that straddles it loses its front.
 PRUNE_CHANGES = """
 MATCH (feed:ChangeFeed {name: 'changes'})
 WITH feed, CASE WHEN $through < feed.seq THEN $through ELSE feed.seq END AS through
@@ -85,12 +109,49 @@ SET feed.pruned_through = CASE WHEN through > feed.pruned_through THEN through
                                ELSE feed.pruned_through END
 WITH feed, through
 CALL (through) {
-  MATCH (c:Change) WHERE c.seq <= through
-  DELETE c
-  RETURN count(c) AS deleted
+  MATCH (s:ChangeSet) WHERE s.last <= through
+  WITH s, s.last - s.first + 1 AS n
+  DELETE s
+  RETURN sum(n) AS whole
 }
-RETURN deleted, feed.pruned_through AS pruned_through
+CALL (through) {
+  MATCH (s:ChangeSet) WHERE s.first <= through AND s.last > through
+  WITH s, through - s.first + 1 AS n
+  SET s.first = through + 1,
+      s.kinds = s.kinds[n..], s.entity_ids = s.entity_ids[n..],
+      s.entity_labels = s.entity_labels[n..], s.relationship_ids = s.relationship_ids[n..],
+      s.relations = s.relations[n..], s.source_ids = s.source_ids[n..]
+  RETURN sum(n) AS trimmed
+}
+RETURN whole + trimmed AS deleted, feed.pruned_through AS pruned_through
 """
+
+# Databases written before change sets hold one (:Change) node per change: each
+# becomes a set of one, so consumers' cursors and the numbering carry over.
+# A batch at a time (MIGRATE_BATCH), MERGE so that two processes starting at
+# once cannot number a change twice.
+MIGRATE_BATCH = 5_000
+MIGRATE_CHANGE_NODES = """
+MATCH (c:Change)
+WITH c ORDER BY c.seq LIMIT $batch
+MERGE (s:ChangeSet {first: c.seq})
+  ON CREATE SET s.last = c.seq, s.origin = c.origin, s.at = c.at, s.kinds = [c.kind],
+    s.entity_ids = [coalesce(c.entity_id, '')], s.entity_labels = [coalesce(c.entity_label, '')],
+    s.relationship_ids = [coalesce(c.relationship_id, '')],
+    s.relations = [coalesce(c.relation, '')], s.source_ids = [coalesce(c.source_id, '')]
+DELETE c
+RETURN count(*) AS migrated
+"""
+
+
+async def migrate_change_nodes(graph: Graph) -> int:
+    """Turn (:Change) nodes of an older database into change sets; returns how many."""
+    migrated = 0
+    while True:
+        rows = await graph.write(MIGRATE_CHANGE_NODES, {"batch": MIGRATE_BATCH})
+        if not rows or not rows[0]["migrated"]:
+            return migrated
+        migrated += rows[0]["migrated"]
 
 
 class CursorExpired(GraphError):
@@ -129,7 +190,7 @@ class ChangePage:
     head: int  # the newest change's seq (0 when nothing was ever recorded)
 
 
-def _change_sort_key(change: dict[str, Any]) -> tuple[str, str]:
+def change_sort_key(change: dict[str, Any]) -> tuple[str, str]:
     return (change.get("entity_id") or "", change.get("relationship_id") or "")
 
 
@@ -143,39 +204,48 @@ def collect_changes(results: Sequence[list[Record]]) -> list[dict[str, Any]]:
     for rows in results:
         for row in rows:
             found = row.get("changes") or []
-            changes.extend(sorted(found, key=_change_sort_key))
+            changes.extend(sorted(found, key=change_sort_key))
     return changes
 
 
-def recorder(origin: str) -> Callable[[list[list[Record]]], list[Statement]]:
-    """The `then` for write_in_one_transaction: records what its statements changed.
+def record_changes(changes: Sequence[dict[str, Any]], origin: str) -> list[Statement]:
+    """The statement that records these changes (none when there are none).
 
     `origin` says what made the write ("seed:ncsc-2024-03-25.yaml",
-    "import:…", "mutation:upsertEntity"). Nothing changed, nothing recorded.
+    "import:…", "mutation:upsertEntity").
     """
+    if not changes:
+        return []
+    parameters: dict[str, Any] = {
+        _LISTS[field]: [change.get(field) or "" for change in changes] for field in FIELDS
+    }
+    return [(RECORD_CHANGES, {**parameters, "origin": origin})]
+
+
+def recorder(origin: str) -> Callable[[list[list[Record]]], list[Statement]]:
+    """The `then` for write_in_one_transaction: records what its statements changed
+    (every `changes` column they returned). Nothing changed, nothing recorded."""
 
     def record(results: list[list[Record]]) -> list[Statement]:
-        changes = collect_changes(results)
-        if not changes:
-            return []
-        return [(RECORD_CHANGES, {"changes": changes, "origin": origin})]
+        return record_changes(collect_changes(results), origin)
 
     return record
 
 
-def _change_from_record(row: dict[str, Any]) -> Change:
-    at = row["at"].to_native()
-    return Change(
-        seq=row["seq"],
-        kind=row["kind"],
-        origin=row["origin"],
-        at=at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        entity_id=row.get("entity_id"),
-        entity_label=row.get("entity_label"),
-        relationship_id=row.get("relationship_id"),
-        relation=row.get("relation"),
-        source_id=row.get("source_id"),
-    )
+def _changes_in_set(found: dict[str, Any]) -> list[Change]:
+    """The changes of one (sliced) ChangeSet, oldest first."""
+    at = found["at"].to_native().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    optional = FIELDS[1:]  # all but kind: "" where the change has none
+    return [
+        Change(
+            seq=found["first"] + offset,
+            kind=kind,
+            origin=found["origin"],
+            at=at,
+            **{field: found[_LISTS[field]][offset] or None for field in optional},
+        )
+        for offset, kind in enumerate(found["kinds"])
+    ]
 
 
 async def changes_after(graph: Graph, after: int, first: int) -> ChangePage:
@@ -184,7 +254,8 @@ async def changes_after(graph: Graph, after: int, first: int) -> ChangePage:
     row = rows[0]
     if after < row["pruned_through"]:
         raise CursorExpired(after, row["pruned_through"])
-    changes = [_change_from_record(c) for c in row["changes"]]
+    sets = sorted(row["sets"], key=lambda found: found["first"])
+    changes = [change for found in sets for change in _changes_in_set(found)]
     return ChangePage(changes=changes[:first], has_next=len(changes) > first, head=row["head"])
 
 

@@ -65,6 +65,12 @@ class ValidationError(GraphError):
         super().__init__(f"{origin}: {len(problems)} problem(s), nothing written\n{shown}")
 
 
+class WriteConflict(GraphError):
+    """Something a write relied on changed under it (another writer); nothing was written."""
+
+    code = "WRITE_CONFLICT"
+
+
 class NotFound(GraphError):
     """A reference (id, name or alias) matched no entity."""
 

@@ -8,17 +8,17 @@ transaction, so a failure leaves the graph as it was before that document.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, LiteralString
 
 from neo4j.exceptions import ConstraintError
 
-from graph.changes import recorder
+from graph.changes import CREATED, WITHDRAWN, change_sort_key, collect_changes, record_changes
 from graph.database import Graph, Record, Statement
 from graph.documents import GraphDocument, a, combine_failures, wrong_label
-from graph.errors import ValidationError
+from graph.errors import ValidationError, WriteConflict
 from graph.model import LABELS, RELATION_TYPES
 from graph.schema_setup import ensure_schema
 
@@ -27,9 +27,10 @@ from graph.schema_setup import ensure_schema
 # graph/resolution.py) are kept after the document's own, so a reload leaves an
 # imported actor findable by its imported names.
 #
-# Every upsert compares what it found with what it left (properties and
-# labels), so the change feed records real changes only: a reload of the same
-# file records nothing (see graph/changes.py).
+# Entities new to the graph are CREATEd (see EXISTING_ENTITIES); every MERGE
+# compares what it found with what it left (properties and labels), so the
+# change feed records real changes only: a reload of the same file records
+# nothing (see graph/changes.py).
 #
 # Labels and relationship types are written into the statement text, one
 # statement per label or type that a batch uses (they come from the model's
@@ -40,7 +41,31 @@ from graph.schema_setup import ensure_schema
 # removing dynamic labels cost 15 db hits per node (bench/README.md, profiling notes).
 
 
-def _upsert_entities(label: str, other_labels: list[str]) -> LiteralString:
+# What the graph already holds of a batch's entities. Everything else is new to
+# this transaction and is written with CREATE, which skips MERGE's look-up and
+# the before/after comparison: all of it is a change of kind 'created'. So is
+# every claim with a new end and every mention of a new source (a relationship
+# cannot exist before both of its ends do). Those changes are known before the
+# write, so the loader makes their change records itself and the CREATE only
+# counts its rows (returning a map per row cost ~15% of a bulk load). Should a
+# concurrent loader create one of those ids between this probe and the CREATE,
+# the uniqueness constraint refuses the CREATE and the transaction is retried
+# (`_write_batch`), probing again.
+EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN collect(e.id) AS existing"
+
+
+def _create_entities(label: str) -> LiteralString:
+    return (
+        "UNWIND $rows AS row CREATE (e:Entity:"
+        + label
+        + """ {id: row.id})
+SET e += row.props
+RETURN count(*) AS created
+"""
+    )
+
+
+def _merge_entities(label: str, other_labels: list[str]) -> LiteralString:
     remove = ":".join(other_labels)
     return (
         """
@@ -63,8 +88,7 @@ REMOVE e.created
 WITH e, row, created, created OR properties(e) <> before
   OR size(labels(e)) <> size(before_labels)
   OR any(l IN labels(e) WHERE NOT l IN before_labels) AS changed
-RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
-       collect(CASE WHEN changed THEN {
+RETURN collect(CASE WHEN changed THEN {
          kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
          entity_id: e.id, entity_label: '"""
         + label
@@ -73,13 +97,28 @@ RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
     )
 
 
-UPSERT_ENTITIES: dict[str, LiteralString] = {
-    label: _upsert_entities(label, [other for other in LABELS if other != label])
-    for label in LABELS
+CREATE_ENTITIES: dict[str, LiteralString] = {label: _create_entities(label) for label in LABELS}
+MERGE_ENTITIES: dict[str, LiteralString] = {
+    label: _merge_entities(label, [other for other in LABELS if other != label]) for label in LABELS
 }
 
 
-def _upsert_claims(relation: str) -> LiteralString:
+def _create_claims(relation: str) -> LiteralString:
+    return (
+        """
+UNWIND $rows AS row
+MATCH (a:Entity {id: row.from})
+MATCH (b:Entity {id: row.to})
+CREATE (a)-[r:"""
+        + relation
+        + """ {id: row.id}]->(b)
+SET r += row.props
+RETURN count(*) AS created
+"""
+    )
+
+
+def _merge_claims(relation: str) -> LiteralString:
     return (
         """
 UNWIND $rows AS row
@@ -94,8 +133,7 @@ SET r += row.props
 WITH r, row, before, coalesce(r.created, false) AS created
 REMOVE r.created
 WITH r, row, created, created OR properties(r) <> before AS changed
-RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
-       collect(CASE WHEN changed THEN {
+RETURN collect(CASE WHEN changed THEN {
          kind: CASE WHEN created THEN 'created' ELSE 'updated' END,
          relationship_id: r.id, relation: '"""
         + relation
@@ -104,40 +142,50 @@ RETURN count(CASE WHEN created THEN 1 END) AS created, count(*) AS written,
     )
 
 
-UPSERT_CLAIMS: dict[str, LiteralString] = {
-    relation: _upsert_claims(relation) for relation in RELATION_TYPES if relation != "MENTIONS"
-}
+CLAIM_RELATIONS = [relation for relation in RELATION_TYPES if relation != "MENTIONS"]
+CREATE_CLAIMS: dict[str, LiteralString] = {rel: _create_claims(rel) for rel in CLAIM_RELATIONS}
+MERGE_CLAIMS: dict[str, LiteralString] = {rel: _merge_claims(rel) for rel in CLAIM_RELATIONS}
 
 # A source mentions everything its document declares or makes claims about.
 # One row per source document: {source, ids}.
-UPSERT_MENTIONS = """
+_MENTIONS = """
 UNWIND $rows AS row
 MATCH (s:Entity {id: row.source}) WHERE s:Source
 UNWIND row.ids AS entity_id
 MATCH (e:Entity {id: entity_id})
 WHERE e <> s
-MERGE (s)-[m:MENTIONS {id: row.source + '-MENTIONS->' + entity_id}]->(e)
+"""
+CREATE_MENTIONS = (
+    _MENTIONS
+    + """CREATE (s)-[m:MENTIONS {id: row.source + '-MENTIONS->' + entity_id}]->(e)
+SET m.source = row.source
+RETURN count(*) AS created
+"""
+)
+MERGE_MENTIONS = (
+    _MENTIONS
+    + """MERGE (s)-[m:MENTIONS {id: row.source + '-MENTIONS->' + entity_id}]->(e)
   ON CREATE SET m.source = row.source, m.created = true
 WITH m, coalesce(m.created, false) AS created
 REMOVE m.created
-RETURN count(*) AS written,
-       collect(CASE WHEN created THEN {
+RETURN collect(CASE WHEN created THEN {
          kind: 'created', relationship_id: m.id, relation: 'MENTIONS', source_id: m.source} END)
          AS changes
 """
+)
 
 # A seed file is the whole word of its source: claims (and mentions) it no
 # longer makes are withdrawn. One statement per relationship type, each an index
 # seek per source on rel_<type>_source: an untyped `()-[r]->()` scanned every
 # relationship of the graph, and `r.source IN $sources` scanned the whole index,
 # for every transaction (a bulk load was quadratic); a single UNION of the typed
-# seeks took seconds to plan. Sources that the transaction itself created have
-# nothing to withdraw, so a first load runs no prune at all.
+# seeks took seconds to plan. Sources new to the transaction have nothing to
+# withdraw, so a first load runs no prune at all.
 PRUNE_SOURCE_CLAIMS: dict[str, LiteralString] = {
     rel: "UNWIND $sources AS source MATCH ()-[r:" + rel + " {source: source}]->() "
     "WHERE NOT r.id IN $keep "
     "WITH r, r.id AS id, r.source AS source DELETE r "
-    "RETURN count(*) AS deleted, collect({kind: 'withdrawn', relationship_id: id, "
+    "RETURN collect({kind: 'withdrawn', relationship_id: id, "
     "relation: '" + rel + "', source_id: source}) AS changes"
     for rel in RELATION_TYPES
 }
@@ -210,72 +258,186 @@ async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> 
         raise combine_failures(failures)
 
 
+# A change as the write statements return it and RECORD_CHANGES takes it (graph/changes.py).
+ChangeRecord = dict[str, Any]
+Plan = list[tuple[Statement, list[ChangeRecord] | None]]
+
+
+def _created(**fields: str) -> ChangeRecord:
+    return {"kind": CREATED, **fields}
+
+
 def _by_id(row: dict[str, Any]) -> str:
     return str(row["id"])
 
 
+def _split(
+    rows: list[dict[str, Any]], new: Callable[[dict[str, Any]], bool]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows to CREATE, rows to MERGE), each sorted by id."""
+    fresh = [row for row in rows if new(row)]
+    rest = [row for row in rows if not new(row)]
+    return sorted(fresh, key=_by_id), sorted(rest, key=_by_id)
+
+
 @dataclass(frozen=True)
 class BatchWrite:
-    """What one transaction writes for a batch of documents.
+    """What one transaction writes for a batch of documents, in three stages.
 
-    `statements` are the upserts: entities (one statement per label), claims
-    (one per relation type), then mentions. The prune of withdrawn claims is
-    decided inside the transaction (`prune_statements`), once the upserts have
-    said which sources are new.
+    1. `probe`: which of the batch's entities the graph already holds.
+    2. `upserts`: entities (per label), claims (per relation type), mentions;
+       CREATE for what the probe says is new (and claims with a new end,
+       mentions by a new source), MERGE with change detection for the rest.
+    3. `prune`: claims and mentions the batch's existing sources no longer make.
+    Then the change feed records what every stage changed (graph/changes.py).
     """
 
-    statements: list[tuple[str, Statement]]  # (kind, statement); kind: entities/claims/mentions
-    sources: list[str]  # the batch's documents' sources, in document order
+    entity_rows: dict[str, list[dict[str, Any]]]  # label -> {id, props, source}
+    claim_rows: dict[str, list[dict[str, Any]]]  # relation -> ClaimRecord.row()
+    mention_rows: list[dict[str, Any]]  # {source, ids}, one per source
     keep: list[str]  # the claim and mention ids those sources still make
     replace_source_claims: bool
+    # Plans by the probe's answer: each stage and the summary ask for the same one.
+    _plans: dict[frozenset[str], Plan] = field(default_factory=dict, compare=False, repr=False)
 
-    def prune_statements(self, results: Sequence[list[Record]]) -> list[Statement]:
-        """The prune for the sources that existed before this transaction (none on a first load)."""
-        if not self.replace_source_claims or not self.sources:
-            return []
-        created = {
-            change["entity_id"]
-            for rows in results[: self.entity_statement_count]
+    def probe(self) -> Statement:
+        ids = sorted({row["id"] for rows in self.entity_rows.values() for row in rows})
+        return EXISTING_ENTITIES, {"ids": ids}
+
+    @staticmethod
+    def _existing(results: Sequence[list[Record]]) -> set[str]:
+        return set(results[0][0]["existing"])
+
+    def _plan(self, results: Sequence[list[Record]]) -> Plan:
+        """The upserts, each with the changes it makes when they are known beforehand
+        (CREATE), or None when the statement reports its own (MERGE)."""
+        existing = frozenset(self._existing(results))
+        if existing not in self._plans:
+            self._plans[existing] = self._make_plan(existing)
+        return self._plans[existing]
+
+    def _make_plan(self, existing: frozenset[str]) -> Plan:
+        new_ids = {
+            row["id"]
+            for rows in self.entity_rows.values()
             for row in rows
-            for change in row["changes"]
-            if change["kind"] == "created"
+            if row["id"] not in existing
         }
-        existing = [source for source in self.sources if source not in created]
-        if not existing:
-            return []
-        parameters = {"sources": existing, "keep": self.keep}
-        return [(prune, parameters) for prune in PRUNE_SOURCE_CLAIMS.values()]
 
-    @property
-    def entity_statement_count(self) -> int:
-        return sum(1 for kind, _ in self.statements if kind == "entities")
+        def new_entity(row: dict[str, Any]) -> bool:
+            return row["id"] in new_ids
+
+        def new_claim(row: dict[str, Any]) -> bool:
+            return row["from"] in new_ids or row["to"] in new_ids
+
+        plan: Plan = []
+        # Labels and types in the model's order, so every loader takes locks in one order.
+        for label in LABELS:
+            fresh, rest = _split(self.entity_rows.get(label, []), new_entity)
+            if fresh:
+                created = [
+                    _created(entity_id=row["id"], entity_label=label, source_id=row["source"])
+                    for row in fresh
+                ]
+                plan.append(((CREATE_ENTITIES[label], {"rows": fresh}), created))
+            if rest:
+                plan.append(((MERGE_ENTITIES[label], {"rows": rest}), None))
+        for relation in CLAIM_RELATIONS:
+            fresh, rest = _split(self.claim_rows.get(relation, []), new_claim)
+            if fresh:
+                created = [
+                    _created(
+                        relationship_id=row["id"],
+                        relation=relation,
+                        source_id=row["props"]["source"],
+                    )
+                    for row in fresh
+                ]
+                plan.append(((CREATE_CLAIMS[relation], {"rows": fresh}), created))
+            if rest:
+                plan.append(((MERGE_CLAIMS[relation], {"rows": rest}), None))
+        fresh_sources = [row for row in self.mention_rows if row["source"] not in existing]
+        old_sources = [row for row in self.mention_rows if row["source"] in existing]
+        if fresh_sources:
+            created = [
+                _created(
+                    relationship_id=f"{row['source']}-MENTIONS->{ref}",
+                    relation="MENTIONS",
+                    source_id=row["source"],
+                )
+                for row in fresh_sources
+                for ref in row["ids"]
+                if ref != row["source"]
+            ]
+            plan.append(((CREATE_MENTIONS, {"rows": fresh_sources}), created))
+        if old_sources:
+            plan.append(((MERGE_MENTIONS, {"rows": old_sources}), None))
+        return plan
+
+    def upserts(self, results: Sequence[list[Record]]) -> list[Statement]:
+        return [statement for statement, _ in self._plan(results)]
+
+    def changes(self, results: Sequence[list[Record]]) -> list[ChangeRecord]:
+        """Every change the upserts and the prune made, in statement order.
+
+        Raises WriteConflict (rolling the transaction back) when a CREATE wrote
+        fewer rows than planned: an entity it needed was deleted meanwhile.
+        """
+        plan = self._plan(results)
+        upserted = results[1 : 1 + len(plan)]
+        changes: list[ChangeRecord] = []
+        for (_, known), rows in zip(plan, upserted, strict=True):
+            if known is None:
+                changes += collect_changes([rows])
+            elif rows[0]["created"] == len(known):
+                changes += sorted(known, key=change_sort_key)
+            else:
+                raise WriteConflict(
+                    f"{len(known) - rows[0]['created']} of {len(known)} new entities or "
+                    "relationships lost an end to another writer while loading; nothing of "
+                    "this batch was written: load it again"
+                )
+        return changes + collect_changes(results[1 + len(plan) :])
+
+    def prune(self, results: Sequence[list[Record]]) -> list[Statement]:
+        """The prune for the sources that existed before this transaction (none on a first load)."""
+        if not self.replace_source_claims:
+            return []
+        existing = self._existing(results)
+        sources = [row["source"] for row in self.mention_rows if row["source"] in existing]
+        if not sources:
+            return []
+        parameters = {"sources": sources, "keep": self.keep}
+        return [(prune, parameters) for prune in PRUNE_SOURCE_CLAIMS.values()]
 
 
 def batch_write(documents: Sequence[GraphDocument], replace_source_claims: bool) -> BatchWrite:
-    """The statements that write several documents in one transaction, as UNWIND batches."""
-    entity_rows: dict[str, list[dict[str, Any]]] = {}
+    """The rows that write several documents in one transaction, as UNWIND batches.
+
+    An entity or claim declared by several of the documents is written once, as
+    its last declaration says (every row sets every property its label or type
+    knows, so that is what writing them in turn would leave), and recorded as
+    one change; a source cited by several mentions everything any of them declares.
+    """
+    entities: dict[str, dict[str, Any]] = {}
     for document in documents:
         for entity in document.entities:
             row = entity.row()
-            entity_rows.setdefault(row["label"], []).append(
-                {"id": row["id"], "props": row["props"], "source": document.source_id}
-            )
+            entities.pop(row["id"], None)  # the last declaration, in its place
+            entities[row["id"]] = {
+                "id": row["id"],
+                "label": row["label"],
+                "props": row["props"],
+                "source": document.source_id,
+            }
+    entity_rows: dict[str, list[dict[str, Any]]] = {}
+    for row in entities.values():
+        entity_rows.setdefault(row.pop("label"), []).append(row)
+    claims = {claim.id: claim.row() for document in documents for claim in document.claims}
     claim_rows: dict[str, list[dict[str, Any]]] = {}
-    for document in documents:
-        for claim in document.claims:
-            claim_rows.setdefault(claim.relation, []).append(claim.row())
-    # Labels and types in the model's order, so every loader takes locks in one order.
-    statements: list[tuple[str, Statement]] = [
-        ("entities", (UPSERT_ENTITIES[label], {"rows": sorted(entity_rows[label], key=_by_id)}))
-        for label in LABELS
-        if label in entity_rows
-    ]
-    statements += [
-        ("claims", (UPSERT_CLAIMS[relation], {"rows": sorted(claim_rows[relation], key=_by_id)}))
-        for relation in UPSERT_CLAIMS
-        if relation in claim_rows
-    ]
-    mention_rows: list[dict[str, Any]] = []
+    for row in claims.values():
+        claim_rows.setdefault(row["type"], []).append(row)
+    mentions: dict[str, set[str]] = {}
     keep: list[str] = []
     for document in documents:
         if document.source_id is None:
@@ -284,14 +446,13 @@ def batch_write(documents: Sequence[GraphDocument], replace_source_claims: bool)
         mentioned = {e.id for e in document.entities}
         mentioned.update(c.from_id for c in document.claims if source_id in c.sources)
         mentioned.update(c.to_id for c in document.claims if source_id in c.sources)
-        mention_rows.append({"source": source_id, "ids": sorted(mentioned)})
+        mentions.setdefault(source_id, set()).update(mentioned)
         keep += [c.id for c in document.claims if c.source == source_id]
         keep += [f"{source_id}-MENTIONS->{ref}" for ref in sorted(mentioned)]
-    if mention_rows:
-        statements.append(("mentions", (UPSERT_MENTIONS, {"rows": mention_rows})))
     return BatchWrite(
-        statements=statements,
-        sources=[row["source"] for row in mention_rows],
+        entity_rows=entity_rows,
+        claim_rows=claim_rows,
+        mention_rows=[{"source": source, "ids": sorted(ids)} for source, ids in mentions.items()],
         keep=keep,
         replace_source_claims=replace_source_claims,
     )
@@ -325,21 +486,16 @@ async def load_documents(
         write = batch_write(batch, replace_source_claims)
         results = await _write_batch(graph, write, origin or _seed_origin(batch))
         summary.documents.extend(document.origin for document in batch)
-        for (kind, _), rows in zip(write.statements, results, strict=False):
-            if kind == "entities":
-                summary.entities_created += rows[0]["created"]
-                summary.entities_written += rows[0]["written"]
-            elif kind == "claims":
-                summary.claims_created += rows[0]["created"]
-                summary.claims_written += rows[0]["written"]
-        # Then come the prunes (none when every source is new), one per relationship
-        # type, and the change record (when anything changed); MENTIONS are no claims.
-        pruned = [rows for rows in results[len(write.statements) :] if "deleted" in rows[0]]
-        summary.claims_removed += sum(
-            rows[0]["deleted"]
-            for rel, rows in zip(PRUNE_SOURCE_CLAIMS, pruned, strict=False)
-            if rel != "MENTIONS"
-        )
+        summary.entities_written += sum(len(rows) for rows in write.entity_rows.values())
+        summary.claims_written += sum(len(rows) for rows in write.claim_rows.values())
+        # What the feed recorded is what was created and withdrawn (mentions are no claims).
+        for change in write.changes(results):
+            if change["kind"] == CREATED and change.get("entity_id") is not None:
+                summary.entities_created += 1
+            elif change["kind"] == CREATED and change["relation"] != "MENTIONS":
+                summary.claims_created += 1
+            elif change["kind"] == WITHDRAWN and change["relation"] != "MENTIONS":
+                summary.claims_removed += 1
     return summary
 
 
@@ -355,16 +511,20 @@ CONSTRAINT_RETRIES = 5
 async def _write_batch(graph: Graph, write: BatchWrite, origin: str) -> list[list[Record]]:
     """One transaction for the batch, retried when a concurrent loader won a MERGE race.
 
-    MERGE on a uniquely constrained id can fail with ConstraintValidationFailed when
-    another transaction created the same node or relationship after this one looked
-    for it; the whole transaction rolled back, and running it again finds (and
-    updates) what the other loader created.
+    CREATE and MERGE on a uniquely constrained id fail with ConstraintValidationFailed
+    when another transaction created the same node or relationship after this one
+    looked for it; the whole transaction rolled back, and running it again finds
+    (and updates) what the other loader created.
     """
-    statements = [statement for _, statement in write.statements]
     for attempt in range(CONSTRAINT_RETRIES):
         try:
             return await graph.write_in_one_transaction(
-                statements, then=[write.prune_statements, recorder(origin)]
+                [write.probe()],
+                then=[
+                    write.upserts,
+                    write.prune,
+                    lambda results: record_changes(write.changes(results), origin),
+                ],
             )
         except ConstraintError:
             if attempt == CONSTRAINT_RETRIES - 1:

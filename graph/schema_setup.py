@@ -7,7 +7,7 @@
   id/name/alias look-up that works on a list property).
 - range indexes for the properties queries filter on, and on every relationship
   type's `source` (the loader prunes a source's withdrawn claims through them).
-- the change feed's Change.seq and ChangeFeed.name are unique.
+- the change feed's ChangeSet.first, ChangeSet.last and ChangeFeed.name are unique.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from typing import LiteralString
 
 from neo4j.exceptions import ClientError
 
+from graph.changes import migrate_change_nodes
 from graph.database import Graph
 from graph.errors import Neo4jUnavailable
 from graph.model import LABELS, RELATION_TYPES
 
 SEARCH_INDEX = "entity_search"
 LOOKUP_INDEX = "entity_lookup"
+# Versions that kept one (:Change) node per change created this constraint.
+OLD_CHANGE_CONSTRAINT = "change_seq"
 
 
 def schema_statements() -> list[LiteralString]:
@@ -34,8 +37,12 @@ def schema_statements() -> list[LiteralString]:
         "CREATE FULLTEXT INDEX entity_lookup IF NOT EXISTS FOR (e:Entity) ON EACH [e.lookup_keys] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
         "CREATE RANGE INDEX incident_started IF NOT EXISTS FOR (i:Incident) ON (i.started)",
-        # The change feed (graph/changes.py): one counter node, change numbers unique.
-        "CREATE CONSTRAINT change_seq IF NOT EXISTS FOR (c:Change) REQUIRE c.seq IS UNIQUE",
+        # The change feed (graph/changes.py): one counter node, one set of changes per
+        # transaction, its first and last numbers unique.
+        "CREATE CONSTRAINT change_set_first IF NOT EXISTS "
+        "FOR (s:ChangeSet) REQUIRE s.first IS UNIQUE",
+        "CREATE CONSTRAINT change_set_last IF NOT EXISTS "
+        "FOR (s:ChangeSet) REQUIRE s.last IS UNIQUE",
         "CREATE CONSTRAINT change_feed_name IF NOT EXISTS "
         "FOR (f:ChangeFeed) REQUIRE f.name IS UNIQUE",
     ]
@@ -65,6 +72,8 @@ def _already_exists(error: ClientError) -> bool:
 async def ensure_schema(graph: Graph) -> None:
     """Create what is missing; a no-op on a database that has it all (two reads).
 
+    Also moves an older database's change feed to change sets (graph/changes.py).
+
     Safe to run from several processes at once.
     """
     existing = await graph.read("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")
@@ -83,6 +92,10 @@ async def ensure_schema(graph: Graph) -> None:
                 raise
     if missing:
         await await_indexes_online(graph)
+    if OLD_CHANGE_CONSTRAINT in have:
+        # A database from before change sets: move its feed, once.
+        await migrate_change_nodes(graph)
+        await graph.write(f"DROP CONSTRAINT {OLD_CHANGE_CONSTRAINT} IF EXISTS")
 
 
 INDEX_WAIT_S = 300.0

@@ -39,13 +39,13 @@ def canonical_dump(driver: neo4j.Driver, ignore: frozenset[str] = frozenset()) -
     """The whole graph as sorted lines: nodes with labels and all properties, then
     relationships with type, endpoint ids and all properties (but those in `ignore`).
 
-    The change feed's own nodes (Change, ChangeFeed) are left out: they log how the
+    The change feed's own nodes (ChangeSet, ChangeFeed) are left out: they log how the
     graph was written, which differs between equal graphs written in another order
     or batching; tests/test_change_feed*.py check the feed itself.
     """
     nodes = _records(
         driver,
-        "MATCH (n) WHERE NOT n:Change AND NOT n:ChangeFeed "
+        "MATCH (n) WHERE NOT n:ChangeSet AND NOT n:ChangeFeed "
         "RETURN labels(n) AS labels, properties(n) AS props",
     )
     rels = _records(

@@ -10,6 +10,7 @@ import neo4j
 import pytest
 
 from bench.generate import generate
+from graph.changes import changes_after
 from graph.database import Graph
 from graph.documents import GraphDocument, validate_document
 from graph.loading import LoadSummary, load_documents
@@ -65,3 +66,53 @@ def test_batched_reload_withdraws_a_claim_its_source_no_longer_makes(
 def test_documents_per_transaction_must_be_positive(neo4j_env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=r"^documents_per_transaction: at least 1, not 0$"):
         load(neo4j_env, RAW[:1], 0)
+
+
+def _feed(env: dict[str, str]) -> list[tuple[str, str]]:
+    """Every recorded change as (kind, entity or relationship id), in id order."""
+
+    async def run() -> list[tuple[str, str]]:
+        async with Graph.connect(env=env) as graph:
+            page = await changes_after(graph, 0, 100_000)
+        return sorted((c.kind, c.entity_id or c.relationship_id or "") for c in page.changes)
+
+    return asyncio.run(run())
+
+
+def mixed_reload() -> list[dict[str, Any]]:
+    """Documents 0-13 again (one of them changed) and 14-20 new, where document 15
+    also declares an entity of document 16 (so one batch declares it twice) and
+    cites a claim between two entities that already exist."""
+    raw = copy.deepcopy(RAW[:21])
+    raw[3]["entities"][0]["description"] = "Changed on reload."
+    raw[15]["entities"].append({**raw[16]["entities"][0], "description": "Declared twice."})
+    old = raw[0]["entities"]
+    raw[15]["claims"].append(
+        {"from": old[1]["id"], "relation": "RELATED_TO", "to": old[2]["id"], "likelihood": "LIKELY"}
+    )
+    return raw
+
+
+def test_a_batch_of_new_existing_and_twice_declared_entities_matches_one_per_transaction(
+    empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
+) -> None:
+    # New entities are CREATEd and the rest MERGEd (graph/loading.py): in one batch,
+    # that must write what one transaction per document does, and record the same
+    # changes but one: the entity declared twice is one creation, not a creation
+    # and an update.
+    load(neo4j_env, RAW[:14], 1)
+    one_by_one = load(neo4j_env, mixed_reload(), 1)
+    expected_graph, expected_feed = canonical_dump(driver), _feed(neo4j_env)
+    clear(driver)
+    load(neo4j_env, RAW[:14], 1)
+    batched = load(neo4j_env, mixed_reload(), 21)
+    assert canonical_dump(driver) == expected_graph
+    twice = RAW[16]["entities"][0]["id"]
+    changed = RAW[3]["entities"][0]["id"]
+    assert [c for c in expected_feed if c[0] == "updated"] == sorted(
+        [("updated", twice), ("updated", changed)]
+    )
+    expected_feed.remove(("updated", twice))
+    assert _feed(neo4j_env) == expected_feed
+    assert batched.entities_created == one_by_one.entities_created > 0
+    assert batched.claims_created == one_by_one.claims_created > 0

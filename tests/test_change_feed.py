@@ -102,10 +102,14 @@ def test_a_change_and_its_record_share_one_time_and_the_feed_counter_matches(
     load()
     rows = cypher(
         driver,
-        "MATCH (c:Change) WITH collect(DISTINCT c.at) AS times, count(*) AS n "
-        "MATCH (f:ChangeFeed) RETURN size(times) AS times, n, f.seq AS seq, f.name AS name",
+        "MATCH (s:ChangeSet) WITH collect(DISTINCT s.at) AS times, count(*) AS sets, "
+        "sum(size(s.kinds)) AS n, min(s.first) AS first, max(s.last) AS last "
+        "MATCH (f:ChangeFeed) RETURN size(times) AS times, sets, n, first, last, f.seq AS seq, "
+        "f.name AS name",
     )
-    assert rows == [{"times": 1, "n": 6, "seq": 6, "name": "changes"}]
+    assert rows == [
+        {"times": 1, "sets": 1, "n": 6, "first": 1, "last": 6, "seq": 6, "name": "changes"}
+    ]
 
 
 @pytest.mark.usefixtures("empty_graph", "neo4j_env")
@@ -228,7 +232,10 @@ def test_concurrent_writers_get_unique_gap_free_numbers_and_a_follower_misses_no
 
     seen = asyncio.run(scenario())
     assert [c.seq for c in seen] == list(range(1, 49))
-    stored = cypher(driver, "MATCH (c:Change) RETURN c.seq AS seq ORDER BY seq")
+    stored = cypher(
+        driver,
+        "MATCH (s:ChangeSet) UNWIND range(s.first, s.last) AS seq RETURN seq ORDER BY seq",
+    )
     assert [row["seq"] for row in stored] == list(range(1, 49))
     own = [c.entity_id for c in seen if c.entity_id != "org:shared"]
     assert sorted(own) == sorted(f"org:w{w}-{n}" for w in range(4) for n in range(6))
@@ -271,3 +278,62 @@ def test_the_cli_shows_the_head_and_prunes() -> None:
         "pruned 2 change(s); the feed now starts after change 2\n",
     )
     assert [c[0] for c in feed(after=2)] == [3, 4, 5, 6]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_pages_of_every_size_cut_across_change_sets_without_loss_or_repeat(
+    driver: neo4j.Driver,
+) -> None:
+    load()  # changes 1-6, one set
+    load(DOC.replace("Before.", "After.").replace(CLAIM, ""))  # 7-8
+    load(DOC.replace("Before.", "Again."))  # 9-10: the update, the claim back
+    sets = cypher(
+        driver, "MATCH (s:ChangeSet) RETURN s.first AS first, s.last AS last ORDER BY first"
+    )
+    assert sets == [{"first": 1, "last": 6}, {"first": 7, "last": 8}, {"first": 9, "last": 10}]
+    everything = feed()
+    assert [c[0] for c in everything] == list(range(1, 11))
+    for size in range(1, 12):
+        seen: list[tuple[Any, ...]] = []
+        after, has_next = 0, True
+        while has_next:
+            page = run(lambda graph: changes_after(graph, after, size))  # noqa: B023
+            assert len(page.changes) <= size and page.head == 10
+            seen += [summary(c) for c in page.changes]
+            after, has_next = (page.changes[-1].seq if page.changes else after), page.has_next
+        assert seen == everything, size
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_a_feed_of_change_nodes_from_an_older_version_becomes_change_sets(
+    driver: neo4j.Driver,
+) -> None:
+    from graph.schema_setup import ensure_schema
+
+    load()
+    before = run(lambda graph: changes_after(graph, 0, 100))
+    # What an older version stored: one (:Change) node per change, numbers unique.
+    cypher(driver, "CREATE CONSTRAINT change_seq FOR (c:Change) REQUIRE c.seq IS UNIQUE")
+    cypher(
+        driver,
+        "MATCH (s:ChangeSet) UNWIND range(0, size(s.kinds) - 1) AS i "
+        "CREATE (:Change {seq: s.first + i, kind: s.kinds[i], origin: s.origin, at: s.at, "
+        "entity_id: CASE s.entity_ids[i] WHEN '' THEN null ELSE s.entity_ids[i] END, "
+        "entity_label: CASE s.entity_labels[i] WHEN '' THEN null ELSE s.entity_labels[i] END, "
+        "relationship_id: CASE s.relationship_ids[i] WHEN '' THEN null "
+        "ELSE s.relationship_ids[i] END, "
+        "relation: CASE s.relations[i] WHEN '' THEN null ELSE s.relations[i] END, "
+        "source_id: s.source_ids[i]}) "
+        "WITH DISTINCT s DELETE s",
+    )
+    run(ensure_schema)
+    assert run(lambda graph: changes_after(graph, 0, 100)) == before
+    counts = cypher(
+        driver,
+        "MATCH (s:ChangeSet) WITH count(s) AS sets OPTIONAL MATCH (c:Change) "
+        "RETURN sets, count(c) AS left",
+    )
+    assert counts == [{"sets": 6, "left": 0}]
+    assert cypher(driver, "SHOW CONSTRAINTS YIELD name WHERE name = 'change_seq' RETURN name") == []
+    load(DOC.replace("Before.", "After."))
+    assert [c[:3] for c in feed(after=6)] == [(7, "updated", "actor:feed-x")]

@@ -30,7 +30,9 @@ from tests.stix_factory import actor_bundle, write_bundle
 BUNDLE_SIZE = 100  # actors per bundle; each brings a victim and a relationship
 LOCKED_SEED_ID = "actor:apt31"
 LOCKED_BUNDLE_ID = "actor:fault-actor-00150"  # in the second bundle
-ENTITY_UPSERT = "MERGE (e:Entity {id: row.id})"
+# Where a writer blocks on a held entity: the seed loader CREATEs entities new to
+# the graph (graph/loading.py), the STIX importer MERGEs them.
+ENTITY_UPSERT = "UNWIND $rows AS row"
 
 
 def dump(fault: FaultNeo4j) -> list[str]:
