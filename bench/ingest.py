@@ -2,11 +2,16 @@
 
 `load_ours` is what `threatgraph seed` does, on generated documents:
 validate_document on each, then graph.loading.load_documents (reference
-check, schema, MERGE upserts, mentions, the prune of withdrawn claims), with
-several documents per transaction. `load_floor` writes the same rows with the
-least Cypher that stores them: CREATE nodes, MATCH both ends by a uniquely
-constrained id, CREATE relationships, 5,000 rows per transaction, under their
-own label (FloorEntity) so that they do not meet ours.
+check, schema, a probe for what exists, CREATE or MERGE upserts, mentions,
+the prune of withdrawn claims, the change feed), with several documents per
+transaction. `load_floor` writes the same rows with the least Cypher that
+stores them: CREATE nodes, MATCH both ends by a uniquely constrained id,
+CREATE relationships, 5,000 rows per transaction, under labels of its own
+(FloorEntity, FLOOR_<type>) so that they do not meet ours. It runs twice:
+bare (that one constraint: the issue's floor) and indexed (IndexedEntity,
+INDEXED_<type>, with a copy of every index and constraint the API's schema
+has, graph/schema_setup.py), which says how much of the gap is the indexes
+that the questions need and how much the loader.
 
 Each is warmed up first (`warm_up_ours`, `warm_up_floor`): a small generated
 graph is loaded the same way and deleted again, so that neither pays alone for
@@ -17,6 +22,7 @@ of our statements took 0.7-1.9 s against a steady 20-300 ms.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,7 +32,7 @@ from bench.generate import generate
 from graph.database import Graph
 from graph.documents import GraphDocument, validate_document
 from graph.loading import load_documents
-from graph.schema_setup import await_indexes_online, ensure_schema
+from graph.schema_setup import await_indexes_online, ensure_schema, schema_statements
 
 DOCUMENTS_PER_TRANSACTION = 200
 WARM_UP_NODES = 2_000
@@ -92,10 +98,27 @@ async def warm_up_ours(graph: Graph) -> None:
     await graph.write("MATCH (n) WHERE n:Entity OR n:ChangeSet OR n:ChangeFeed DETACH DELETE n")
 
 
-async def warm_up_floor(graph: Graph) -> None:
+async def warm_up_floor(graph: Graph, indexed: bool) -> None:
     """Load a small generated graph through the floor's statements, then delete it."""
-    await load_floor(graph, validated(generate(WARM_UP_NODES, seed=1).documents))
-    await graph.write("MATCH (n:FloorEntity) DETACH DELETE n")
+    await load_floor(graph, validated(generate(WARM_UP_NODES, seed=1).documents), indexed)
+    await graph.write(f"MATCH (n:{_prefix(indexed)}Entity) DETACH DELETE n")
+
+
+def _prefix(indexed: bool) -> str:
+    return "Indexed" if indexed else "Floor"
+
+
+def indexed_floor_schema() -> list[str]:
+    """graph/schema_setup.py's constraints and indexes, for the indexed floor's labels
+    and types (the change feed's are left out: the floor records no changes)."""
+    statements = []
+    for statement in schema_statements():
+        if "Change" in statement:
+            continue
+        renamed = re.sub(r"(CONSTRAINT|INDEX) (\w+)", r"\1 indexed_floor_\2", statement)
+        renamed = re.sub(r"\((\w+):(\w+)\)", r"(\1:Indexed\2)", renamed)
+        statements.append(re.sub(r"\[r:(\w+)\]", r"[r:INDEXED_\1]", renamed))
+    return statements
 
 
 def _batches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -103,8 +126,11 @@ def _batches(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [rows[start : start + size] for start in range(0, len(rows), size)]
 
 
-async def load_floor(graph: Graph, documents: list[GraphDocument]) -> IngestResult:
-    """The same entities, claims and mentions, written by hand with bare UNWIND batches."""
+async def load_floor(
+    graph: Graph, documents: list[GraphDocument], indexed: bool = False
+) -> IngestResult:
+    """The same entities, claims and mentions, written by hand with bare UNWIND batches
+    (into a copy of the API's indexes when `indexed`)."""
     nodes_by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
     claims_by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
     mentions: list[dict[str, Any]] = []
@@ -119,35 +145,47 @@ async def load_floor(graph: Graph, documents: list[GraphDocument]) -> IngestResu
             mentioned = {e.id for e in document.entities} | {
                 ref for c in document.claims for ref in (c.from_id, c.to_id)
             }
+            source = document.source_id
             mentions += [
-                {"from": document.source_id, "to": ref, "id": f"{document.source_id}->{ref}"}
+                {
+                    "from": source,
+                    "to": ref,
+                    "id": f"{source}-MENTIONS->{ref}",
+                    "props": {"source": source},
+                }
                 for ref in sorted(mentioned)
-                if ref != document.source_id
+                if ref != source
             ]
-    await graph.write(
-        "CREATE CONSTRAINT floor_id IF NOT EXISTS FOR (n:FloorEntity) REQUIRE n.id IS UNIQUE"
+    prefix = _prefix(indexed)
+    node, relationship = prefix, prefix.upper() + "_"
+    schema = (
+        indexed_floor_schema()
+        if indexed
+        else ["CREATE CONSTRAINT floor_id IF NOT EXISTS FOR (n:FloorEntity) REQUIRE n.id IS UNIQUE"]
     )
+    for statement in schema:
+        await graph.write(statement)
     await await_indexes_online(graph)
     started = time.perf_counter()
     for label, rows in nodes_by_label.items():
         # Labels and types come from the model's fixed lists, never from input.
         create_nodes = (
-            f"UNWIND $rows AS row CREATE (n:FloorEntity:Floor{label}) "
+            f"UNWIND $rows AS row CREATE (n:{node}Entity:{node}{label}) "
             "SET n = row.props, n.id = row.id"
         )
         for batch in _batches(rows):
             await graph.write(create_nodes, {"rows": batch})
     for relation, rows in [*claims_by_type.items(), ("MENTIONS", mentions)]:
         create_relationships = (
-            "UNWIND $rows AS row MATCH (a:FloorEntity {id: row.from}) "
-            "MATCH (b:FloorEntity {id: row.to}) "
-            f"CREATE (a)-[r:FLOOR_{relation}]->(b) SET r = coalesce(row.props, {{}}), "
+            f"UNWIND $rows AS row MATCH (a:{node}Entity {{id: row.from}}) "
+            f"MATCH (b:{node}Entity {{id: row.to}}) "
+            f"CREATE (a)-[r:{relationship}{relation}]->(b) SET r = row.props, "
             "r.id = row.id"
         )
         for batch in _batches(rows):
             await graph.write(create_relationships, {"rows": batch})
     seconds = time.perf_counter() - started
-    nodes, relationships = await _counts(graph, "FloorEntity")
+    nodes, relationships = await _counts(graph, f"{node}Entity")
     return IngestResult(seconds, 0.0, nodes, relationships)
 
 
