@@ -305,6 +305,8 @@ class _Checker:
         self.problems: list[str] = []
 
     def where(self, path: str) -> str:
+        if not self.lines:  # a document that did not come from text (JSON-like data)
+            return path or "document"
         line = self.lines.get(path)
         if line is None:
             # Fall back to the nearest enclosing path that has a line.
