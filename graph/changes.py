@@ -255,8 +255,23 @@ async def changes_after(graph: Graph, after: int, first: int) -> ChangePage:
     if after < row["pruned_through"]:
         raise CursorExpired(after, row["pruned_through"])
     sets = sorted(row["sets"], key=lambda found: found["first"])
-    changes = [change for found in sets for change in _changes_in_set(found)]
-    return ChangePage(changes=changes[:first], has_next=len(changes) > first, head=row["head"])
+    changes = _unbroken_from(after, [change for found in sets for change in _changes_in_set(found)])
+    has_next = len(changes) > first or (bool(changes) and changes[-1].seq < row["head"])
+    return ChangePage(changes=changes[:first], has_next=has_next, head=row["head"])
+
+
+def _unbroken_from(after: int, changes: list[Change]) -> list[Change]:
+    """The changes after+1, after+2, … up to the first missing number.
+
+    Numbers have no gaps once committed, except while an older database's Change
+    nodes are still being moved into change sets (MIGRATE_CHANGE_NODES): newer
+    sets are then readable before the older changes are, and a consumer must
+    wait for those rather than be moved past them.
+    """
+    for index, change in enumerate(changes):
+        if change.seq != after + 1 + index:
+            return changes[:index]
+    return changes
 
 
 async def latest_change(graph: Graph) -> int:

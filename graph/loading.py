@@ -193,7 +193,12 @@ PRUNE_SOURCE_CLAIMS: dict[str, LiteralString] = {
 
 @dataclass
 class LoadSummary:
-    """What a load did, document by document."""
+    """What a load did, document by document.
+
+    `*_written` count distinct entities and claims per transaction (one written by
+    two documents of a batch counts once); `*_created` and `claims_removed` are
+    what the change feed recorded.
+    """
 
     documents: list[str] = field(default_factory=list)
     entities_created: int = 0
