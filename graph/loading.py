@@ -103,13 +103,18 @@ MERGE_ENTITIES: dict[str, LiteralString] = {
 }
 
 
-def _create_claims(relation: str) -> LiteralString:
-    return (
-        """
+# Both ends of each claim, by the unique id (check_references made sure they exist).
+_CLAIM_ENDS = """
 UNWIND $rows AS row
 MATCH (a:Entity {id: row.from})
 MATCH (b:Entity {id: row.to})
-CREATE (a)-[r:"""
+"""
+
+
+def _create_claims(relation: str) -> LiteralString:
+    return (
+        _CLAIM_ENDS
+        + """CREATE (a)-[r:"""
         + relation
         + """ {id: row.id}]->(b)
 SET r += row.props
@@ -120,11 +125,8 @@ RETURN count(*) AS created
 
 def _merge_claims(relation: str) -> LiteralString:
     return (
-        """
-UNWIND $rows AS row
-MATCH (a:Entity {id: row.from})
-MATCH (b:Entity {id: row.to})
-MERGE (a)-[r:"""
+        _CLAIM_ENDS
+        + """MERGE (a)-[r:"""
         + relation
         + """ {id: row.id}]->(b)
   ON CREATE SET r.created = true
