@@ -170,7 +170,10 @@ LINKED_INCIDENT_ROWS: LiteralString = (
     "  WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "  UNION "
     "  WITH target WHERE target:Incident "
-    "  MATCH p = (i:Incident) WHERE i = target AND " + INCIDENT_FILTER + " RETURN i, p "
+    # Found again by its id (the unique constraint): `MATCH (i:Incident) WHERE i = target`
+    # was planned as a scan of every incident, for every linkedTo question.
+    "  MATCH p = (i:Entity {id: target.id}) WHERE i:Incident AND " + INCIDENT_FILTER + " "
+    "  RETURN i, p "
     "} "
     "WITH i, p, " + STRENGTH + " AS strength "
     "ORDER BY strength DESC, length(p) ASC "
@@ -285,14 +288,18 @@ async def shortest_path(
 
 
 def neighbourhood_core(hops: int) -> LiteralString:
-    """Binds centre, centre_candidates and `members`: the centre first, then its ring."""
+    """Binds centre, centre_candidates and `members`: the centre first, then its ring,
+    nearest first (then by id), at most `$first` of it."""
     depth: LiteralString = {n: str(n) for n in range(1, MAX_NEIGHBOURHOOD_HOPS + 1)}[hops]
     return (
         resolve_prelude("centre") + "OPTIONAL CALL (centre) { "
         "  WITH centre WHERE centre IS NOT NULL "
         "  MATCH (centre)-[rs*1.." + depth + "]-(n) "
         "  WHERE all(r IN rs WHERE type(r) <> 'MENTIONS' AND r.likelihood_rank >= $min) "
-        "  WITH DISTINCT n ORDER BY n.id LIMIT $first "
+        # Nearest first: by id alone, a 2-hop ring of `first` could be all second-hop
+        # nodes (siblings sort before the centre's own agency) and keep no claim at all.
+        # min(size(rs)) keeps the planner's pruning breadth-first expand.
+        "  WITH n, min(size(rs)) AS distance ORDER BY distance, n.id LIMIT $first "
         "  RETURN collect(n) AS ring "
         "} "
         "WITH centre, centre_candidates, CASE WHEN centre IS NULL THEN [] "

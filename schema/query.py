@@ -211,7 +211,10 @@ class Query:
             strawberry.argument(description="Follow only claims at least this likely."),
         ] = None,
         first: Annotated[
-            int, strawberry.argument(description="At most this many neighbours (0-500).")
+            int,
+            strawberry.argument(
+                description="At most this many neighbours (0-500), nearest first, then by id."
+            ),
         ] = 100,
     ) -> Subgraph:
         checked_range(hops, "hops", 1, traversal.MAX_NEIGHBOURHOOD_HOPS)

@@ -54,6 +54,15 @@ def test_incidents_linked_to_china_are_both_attributed_incidents(
     assert chain(electoral)[0][2] == "actor:china-state-affiliated-actor-electoral-commission"
 
 
+def test_an_incident_is_linked_to_itself_by_an_empty_chain(
+    api: TestClient, seeded_graph: None
+) -> None:
+    incident = "incident:2021-uk-parliamentarians-email-reconnaissance"
+    incidents = gql(api, LINKED, to=incident)["data"]["incidents"]
+    assert incidents["totalCount"] == 1
+    assert [(n["id"], n["linkPath"]["steps"]) for n in incidents["nodes"]] == [(incident, [])]
+
+
 def test_min_likelihood_drops_links_weaker_than_asked(api: TestClient, seeded_graph: None) -> None:
     incidents = gql(api, LINKED, to="China", min="FACT")["data"]["incidents"]
     assert [n["id"] for n in incidents["nodes"]] == [
@@ -120,6 +129,20 @@ def test_neighbourhood_of_apt31_holds_its_claims(api: TestClient, seeded_graph: 
         (r["relation"], r["from"]["id"], r["to"]["id"]) for r in sub["relationships"]
     }
     assert body["_round_trips"] == 1
+
+
+def test_a_cut_neighbourhood_keeps_the_nearest_first(api: TestClient, seeded_graph: None) -> None:
+    """`first` cuts a 2-hop ring after the centre's own neighbours, never before them."""
+    query = "query ($hops: Int!, $first: Int!) { neighbourhood(ref: \"APT31\", hops: $hops, first: $first) { nodes { id } relationships { from { id } to { id } } } }"  # noqa: E501
+    one_hop = gql(api, query, hops=1, first=500)["data"]["neighbourhood"]
+    two_hops = gql(api, query, hops=2, first=500)["data"]["neighbourhood"]
+    ring = [n["id"] for n in one_hop["nodes"][1:]]
+    further = [n["id"] for n in two_hops["nodes"][1:] if n["id"] not in ring]
+    assert ring == sorted(ring) and further == sorted(further) and further
+    assert min(further) < max(ring)  # by id alone, the cut below would drop a neighbour
+    cut = gql(api, query, hops=2, first=len(ring))["data"]["neighbourhood"]
+    assert [n["id"] for n in cut["nodes"]] == ["actor:apt31", *ring]
+    assert cut["relationships"] == one_hop["relationships"]
 
 
 def test_unknown_linked_to_is_a_not_found_error(api: TestClient, seeded_graph: None) -> None:
