@@ -133,7 +133,7 @@ def test_neighbourhood_of_apt31_holds_its_claims(api: TestClient, seeded_graph: 
 
 def test_a_cut_neighbourhood_keeps_the_nearest_first(api: TestClient, seeded_graph: None) -> None:
     """`first` cuts a 2-hop ring after the centre's own neighbours, never before them."""
-    query = "query ($hops: Int!, $first: Int!) { neighbourhood(ref: \"APT31\", hops: $hops, first: $first) { nodes { id } relationships { from { id } to { id } } } }"  # noqa: E501
+    query = 'query ($hops: Int!, $first: Int!) { neighbourhood(ref: "APT31", hops: $hops, first: $first) { nodes { id } relationships { from { id } to { id } } } }'  # noqa: E501
     one_hop = gql(api, query, hops=1, first=500)["data"]["neighbourhood"]
     two_hops = gql(api, query, hops=2, first=500)["data"]["neighbourhood"]
     ring = [n["id"] for n in one_hop["nodes"][1:]]
