@@ -12,12 +12,19 @@ graph.database.Graph.read does.
 
 The plan (stdin, JSON):
   {"target": "http" | "bolt", "url": ..., "neo4j": {"uri", "user", "password"},
+   "request_timeout_s": t,
    "cells": [{"question": name, "concurrency": n, "seconds": s, "warmup": w,
-              "first_of_question": bool, "requests": [payload, ...]}]}
+              "warmup_seconds": ws, "first_of_question": bool,
+              "requests": [payload, ...]}]}
 where an http payload is {"query", "variables"} and a bolt payload is
 {"cypher", "parameters"}. It prints one JSON object: {"cells": [{"question",
 "concurrency", "latencies_ms": [...], "errors": n, "first_error": text | null,
 "wall_s": s}]}.
+
+A request that takes longer than `request_timeout_s` fails (HTTP: the client gives
+up; Bolt: the transaction carries that timeout, so the server ends it). Without a
+limit, a question that takes seconds at 1M nodes kept a 64-client cell busy for
+many minutes: each client's request waits behind 63 others on two cores.
 """
 
 from __future__ import annotations
@@ -60,9 +67,16 @@ async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
         latencies.append((time.perf_counter() - started) * 1000)
 
     # Warm-up: every argument set once (plans, caches, connections) in a question's
-    # first cell, then `warmup` more in every cell. Sending every set again before each
-    # concurrency level cost minutes per cell at 1M nodes and warmed nothing new.
-    for _ in range((len(payloads) if cell["first_of_question"] else 0) + cell["warmup"]):
+    # first cell, then `warmup` more in every cell, or as many as fit in
+    # `warmup_seconds`. Sending every set again before each concurrency level cost
+    # minutes per cell at 1M nodes and warmed nothing new.
+    if cell["first_of_question"]:
+        for _ in payloads:
+            await one()
+    warm_until = time.perf_counter() + cell["warmup_seconds"]
+    for _ in range(cell["warmup"]):
+        if time.perf_counter() >= warm_until:
+            break
         await one()
     latencies.clear()
     errors, first_error = 0, None
@@ -86,7 +100,7 @@ async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
 
 async def _run_http(plan: dict[str, Any]) -> list[dict[str, Any]]:
     connector = aiohttp.TCPConnector(limit=256)
-    timeout = aiohttp.ClientTimeout(total=120)
+    timeout = aiohttp.ClientTimeout(total=plan["request_timeout_s"])
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def send(payload: dict[str, Any]) -> None:
@@ -109,7 +123,7 @@ async def _run_bolt(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
         async def send(payload: dict[str, Any]) -> None:
             result = await driver.execute_query(
-                payload["cypher"],
+                neo4j.Query(payload["cypher"], timeout=plan["request_timeout_s"]),
                 payload["parameters"],
                 routing_=neo4j.RoutingControl.READ,
                 database_="neo4j",

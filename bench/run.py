@@ -39,6 +39,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXECUTORS = ("compiled", "resolvers")
 DIRECT_PHRASINGS = ("direct", "direct-resolvers")  # the floors of api-compiled, api-resolvers
 CONCURRENCY = (1, 16, 64)
+REQUEST_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class Profile:
     seconds_per_cell: float
     warmup: int
     concurrency: tuple[int, ...] = CONCURRENCY
+    # Each cell's warm-up stops after `warmup` requests or this many seconds, whichever
+    # comes first (at 1M nodes one hub question takes seconds).
+    warmup_seconds: float = 3.0
+    # A request slower than this fails, counted as an error (bench/loadgen.py).
+    request_timeout_s: float = REQUEST_TIMEOUT_S
     # False: only the compiled API and its direct floor (no resolvers, peer, floor
     # ingest or importers), for the scaling ratio alone.
     compare: bool = True
@@ -111,6 +117,7 @@ def cells_for(asked: list[Question], phrasing: str, profile: Profile) -> list[di
                     "concurrency": concurrency,
                     "seconds": profile.seconds_per_cell,
                     "warmup": profile.warmup,
+                    "warmup_seconds": profile.warmup_seconds,
                     "first_of_question": concurrency == profile.concurrency[0],
                     "requests": payloads,
                 }
@@ -127,7 +134,12 @@ def by_question(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def measure_http(service: Service, asked: list[Question], phrasing: str, profile: Profile) -> Any:
     say(f"  {service.name}: {len(asked)} questions x {profile.concurrency} clients")
-    plan = {"target": "http", "url": service.url, "cells": cells_for(asked, phrasing, profile)}
+    plan = {
+        "target": "http",
+        "url": service.url,
+        "request_timeout_s": profile.request_timeout_s,
+        "cells": cells_for(asked, phrasing, profile),
+    }
     return by_question(run_loadgen(plan))
 
 
@@ -144,6 +156,7 @@ def measure_direct(
             "user": env["NEO4J_USER"],
             "password": env["NEO4J_PASSWORD"],
         },
+        "request_timeout_s": profile.request_timeout_s,
         "cells": cells_for(asked, phrasing, profile),
     }
     return by_question(run_loadgen(plan))
@@ -298,6 +311,8 @@ def run(profile: Profile) -> Path:
         "profile": profile.name,
         "command": COMMANDS.get(profile.name, f"python -m bench {profile.name}"),
         "seconds_per_cell": profile.seconds_per_cell,
+        "warmup_seconds_per_cell": profile.warmup_seconds,
+        "request_timeout_s": profile.request_timeout_s,
         "concurrency": list(profile.concurrency),
         "machine": machine(),
         "executor_note": EXECUTOR_NOTE,
