@@ -28,6 +28,7 @@ from bench.servers import (
     WORK_DIR,
     Service,
     bench_neo4j,
+    end_leftover_transactions,
     neo4j_env,
     start_api,
     start_peer,
@@ -202,6 +203,9 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         "hub_agency": synthetic.hub_agency,
         "latency": {},
         "api_peak_rss_mb": {},
+        # Transactions still running after a target's last cell, terminated before the
+        # next target (bench/servers.py end_leftover_transactions).
+        "leftover_transactions_ended": {},
     }
     with bench_neo4j(str(nodes), nodes) as server:
         say(f"{nodes:,} nodes: loading through graph/loading.py")
@@ -226,6 +230,9 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
                 result["api_peak_rss_mb"][f"api-{executor}"] = api.peak_rss_mb()
             finally:
                 api.stop()
+            result["leftover_transactions_ended"][f"api-{executor}"] = end_leftover_transactions(
+                server
+            )
         if not profile.compare:
             return result
         peer = start_peer(server)
@@ -234,6 +241,7 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
             result["peer_peak_rss_mb"] = peer.peak_rss_mb()
         finally:
             peer.stop()
+        result["leftover_transactions_ended"]["peer"] = end_leftover_transactions(server)
         say(f"{nodes:,} nodes: floor ingest" + (" and MISP + ATT&CK import" if first else ""))
         floor, indexed, imported = asyncio.run(
             _floors_and_importers(server, synthetic.documents, first)
