@@ -10,6 +10,7 @@ that two sources making the same claim keep their own grade and quote.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import LiteralString
 
 ENTITY = "Entity"
 
@@ -154,6 +155,13 @@ RELATION_TYPES: dict[str, RelationType] = {
 # MENTIONS is derived by the loader (a source mentions what its claims are about).
 NON_CLAIM_TYPES = frozenset({"MENTIONS"})
 CLAIM_TYPES = frozenset(RELATION_TYPES) - NON_CLAIM_TYPES
+
+# Every claim type as a relationship pattern's type list, `(a)-[r:<this>]-(b)`. A
+# traversal over claims names them rather than filtering `type(r) <> 'MENTIONS'`:
+# the store keeps a dense node's relationships grouped by type, so a typed expand
+# skips the group of MENTIONS that every source adds (at 1M nodes a state has tens of
+# thousands) instead of reading and dropping each one. From the model's fixed list.
+CLAIM_TYPE_PATTERN: LiteralString = "|".join(name for name in RELATION_TYPES if name in CLAIM_TYPES)
 
 # What "linked to" follows (always forwards): attribution and organisation
 # relations, and targeting followed by membership. Never walked backwards.

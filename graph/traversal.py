@@ -21,7 +21,7 @@ from typing import Any, LiteralString
 from graph.database import Graph, Record
 from graph.errors import AmbiguousReference, NotFound
 from graph.lookup import exact_key_query, search_query
-from graph.model import RELATION_TYPES
+from graph.model import CLAIM_TYPE_PATTERN, RELATION_TYPES
 
 MAX_LINK_HOPS = 6
 MAX_PATH_HOPS = 8
@@ -100,6 +100,18 @@ STRENGTH: LiteralString = (
     "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
 )
 
+
+def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> LiteralString:
+    """A predicate: the claim `rel` is graded at least `minimum` (a likelihood rank).
+
+    At the default minimum, 0, every claim passes without its rank being read:
+    `minimum = 0` comes first and Cypher's OR stops there. Reading the property cost
+    a db hit per relationship expanded, for nothing: a shortest path across dense
+    nodes at 1M nodes was 1.35 times slower with it (bench/README.md).
+    """
+    return "(" + minimum + " = 0 OR " + rel + ".likelihood_rank >= " + minimum + ")"
+
+
 # -- entity ---------------------------------------------------------------
 
 ENTITY_QUERY: LiteralString = (
@@ -160,13 +172,13 @@ INCIDENT_FILTER: LiteralString = (
 LINKED_INCIDENT_ROWS: LiteralString = (
     resolve_prelude("target") + "CALL (target) { CALL (target) { "
     "  WITH target WHERE target IS NOT NULL "
-    "  MATCH p = (i:Incident)-[a:ATTRIBUTED_TO WHERE a.likelihood_rank >= $min]->(first_hop) "
-    "    ((x)-[o:AFFILIATED_WITH|PART_OF WHERE o.likelihood_rank >= $min]->(y)){0,5} (target) "
+    "  MATCH p = (i:Incident)-[a:ATTRIBUTED_TO WHERE " + at_least_min("a") + "]->(first_hop) "
+    "    ((x)-[o:AFFILIATED_WITH|PART_OF WHERE " + at_least_min("o") + "]->(y)){0,5} (target) "
     "  WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "  UNION "
     "  WITH target WHERE target IS NOT NULL "
-    "  MATCH p = (i:Incident)-[t:TARGETED WHERE t.likelihood_rank >= $min]->(victim) "
-    "    ((x)-[o:PART_OF WHERE o.likelihood_rank >= $min]->(y)){0,5} (target) "
+    "  MATCH p = (i:Incident)-[t:TARGETED WHERE " + at_least_min("t") + "]->(victim) "
+    "    ((x)-[o:PART_OF WHERE " + at_least_min("o") + "]->(y)){0,5} (target) "
     "  WHERE " + INCIDENT_FILTER + " RETURN i, p "
     "  UNION "
     "  WITH target WHERE target:Incident "
@@ -249,8 +261,8 @@ def path_core(max_hops: int) -> LiteralString:
         + "OPTIONAL CALL (origin, destination) { "
         "  WITH origin, destination WHERE origin IS NOT NULL AND destination IS NOT NULL "
         "    AND origin <> destination "
-        "  MATCH p = ALL SHORTEST (origin)-[r WHERE type(r) <> 'MENTIONS' "
-        "    AND r.likelihood_rank >= $min]-{1," + hops + "}(destination) "
+        "  MATCH p = ALL SHORTEST (origin)-[r:" + CLAIM_TYPE_PATTERN + " "
+        "    WHERE " + at_least_min("r") + "]-{1," + hops + "}(destination) "
         "  WITH p, " + STRENGTH + " AS strength ORDER BY strength DESC LIMIT 1 "
         "  RETURN p AS best, strength "
         "} "
@@ -294,8 +306,8 @@ def neighbourhood_core(hops: int) -> LiteralString:
     return (
         resolve_prelude("centre") + "OPTIONAL CALL (centre) { "
         "  WITH centre WHERE centre IS NOT NULL "
-        "  MATCH (centre)-[rs*1.." + depth + "]-(n) "
-        "  WHERE all(r IN rs WHERE type(r) <> 'MENTIONS' AND r.likelihood_rank >= $min) "
+        "  MATCH (centre)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + depth + "]-(n) "
+        "  WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
         # Nearest first: by id alone, a 2-hop ring of `first` could be all second-hop
         # nodes (siblings sort before the centre's own agency) and keep no claim at all.
         # min(size(rs)) keeps the planner's pruning breadth-first expand.
@@ -314,9 +326,9 @@ def neighbourhood_relationships(step: LiteralString, rel: LiteralString = "q") -
     expanded from the members, never a scan of all relationships.
     """
     return (
-        "COLLECT { UNWIND members AS tg_from MATCH (tg_from)-[" + rel + "]->(tg_to) "
-        "WHERE tg_to IN members AND type(" + rel + ") <> 'MENTIONS' "
-        "AND " + rel + ".likelihood_rank >= $min "
+        "COLLECT { UNWIND members AS tg_from "
+        "MATCH (tg_from)-[" + rel + ":" + CLAIM_TYPE_PATTERN + "]->(tg_to) "
+        "WHERE tg_to IN members AND " + at_least_min(rel) + " "
         "WITH " + rel + " ORDER BY " + rel + ".id RETURN " + step + " }"
     )
 
@@ -376,9 +388,9 @@ async def entities_by_id(graph: Graph, ids: list[str]) -> dict[str, Record | Non
 RELATIONS_OF_QUERY: LiteralString = (
     "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
     "CALL (e) { "
-    "  OPTIONAL MATCH (e)-[r]-(other) "
-    "  WHERE r IS NULL OR (type(r) <> 'MENTIONS' AND ($types IS NULL OR type(r) IN $types) "
-    "    AND r.likelihood_rank >= $min "
+    "  OPTIONAL MATCH (e)-[r:" + CLAIM_TYPE_PATTERN + "]-(other) "
+    "  WHERE r IS NULL OR (($types IS NULL OR type(r) IN $types) "
+    "    AND " + at_least_min("r") + " "
     "    AND ($direction = 'BOTH' OR ($direction = 'OUT' AND startNode(r) = e) "
     "         OR ($direction = 'IN' AND endNode(r) = e))) "
     "  WITH r ORDER BY r.likelihood_rank DESC, type(r), r.id "

@@ -17,6 +17,7 @@ from typing import LiteralString
 from graph import traversal
 from graph.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 from graph.likelihood import Likelihood
+from graph.model import CLAIM_TYPE_PATTERN
 
 KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
 LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"
@@ -129,9 +130,9 @@ class CypherBuilder:
         a = _arguments(s)
         rel, rels = self.fresh("r"), self.fresh("rels")
         found = (
-            f"COLLECT {{ MATCH ({node})-[{rel}]-() WHERE type({rel}) <> 'MENTIONS' "
-            f"AND (${a}_types IS NULL OR type({rel}) IN ${a}_types) "
-            f"AND {rel}.likelihood_rank >= ${a}_min "
+            f"COLLECT {{ MATCH ({node})-[{rel}:{CLAIM_TYPE_PATTERN}]-() "
+            f"WHERE (${a}_types IS NULL OR type({rel}) IN ${a}_types) "
+            f"AND {traversal.at_least_min(rel, f'${a}_min')} "
             f"AND (${a}_direction = 'BOTH' "
             f"OR (${a}_direction = 'OUT' AND startNode({rel}) = {node}) "
             f"OR (${a}_direction = 'IN' AND endNode({rel}) = {node})) "
