@@ -116,3 +116,31 @@ def test_a_batch_of_new_existing_and_twice_declared_entities_matches_one_per_tra
     assert _feed(neo4j_env) == expected_feed
     assert batched.entities_created == one_by_one.entities_created > 0
     assert batched.claims_created == one_by_one.claims_created > 0
+
+
+def test_a_failing_batch_keeps_the_batches_before_it_and_writes_none_after_it(
+    empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
+) -> None:
+    # The loader prepares the next batch while one is written (graph/loading.py); a
+    # batch that fails must still stop the load there. A real constraint makes the
+    # second of three batches fail: document 9 gives its source document 0's address.
+    raw = copy.deepcopy(RAW[:21])
+    raw[9]["source"]["url"] = raw[0]["source"]["url"]
+    driver.execute_query(
+        "CREATE CONSTRAINT test_source_url FOR (n:Source) REQUIRE n.url IS UNIQUE",
+        database_="neo4j",
+    )
+    try:
+        with pytest.raises(neo4j.exceptions.ConstraintError, match=r"reports\.example/0'"):
+            load(neo4j_env, raw, 7)
+    finally:
+        driver.execute_query("DROP CONSTRAINT test_source_url", database_="neo4j")
+    records, _, _ = driver.execute_query(
+        "MATCH (s:Source) RETURN s.id AS id ORDER BY id", database_="neo4j"
+    )
+    assert [r["id"] for r in records] == [d["source"]["id"] for d in raw[:7]]
+    written = set(_feed(neo4j_env))
+    assert ("created", raw[6]["source"]["id"]) in written
+    # Nothing of batches 2 and 3: no source, mention (`<source>-MENTIONS->…`), claim (`…@<source>`).
+    later = [d["source"]["id"] for d in raw[7:]]
+    assert [ref for _, ref in written if any(source in ref for source in later)] == []
