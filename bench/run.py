@@ -309,6 +309,19 @@ EXECUTOR_NOTE = (
 COMMANDS = {"quick": "make bench", "full": "make bench-full"}
 
 
+def results_path(date: str, profile: str) -> Path:
+    """Where a run's results go: <date>.json for the runs README shows (quick, full),
+    <date>-<profile>.json for any other profile, and for a quick run on a day whose
+    <date>.json already holds a full run (hours of measuring a smaller run must not
+    overwrite)."""
+    plain = RESULTS_DIR / f"{date}.json"
+    beside = RESULTS_DIR / f"{date}-{profile}.json"
+    if profile not in COMMANDS:
+        return beside
+    full_run_there = plain.exists() and json.loads(plain.read_text()).get("profile") == "full"
+    return beside if profile != "full" and full_run_there else plain
+
+
 def run(profile: Profile) -> Path:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -331,9 +344,7 @@ def run(profile: Profile) -> Path:
         "sizes": {},
     }
     say(EXECUTOR_NOTE)
-    # quick and full are the runs README shows; any other profile is kept beside them.
-    suffix = "" if profile.name in COMMANDS else f"-{profile.name}"
-    json_path = RESULTS_DIR / f"{date}{suffix}.json"
+    json_path = results_path(date, profile.name)
     for index, nodes in enumerate(profile.sizes):
         results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
         # Written after every size, so an interrupted run still leaves what it measured.
