@@ -519,8 +519,10 @@ async def load_documents(
             results = await _write_batch(graph, write, origin or _seed_origin(batch))
             _summarise(summary, batch, write, results)
     finally:
-        if upcoming is not None:
-            upcoming.cancel()
+        if upcoming is not None and not upcoming.cancel() and not upcoming.cancelled():
+            # Already finished: a preparation that failed too is not worth a second error
+            # (the write's is the one raised), nor asyncio's "never retrieved" log line.
+            upcoming.exception()
     return summary
 
 
