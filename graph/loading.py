@@ -503,16 +503,16 @@ async def load_documents(
     upcoming: asyncio.Future[BatchWrite] | None = None
     try:
         for index, batch in enumerate(batches):
-            write = (
-                await upcoming
-                if upcoming is not None
-                else prepare_batch(batch, replace_source_claims)
-            )
-            upcoming = None
+            # The first (often only: a mutation, a seed file) batch is made here; its plan,
+            # in the transaction, for what the probe finds.
+            if upcoming is None:
+                write = batch_write(batch, replace_source_claims)
+            else:
+                write, upcoming = await upcoming, None
             if index + 1 < len(batches):
                 # The next batch's rows are made in a worker thread while this batch's
-                # transaction runs and commits: a bulk load's Python work (a quarter of
-                # it at 100k nodes) then overlaps Neo4j's instead of adding to it.
+                # transaction runs and commits, so a bulk load's Python work (5-6 s of
+                # a 30k-node load, bench/README.md) overlaps Neo4j's instead of adding to it.
                 upcoming = asyncio.ensure_future(
                     asyncio.to_thread(prepare_batch, batches[index + 1], replace_source_claims)
                 )
