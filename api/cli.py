@@ -22,7 +22,7 @@ from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
 from graph.database import Graph
 from graph.errors import GraphError
-from graph.loading import load_documents
+from graph.loading import cyclic_gc_paused, load_documents
 from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
 from schema.sdl import SCHEMA_FILE, schema_sdl
@@ -147,8 +147,9 @@ def seed(
                 rows = await graph.read("MATCH (e:Entity) RETURN count(e) AS n")
                 if rows[0]["n"]:
                     return f"graph already holds {rows[0]['n']} entities; seed skipped (--if-empty)"
-            documents = read_seed_files(paths)
-            summary = await load_documents(graph, documents)
+            with cyclic_gc_paused():
+                documents = read_seed_files(paths)
+                summary = await load_documents(graph, documents)
             return f"seeded {summary.describe()}"
 
     typer.echo(guarded(lambda: asyncio.run(run())))

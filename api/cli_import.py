@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graph.database import Graph
 from graph.errors import GraphError
+from graph.loading import cyclic_gc_paused
 from graph.resolution import ImportBatch, ImportSummary, import_batch
 
 import_app = typer.Typer(
@@ -61,15 +62,16 @@ async def run_batches(
 ) -> ImportSummary:
     """Build the batches (all checks first), then resolve and write each in one transaction."""
     started = time.perf_counter()
-    batches = batches_of()
     total = ImportSummary()
-    with _progress(quiet) as progress:
-        task = progress.add_task("importing", total=len(batches))
-        async with Graph.connect(bulk=True) as graph:
-            for batch in batches:
-                progress.update(task, description=f"importing {Path(batch.origin).name}")
-                total.add(await import_batch(graph, batch))
-                progress.advance(task)
+    with cyclic_gc_paused():
+        batches = batches_of()
+        with _progress(quiet) as progress:
+            task = progress.add_task("importing", total=len(batches))
+            async with Graph.connect(bulk=True) as graph:
+                for batch in batches:
+                    progress.update(task, description=f"importing {Path(batch.origin).name}")
+                    total.add(await import_batch(graph, batch))
+                    progress.advance(task)
     total.seconds = time.perf_counter() - started
     return total
 

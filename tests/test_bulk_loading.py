@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 from typing import Any
 
 import neo4j
@@ -13,7 +14,7 @@ from bench.generate import generate
 from graph.changes import changes_after
 from graph.database import Graph
 from graph.documents import GraphDocument, validate_document
-from graph.loading import LoadSummary, load_documents
+from graph.loading import LoadSummary, cyclic_gc_paused, load_documents
 from tests.graph_state import canonical_dump, clear
 
 RAW = generate(300, seed=3).documents
@@ -144,3 +145,47 @@ def test_a_failing_batch_keeps_the_batches_before_it_and_writes_none_after_it(
     # Nothing of batches 2 and 3: no source, mention (`<source>-MENTIONS->…`), claim (`…@<source>`).
     later = [d["source"]["id"] for d in raw[7:]]
     assert [ref for _, ref in written if any(source in ref for source in later)] == []
+
+
+def test_a_long_parameter_list_reaches_neo4j_whole_and_the_debug_log_names_only_its_length(
+    neo4j_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The driver formats every RUN for its DEBUG log even when nothing logs at DEBUG;
+    # graph/database.py sends long lists as a list subclass whose repr is its length.
+    rows = list(range(1_000))
+    short = ["a", "b"]
+
+    async def run() -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+        async with Graph.connect(env=neo4j_env) as graph:
+            single = await graph.read(
+                "UNWIND $rows AS row RETURN sum(row) AS total, count(*) AS n, $short AS short",
+                {"rows": rows, "short": short},
+            )
+            in_one = await graph.write_in_one_transaction(
+                [("UNWIND $rows AS row RETURN max(row) AS top", {"rows": rows})]
+            )
+            return single, in_one
+
+    with caplog.at_level("DEBUG", logger="neo4j"):
+        single, in_one = asyncio.run(run())
+    assert single == [{"total": 499_500, "n": 1_000, "short": ["a", "b"]}]
+    assert in_one == [[{"top": 999}]]
+    runs = [record.getMessage() for record in caplog.records if "C: RUN" in record.getMessage()]
+    assert len(runs) == 2
+    assert all("'rows': [<1000 items>]" in run and "998, 999" not in run for run in runs)
+    assert "'short': ['a', 'b']" in runs[0]
+
+
+def test_the_cyclic_gc_pause_restores_the_collector_as_it_was() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="a failing load"), cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a failing load")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # paused by someone else: left to them
+    finally:
+        gc.enable()
