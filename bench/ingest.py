@@ -13,14 +13,18 @@ INDEXED_<type>, with a copy of every index and constraint the API's schema
 has, graph/schema_setup.py), which says how much of the gap is the indexes
 that the questions need and how much the loader.
 
-Each is warmed up first (`warm_up_ours`, `warm_up_floor`): a small generated
-graph is loaded the same way and deleted again, so that neither pays alone for
-planning its statements and for the JVM compiling the runtime's code. Without
-it, whichever ran first on a fresh server lost: at 10k nodes the first of each
-of our statements took 0.7-1.9 s against a steady 20-300 ms. A 2,000-node
-warm-up planned the statements but left the JVM compiling: the next 30k-node
-load of ours cost Neo4j 39-43 CPU seconds, the ones after it 12-22; with 20,000
-nodes ours took 61.9 s instead of 71.2 s at 100k nodes, the floors the same.
+Each is warmed up first (`warm_up_ours`, `warm_up_floor`): a generated graph
+(`warm_up_nodes`: the measured size, between 20,000 and 100,000 nodes) is loaded
+the same way and deleted again, so that neither pays alone for planning its
+statements and for the JVM compiling the runtime's code. Without it, whichever
+ran first on a fresh server lost: at 10k nodes the first of each of our
+statements took 0.7-1.9 s against a steady 20-300 ms. A 2,000-node warm-up
+planned the statements but left the JVM compiling: the next 30k-node load of
+ours cost Neo4j 39-43 CPU seconds, the ones after it 12-22. After a 20,000-node
+warm-up the first 100k-node load of ours still cost 17 s of CPU in the JVM's C2
+compiler threads (4 s in the next load; per-thread CPU from /proc) and 49-59 s
+instead of 45-51 s, while the floors ran after all the questions on a warm JVM.
+A user's first large load after a server start pays that compiling too.
 """
 
 from __future__ import annotations
@@ -34,11 +38,11 @@ from typing import Any, LiteralString
 from bench.generate import generate
 from graph.database import Graph
 from graph.documents import GraphDocument, validate_document
-from graph.loading import load_documents
+from graph.loading import cyclic_gc_paused, load_documents
 from graph.schema_setup import await_indexes_online, ensure_schema, schema_statements
 
 DOCUMENTS_PER_TRANSACTION = 200
-WARM_UP_NODES = 20_000
+WARM_UP_NODES = (20_000, 100_000)  # the least and the most a warm-up loads
 DOCUMENTS_PER_LOAD = 5_000  # one load_documents call (reference check) per this many
 FLOOR_ROWS_PER_TRANSACTION = 5_000
 
@@ -82,29 +86,47 @@ async def load_ours(graph: Graph, raw: list[dict[str, Any]]) -> IngestResult:
     # The schema is created before the clock starts, as the floor's constraint is.
     await ensure_schema(graph)
     started = time.perf_counter()
-    documents = validated(raw)
-    validate_seconds = time.perf_counter() - started
-    for start in range(0, len(documents), DOCUMENTS_PER_LOAD):
-        await load_documents(
-            graph,
-            documents[start : start + DOCUMENTS_PER_LOAD],
-            documents_per_transaction=DOCUMENTS_PER_TRANSACTION,
-        )
+    with cyclic_gc_paused():  # as the command line's loads run
+        documents = validated(raw)
+        validate_seconds = time.perf_counter() - started
+        for start in range(0, len(documents), DOCUMENTS_PER_LOAD):
+            await load_documents(
+                graph,
+                documents[start : start + DOCUMENTS_PER_LOAD],
+                documents_per_transaction=DOCUMENTS_PER_TRANSACTION,
+            )
     seconds = time.perf_counter() - started
     nodes, relationships = await _counts(graph, "Entity")
     return IngestResult(seconds, validate_seconds, nodes, relationships)
 
 
-async def warm_up_ours(graph: Graph) -> None:
-    """Load a small generated graph through our path, then delete it and its changes."""
-    await load_ours(graph, generate(WARM_UP_NODES, seed=1).documents)
-    await graph.write("MATCH (n) WHERE n:Entity OR n:ChangeSet OR n:ChangeFeed DETACH DELETE n")
+def warm_up_nodes(nodes: int) -> int:
+    """The size of the warm-up graph before a load of `nodes` nodes."""
+    least, most = WARM_UP_NODES
+    return max(least, min(nodes, most))
 
 
-async def warm_up_floor(graph: Graph, indexed: bool) -> None:
-    """Load a small generated graph through the floor's statements, then delete it."""
-    await load_floor(graph, validated(generate(WARM_UP_NODES, seed=1).documents), indexed)
-    await graph.write(f"MATCH (n:{_prefix(indexed)}Entity) DETACH DELETE n")
+async def warm_up_ours(graph: Graph, nodes: int) -> None:
+    """Load a generated graph through our path, then delete it and its changes."""
+    await load_ours(graph, generate(warm_up_nodes(nodes), seed=1).documents)
+    await _delete(graph, "n:Entity OR n:ChangeSet OR n:ChangeFeed")
+
+
+async def warm_up_floor(graph: Graph, nodes: int, indexed: bool) -> None:
+    """Load a generated graph through the floor's statements, then delete it."""
+    await load_floor(graph, validated(generate(warm_up_nodes(nodes), seed=1).documents), indexed)
+    await _delete(graph, f"n:{_prefix(indexed)}Entity")
+
+
+async def _delete(graph: Graph, which: LiteralString) -> None:
+    # In batches: one transaction deleting a 100k-node graph holds it all in the heap.
+    while True:
+        rows = await graph.write(
+            "MATCH (n) WHERE " + which + " WITH n LIMIT 10000 DETACH DELETE n "
+            "RETURN count(*) AS deleted"
+        )
+        if not rows[0]["deleted"]:
+            return
 
 
 def _prefix(indexed: bool) -> str:
@@ -170,23 +192,24 @@ async def load_floor(
         await graph.write(statement)
     await await_indexes_online(graph)
     started = time.perf_counter()
-    for label, rows in nodes_by_label.items():
-        # Labels and types come from the model's fixed lists, never from input.
-        create_nodes = (
-            f"UNWIND $rows AS row CREATE (n:{node}Entity:{node}{label}) "
-            "SET n = row.props, n.id = row.id"
-        )
-        for batch in _batches(rows):
-            await graph.write(create_nodes, {"rows": batch})
-    for relation, rows in [*claims_by_type.items(), ("MENTIONS", mentions)]:
-        create_relationships = (
-            f"UNWIND $rows AS row MATCH (a:{node}Entity {{id: row.from}}) "
-            f"MATCH (b:{node}Entity {{id: row.to}}) "
-            f"CREATE (a)-[r:{relationship}{relation}]->(b) SET r = row.props, "
-            "r.id = row.id"
-        )
-        for batch in _batches(rows):
-            await graph.write(create_relationships, {"rows": batch})
+    with cyclic_gc_paused():  # as ours runs
+        for label, rows in nodes_by_label.items():
+            # Labels and types come from the model's fixed lists, never from input.
+            create_nodes = (
+                f"UNWIND $rows AS row CREATE (n:{node}Entity:{node}{label}) "
+                "SET n = row.props, n.id = row.id"
+            )
+            for batch in _batches(rows):
+                await graph.write(create_nodes, {"rows": batch})
+        for relation, rows in [*claims_by_type.items(), ("MENTIONS", mentions)]:
+            create_relationships = (
+                f"UNWIND $rows AS row MATCH (a:{node}Entity {{id: row.from}}) "
+                f"MATCH (b:{node}Entity {{id: row.to}}) "
+                f"CREATE (a)-[r:{relationship}{relation}]->(b) SET r = row.props, "
+                "r.id = row.id"
+            )
+            for batch in _batches(rows):
+                await graph.write(create_relationships, {"rows": batch})
     seconds = time.perf_counter() - started
     nodes, relationships = await _counts(graph, f"{node}Entity")
     return IngestResult(seconds, 0.0, nodes, relationships)
@@ -198,12 +221,14 @@ async def import_misp_and_attack(graph: Graph) -> dict[str, Any]:
     from seed.importers.attack import attack_batch
     from seed.importers.misp import galaxy_batches
 
-    started = time.perf_counter()
-    await import_batches(graph, galaxy_batches())
-    misp_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    await import_batches(graph, [attack_batch()])
-    attack_seconds = time.perf_counter() - started
+    # As `threatgraph import` runs them (api/cli_import.py).
+    with cyclic_gc_paused():
+        started = time.perf_counter()
+        await import_batches(graph, galaxy_batches())
+        misp_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        await import_batches(graph, [attack_batch()])
+        attack_seconds = time.perf_counter() - started
     return {
         "misp_galaxy_seconds": round(misp_seconds, 3),
         "attack_seconds": round(attack_seconds, 3),

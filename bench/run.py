@@ -168,21 +168,23 @@ def _loader_graph(server: ManagedServer) -> Graph:
     return Graph.connect(env={**neo4j_env(server), "THREATGRAPH_TRANSACTION_TIMEOUT_MS": "600000"})
 
 
-async def _ingest(server: ManagedServer, raw: list[dict[str, Any]]) -> ingest.IngestResult:
+async def _ingest(
+    server: ManagedServer, raw: list[dict[str, Any]], nodes: int
+) -> ingest.IngestResult:
     async with _loader_graph(server) as graph:
-        await ingest.warm_up_ours(graph)
+        await ingest.warm_up_ours(graph, nodes)
         return await ingest.load_ours(graph, raw)
 
 
 async def _floors_and_importers(
-    server: ManagedServer, raw: list[dict[str, Any]], importers: bool
+    server: ManagedServer, raw: list[dict[str, Any]], nodes: int, importers: bool
 ) -> tuple[ingest.IngestResult, ingest.IngestResult, dict[str, Any] | None]:
     """The bare floor, the indexed floor, then (when asked) the importers."""
     async with _loader_graph(server) as graph:
         documents = ingest.validated(raw)
-        await ingest.warm_up_floor(graph, indexed=False)
+        await ingest.warm_up_floor(graph, nodes, indexed=False)
         floor = await ingest.load_floor(graph, documents, indexed=False)
-        await ingest.warm_up_floor(graph, indexed=True)
+        await ingest.warm_up_floor(graph, nodes, indexed=True)
         indexed = await ingest.load_floor(graph, documents, indexed=True)
         imported = await ingest.import_misp_and_attack(graph) if importers else None
         return floor, indexed, imported
@@ -209,7 +211,7 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
     }
     with bench_neo4j(str(nodes), nodes) as server:
         say(f"{nodes:,} nodes: loading through graph/loading.py")
-        ours = asyncio.run(_ingest(server, synthetic.documents))
+        ours = asyncio.run(_ingest(server, synthetic.documents, nodes))
         say(
             f"  loaded {ours.nodes:,} nodes, {ours.relationships:,} relationships "
             f"in {ours.seconds:.1f} s"
@@ -244,7 +246,7 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         result["leftover_transactions_ended"]["peer"] = end_leftover_transactions(server)
         say(f"{nodes:,} nodes: floor ingest" + (" and MISP + ATT&CK import" if first else ""))
         floor, indexed, imported = asyncio.run(
-            _floors_and_importers(server, synthetic.documents, first)
+            _floors_and_importers(server, synthetic.documents, nodes, first)
         )
         result["ingest"]["floor"] = floor.as_json()
         result["ingest"]["indexed_floor"] = indexed.as_json()
