@@ -195,7 +195,8 @@ class Incident(Entity):
         default=None,
         description=(
             "In `incidents(linkedTo:)`: the strongest chain of claims from this incident to "
-            "that entity (weakest step first decides; then the shortest). Null elsewhere."
+            "that entity (weakest step first decides; then the shortest; then the first by "
+            "claim ids, so the same graph always shows the same chain). Null elsewhere."
         ),
     )
 

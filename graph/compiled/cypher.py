@@ -211,13 +211,17 @@ class CypherBuilder:
         shape: ObjectShape,
         item: Callable[[str, ObjectShape], str] | None = None,
         entity_item: Callable[[str, EntityShape], str] | None = None,
+        total: str | None = None,
     ) -> str:
-        """A connection map over the whole ordered list `rows`, paged by $a_skip/$a_first.
+        """A connection map over the ordered list `rows`, paged by $a_skip/$a_first.
 
-        Cursors come in as the parameter $a_cursors (one per page position):
-        Cypher has no base64, and the cursors are the regular path's own.
+        `total` is the expression counting every item, when `rows` holds only those up
+        to the page's end (default: `rows` holds them all). Cursors come in as the
+        parameter $a_cursors (one per page position): Cypher has no base64, and the
+        cursors are the regular path's own.
         """
         page = f"{rows}[${a}_skip..${a}_skip + ${a}_first]"
+        count = f"size({rows})" if total is None else total
 
         def node_map(variable: str, sub: ObjectShape | EntityShape | None) -> str:
             if isinstance(sub, EntityShape):
@@ -229,7 +233,7 @@ class CypherBuilder:
         entries = []
         for s in shape.selections:
             if s.field == "total_count":
-                value = f"size({rows})"
+                value = count
             elif s.field == "nodes":
                 v = self.fresh("x")
                 value = f"[{v} IN {page} | {node_map(v, s.sub)}]"
@@ -250,7 +254,7 @@ class CypherBuilder:
                     f"head([{v} IN [{page}[{i}]] | {{{', '.join(edge)}}}])]"
                 )
             elif s.field == "page_info":
-                value = self._page_info(page, rows, a, _object(s))
+                value = self._page_info(page, count, a, _object(s))
             elif s.field == TYPENAME:
                 value = f"'{shape.type_name}'"
             else:
@@ -258,9 +262,9 @@ class CypherBuilder:
             entries.append(f"{key(s.key)}: {value}")
         return "{" + ", ".join(entries) + "}"
 
-    def _page_info(self, page: str, rows: str, a: str, shape: ObjectShape) -> str:
+    def _page_info(self, page: str, count: str, a: str, shape: ObjectShape) -> str:
         values = {
-            "has_next_page": f"${a}_skip + size({page}) < size({rows})",
+            "has_next_page": f"${a}_skip + size({page}) < {count}",
             "has_previous_page": f"${a}_skip > 0",
             "start_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[0] END",
             "end_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[size({page}) - 1] END",
@@ -349,11 +353,10 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
             entity_item=lambda row, sub: build.entity_at(
                 f"{row}.i", sub, link_path=f"relationships({row}.best.p)"
             ),
+            total="total",
         )
-        text = (
-            traversal.LINKED_INCIDENT_ROWS
-            + f"RETURN target_candidates AS candidates, {body} AS value"
-        )
+        rows = traversal.linked_incident_rows(_literal(f"${a}_skip"), _literal(f"${a}_first"))
+        text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
         return RootStatement(_literal(text), ("candidates",))
     if root.field == "incidents":
         page = _object_root(root)

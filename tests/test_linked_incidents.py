@@ -1,0 +1,224 @@
+"""incidents(linkedTo:) over a generated graph, page by page, against the answer worked
+out here in Python from the claims themselves.
+
+The statement computes every linked incident's strength but builds evidence paths
+for the asked page only (graph/traversal.py `linked_incident_rows`), so these tests
+walk pages past the first, the last partial page and a page past the end, through
+both executors, and check each evidence path is the one the rule names: strongest,
+then shortest, then first by claim ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import neo4j
+import pytest
+from starlette.testclient import TestClient
+
+from bench.generate import SyntheticGraph, generate
+from bench.ingest import validated
+from graph.database import Graph
+from graph.loading import load_documents
+from schema.pagination import encode_cursor
+from tests.api_client import gql, make_client
+from tests.conftest import cypher
+from tests.graph_state import clear
+
+LIKELIHOODS = [
+    "REMOTE_CHANCE",
+    "HIGHLY_UNLIKELY",
+    "UNLIKELY",
+    "REALISTIC_POSSIBILITY",
+    "LIKELY",
+    "HIGHLY_LIKELY",
+    "ALMOST_CERTAIN",
+    "FACT",
+]
+# What follows the first claim of a chain, by the first claim's type (graph/traversal.py).
+ONWARD = {"ATTRIBUTED_TO": {"AFFILIATED_WITH", "PART_OF"}, "TARGETED": {"PART_OF"}}
+MAX_ONWARD = 5
+
+PAGE = """
+query ($to: String!, $first: Int, $after: String, $min: Likelihood) {
+  incidents(linkedTo: $to, first: $first, after: $after, minLikelihood: $min) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage }
+    edges { cursor node { id linkPath { likelihood steps { id } } } }
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    type: str
+    start: str
+    end: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class Link:
+    incident: str
+    started: str
+    strength: int
+    steps: tuple[str, ...]  # claim ids of the evidence path
+
+
+def expected_links(driver: neo4j.Driver, target: str, minimum: int) -> list[Link]:
+    """Every incident linked to `target`, in answer order, each with its evidence path."""
+    claims = [
+        Claim(**row)
+        for row in cypher(
+            driver,
+            "MATCH (a)-[r:ATTRIBUTED_TO|AFFILIATED_WITH|PART_OF|TARGETED]->(b) "
+            "WHERE r.likelihood_rank >= $min "
+            "RETURN r.id AS id, type(r) AS type, a.id AS start, b.id AS end, "
+            "r.likelihood_rank AS rank",
+            min=minimum,
+        )
+    ]
+    outgoing: dict[str, list[Claim]] = defaultdict(list)
+    for claim in claims:
+        outgoing[claim.start].append(claim)
+    incidents = cypher(driver, "MATCH (i:Incident) RETURN i.id AS id, i.started AS started")
+    links = []
+    for incident in incidents:
+        chains: list[tuple[Claim, ...]] = []
+        for first in outgoing[incident["id"]]:
+            if first.type in ONWARD:
+                chains.extend(_chains_to(target, (first,), ONWARD[first.type], outgoing))
+        if not chains:
+            continue
+        # Strongest, then shortest, then first by claim ids.
+        best = min(chains, key=lambda c: (-min(s.rank for s in c), len(c), [s.id for s in c]))
+        links.append(
+            Link(
+                incident["id"],
+                incident["started"] or "",
+                min(s.rank for s in best),
+                tuple(s.id for s in best),
+            )
+        )
+    links.sort(key=lambda link: link.incident)
+    links.sort(key=lambda link: link.started, reverse=True)
+    links.sort(key=lambda link: link.strength, reverse=True)
+    return links
+
+
+def _chains_to(
+    target: str,
+    chain: tuple[Claim, ...],
+    onward: set[str],
+    outgoing: dict[str, list[Claim]],
+) -> Iterator[tuple[Claim, ...]]:
+    if chain[-1].end == target:
+        yield chain
+    if len(chain) > MAX_ONWARD:
+        return
+    for claim in outgoing[chain[-1].end]:
+        if claim.type in onward and claim not in chain:
+            yield from _chains_to(target, (*chain, claim), onward, outgoing)
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> SyntheticGraph:
+    return generate(2_000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def generated_graph(driver: neo4j.Driver, synthetic: SyntheticGraph) -> None:
+    """The generated graph alone, loaded once: every test here only reads it."""
+    clear(driver)  # also makes the next `seeded_graph` test reload the seed
+
+    async def load() -> None:
+        async with Graph.connect(bulk=True) as graph:
+            await load_documents(
+                graph, validated(synthetic.documents), documents_per_transaction=100
+            )
+
+    asyncio.run(load())
+
+
+@pytest.fixture(scope="module")
+def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
+    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
+        yield client
+
+
+def page(client: TestClient, target: str, skip: int, first: int, minimum: int) -> dict[str, Any]:
+    after = encode_cursor(skip - 1) if skip else None
+    body = gql(client, PAGE, to=target, first=first, after=after, min=LIKELIHOODS[minimum])
+    assert "errors" not in body, body["errors"]
+    answer: dict[str, Any] = body["data"]["incidents"]
+    return answer
+
+
+def as_links(answer: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [
+        (
+            edge["node"]["id"],
+            edge["node"]["linkPath"]["likelihood"],
+            tuple(step["id"] for step in edge["node"]["linkPath"]["steps"]),
+        )
+        for edge in answer["edges"]
+    ]
+
+
+@pytest.mark.parametrize("minimum", [0, 4], ids=["any", "at-least-likely"])
+def test_pages_of_the_hub_are_the_links_worked_out_from_the_claims(
+    api: TestClient,
+    resolvers: TestClient,
+    driver: neo4j.Driver,
+    generated_graph: None,
+    synthetic: SyntheticGraph,
+    minimum: int,
+) -> None:
+    hub = synthetic.hub_agency
+    links = expected_links(driver, hub, minimum)
+    # Enough to page through, and some paths are more than one claim long.
+    assert len(links) > 60
+    assert max(len(link.steps) for link in links) >= 3
+    last = len(links) - len(links) % 25
+    for skip, first in [(0, 25), (25, 25), (last, 25), (len(links) + 10, 5)]:
+        want = [
+            (link.incident, LIKELIHOODS[link.strength], link.steps)
+            for link in links[skip : skip + first]
+        ]
+        for client in (api, resolvers):
+            answer = page(client, hub, skip, first, minimum)
+            assert answer["totalCount"] == len(links)
+            assert as_links(answer) == want
+            assert [edge["cursor"] for edge in answer["edges"]] == [
+                encode_cursor(skip + n) for n in range(len(want))
+            ]
+            assert answer["pageInfo"] == {
+                "hasNextPage": skip + first < len(links),
+                "hasPreviousPage": skip > 0,
+            }
+
+
+def test_equally_strong_and_short_evidence_is_the_first_by_claim_ids(
+    api: TestClient, resolvers: TestClient, driver: neo4j.Driver, generated_graph: None
+) -> None:
+    # Incidents with more than one strongest, shortest path to their actor's agency:
+    # the answer must name the same one every time, the first by claim ids.
+    rows = cypher(
+        driver,
+        "MATCH (i:Incident)-[a1:ATTRIBUTED_TO]->(x1)-[o1:AFFILIATED_WITH]->(g:Agency), "
+        "(i)-[a2:ATTRIBUTED_TO]->(x2)-[o2:AFFILIATED_WITH]->(g) "
+        "WHERE x1 <> x2 AND a1.likelihood_rank = a2.likelihood_rank "
+        "AND o1.likelihood_rank = o2.likelihood_rank "
+        "RETURN DISTINCT g.id AS agency LIMIT 3",
+    )
+    assert rows, "the generated graph has no incident with two equal chains to one agency"
+    for agency in (row["agency"] for row in rows):
+        links = expected_links(driver, agency, 0)
+        want = [(link.incident, LIKELIHOODS[link.strength], link.steps) for link in links[:50]]
+        for client in (api, resolvers):
+            assert as_links(page(client, agency, 0, 50, 0)) == want
