@@ -153,7 +153,8 @@ class Query:
     @strawberry.field(
         description=(
             "The shortest explained chain of claims between two entities (each step shown in "
-            "its own direction), the strongest of equally short ones. Null when none exists "
+            "its own direction), the strongest of equally short ones (then the first by claim "
+            "ids, so the same graph always shows the same chain). Null when none exists "
             "within maxHops (1-8)."
         )
     )

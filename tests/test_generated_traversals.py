@@ -1,11 +1,12 @@
-"""incidents(linkedTo:) over a generated graph, page by page, against the answer worked
-out here in Python from the claims themselves.
+"""incidents(linkedTo:) and path over a generated graph, through both executors, against
+the answers worked out here in Python from the claims themselves.
 
-The statement computes every linked incident's strength but builds evidence paths
-for the asked page only (graph/traversal.py `linked_incident_rows`), so these tests
-walk pages past the first, the last partial page and a page past the end, through
-both executors, and check each evidence path is the one the rule names: strongest,
-then shortest, then first by claim ids.
+The linkedTo statement computes every linked incident's strength but builds evidence
+paths for the asked page only (graph/traversal.py `linked_incident_rows`), so these
+tests walk pages past the first, the last partial page and a page past the end. Each
+evidence path must be the one the rule names: for linkedTo the strongest chain, then
+the shortest, then the first by claim ids; for path the shortest, then the strongest,
+then the first by claim ids.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.generate import SyntheticGraph, generate
 from bench.ingest import validated
 from graph.database import Graph
 from graph.loading import load_documents
+from graph.model import CLAIM_TYPES
 from schema.pagination import encode_cursor
 from tests.api_client import gql, make_client
 from tests.conftest import cypher
@@ -222,3 +224,95 @@ def test_equally_strong_and_short_evidence_is_the_first_by_claim_ids(
         want = [(link.incident, LIKELIHOODS[link.strength], link.steps) for link in links[:50]]
         for client in (api, resolvers):
             assert as_links(page(client, agency, 0, 50, 0)) == want
+
+
+PATH = """
+query ($from: String!, $to: String!, $hops: Int, $min: Likelihood) {
+  path(from: $from, to: $to, maxHops: $hops, minLikelihood: $min) { likelihood steps { id } }
+}"""
+
+
+def expected_path(
+    driver: neo4j.Driver, origin: str, destination: str, max_hops: int, minimum: int
+) -> tuple[str, tuple[str, ...]] | None:
+    """(likelihood, claim ids) of the shortest chain of claims either way round, the
+    strongest of equally short ones, then the first by claim ids; None when none."""
+    claims = cypher(
+        driver,
+        "MATCH (a)-[r]->(b) WHERE type(r) IN $types AND r.likelihood_rank >= $min "
+        "RETURN r.id AS id, a.id AS start, b.id AS end, r.likelihood_rank AS rank",
+        types=sorted(CLAIM_TYPES),
+        min=minimum,
+    )
+    touching: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for claim in claims:
+        touching[claim["start"]].append(claim)
+        touching[claim["end"]].append(claim)
+    # Breadth first from the origin, keeping every claim that reaches a node first.
+    distance = {origin: 0}
+    reached_by: dict[str, list[tuple[dict[str, Any], str]]] = defaultdict(list)
+    frontier = [origin]
+    while frontier and destination not in distance and distance[frontier[0]] < max_hops:
+        following: list[str] = []
+        for node in frontier:
+            for claim in touching[node]:
+                other = claim["end"] if claim["start"] == node else claim["start"]
+                if other not in distance:
+                    distance[other] = distance[node] + 1
+                    following.append(other)
+                if distance[other] == distance[node] + 1:
+                    reached_by[other].append((claim, node))
+        frontier = following
+    if destination not in distance:
+        return None
+
+    def back(node: str) -> Iterator[tuple[dict[str, Any], ...]]:
+        if node == origin:
+            yield ()
+            return
+        for claim, previous in reached_by[node]:
+            for chain in back(previous):
+                yield (*chain, claim)
+
+    best = min(
+        back(destination),
+        key=lambda chain: (-min(c["rank"] for c in chain), [c["id"] for c in chain]),
+    )
+    return LIKELIHOODS[min(c["rank"] for c in best)], tuple(c["id"] for c in best)
+
+
+@pytest.mark.parametrize(
+    ("max_hops", "minimum"), [(6, 0), (3, 0), (6, 5)], ids=["six-any", "three-any", "six-likely"]
+)
+def test_paths_between_far_pairs_are_the_chains_worked_out_from_the_claims(
+    api: TestClient,
+    resolvers: TestClient,
+    driver: neo4j.Driver,
+    generated_graph: None,
+    synthetic: SyntheticGraph,
+    max_hops: int,
+    minimum: int,
+) -> None:
+    found = 0
+    for origin, destination in synthetic.far_pairs[:12]:
+        want = expected_path(driver, origin, destination, max_hops, minimum)
+        found += want is not None
+        for client in (api, resolvers):
+            body = gql(
+                client,
+                PATH,
+                **{"from": origin, "to": destination},
+                hops=max_hops,
+                min=LIKELIHOODS[minimum],
+            )
+            assert "errors" not in body, body["errors"]
+            answer = body["data"]["path"]
+            got = (
+                None
+                if answer is None
+                else (answer["likelihood"], tuple(step["id"] for step in answer["steps"]))
+            )
+            assert got == want, (origin, destination)
+    # All twelve pairs are joined within six hops (ten by claims graded at least
+    # highly likely), two within three.
+    assert found == {(6, 0): 12, (3, 0): 2, (6, 5): 10}[(max_hops, minimum)]
