@@ -191,7 +191,8 @@ TARGETED_CHAIN: LiteralString = (
 
 def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
     """Binds `total`, the number of incidents linked to `target`, and `rows`: the first
-    `skip + first` of them in answer order as {i, best: {strength, p}}.
+    `skip + first` of them in answer order, those before the page as {i, strength} and
+    the page's as {i, best: {strength, p}}.
 
     Answer order is strongest link first (a link is as strong as its weakest claim),
     then newest, then by id. Only the page, rows[skip..skip + first], carries its
@@ -307,9 +308,10 @@ def path_core(max_hops: int) -> LiteralString:
         + "OPTIONAL CALL (origin, destination) { "
         "  WITH origin, destination WHERE origin IS NOT NULL AND destination IS NOT NULL "
         "    AND origin <> destination "
-        # allShortestPaths, not `ALL SHORTEST`: the same paths (and the same db hits in
-        # PROFILE), but Neo4j 5.26's StatefulShortestPath took 2-20 times as long for
-        # the benchmark's far pairs at 1M nodes, and 100 times for random pairs.
+        # allShortestPaths, not `ALL SHORTEST`: the same lengths and strengths for 190
+        # pairs compared (and, for the pair profiled, the same db hits), but Neo4j 5.26's
+        # StatefulShortestPath took 2-20 times as long for the benchmark's far pairs at
+        # 1M nodes, and 100 times for random pairs.
         "  MATCH p = allShortestPaths((origin)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + hops + "]-"
         "(destination)) WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
         "  WITH p, " + STRENGTH + " AS strength "
