@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -116,6 +117,25 @@ def test_stop_then_start_keeps_the_data(test_neo4j: SuiteNeo4j, driver: neo4j.Dr
         driver, "MATCH (p:Probe {id: 'kept-across-restart'}) DETACH DELETE p RETURN 1 AS n"
     )
     assert rows == [{"n": 1}]
+
+
+def test_a_password_drawn_with_a_leading_dash_still_starts_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # token_urlsafe's alphabet has "-"; such a password used to reach neo4j-admin as
+    # its first character, which read it as an option and printed its usage (exit 64).
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda size: "-tH" + "x" * (size - 3))
+    server = ManagedServer(managed_test_settings(tmp_path / "home"))
+    try:
+        assert server.start(timeout_s=180) is True
+        assert server.password == "tg-tH" + "x" * 21
+        with neo4j.GraphDatabase.driver(
+            server.settings.bolt_uri, auth=(server.user, server.password)
+        ) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS n")
+        assert [record["n"] for record in records] == [1]
+    finally:
+        server.stop()
 
 
 def test_generated_config_names_the_ports_and_disables_usage_reports(tmp_path: Path) -> None:

@@ -100,7 +100,10 @@ class ManagedServer:
             self.home.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(24) + "\n")
+                # A fixed first letter: token_urlsafe draws "-" too, and neo4j-admin
+                # reads an argument that starts with "-" as an option and stops with
+                # its usage (exit 64), so one fresh home in 64 could not start.
+                handle.write("tg" + secrets.token_urlsafe(24) + "\n")
         return self.credentials_file.read_text().strip()
 
     def env_lines(self) -> list[str]:
