@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from bench.generate import SyntheticGraph, generate
 from bench.ingest import validated
 from graph.database import Graph
+from graph.likelihood import Likelihood
 from graph.loading import load_documents
 from graph.model import CLAIM_TYPES
 from schema.pagination import encode_cursor
@@ -31,16 +32,8 @@ from tests.api_client import gql, make_client
 from tests.conftest import cypher
 from tests.graph_state import clear
 
-LIKELIHOODS = [
-    "REMOTE_CHANCE",
-    "HIGHLY_UNLIKELY",
-    "UNLIKELY",
-    "REALISTIC_POSSIBILITY",
-    "LIKELY",
-    "HIGHLY_LIKELY",
-    "ALMOST_CERTAIN",
-    "FACT",
-]
+# The GraphQL names of the likelihood ranks, weakest (rank 0) first.
+LIKELIHOODS = [term.value for term in Likelihood]
 # What follows the first claim of a chain, by the first claim's type (graph/traversal.py).
 ONWARD = {"ATTRIBUTED_TO": {"AFFILIATED_WITH", "PART_OF"}, "TARGETED": {"PART_OF"}}
 MAX_ONWARD = 5
