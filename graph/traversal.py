@@ -95,12 +95,18 @@ def raise_unless_resolved(ref: str, candidates: list[str]) -> None:
         raise AmbiguousReference(ref, candidates)
 
 
+def weakest(start: LiteralString, claims: LiteralString) -> LiteralString:
+    """The lowest likelihood rank among the list `claims`, or `start` if lower (or none)."""
+    return (
+        "reduce(s = " + start + ", r IN " + claims + " | "
+        "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
+    )
+
+
 # What a chain of no claims scores (an incident is linked to itself): above every rank.
 NO_CLAIM_STRENGTH: LiteralString = "99"
-STRENGTH: LiteralString = (
-    "reduce(s = " + NO_CLAIM_STRENGTH + ", r IN relationships(p) | "
-    "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
-)
+# The strength of path `p`: its weakest claim.
+STRENGTH: LiteralString = weakest(NO_CLAIM_STRENGTH, "relationships(p)")
 
 
 def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> LiteralString:
@@ -168,14 +174,6 @@ INCIDENT_FILTER: LiteralString = (
 )
 
 
-def _weakest(first: LiteralString, rest: LiteralString) -> LiteralString:
-    """The rank of a chain's weakest claim: `first` then the list of claims `rest`."""
-    return (
-        "reduce(s = " + first + ".likelihood_rank, r IN " + rest + " | "
-        "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
-    )
-
-
 # The two ways an incident `i` links to `target` (module docstring), as the pattern
 # that follows `(i:Incident)` when searching from the target, or a bound `(i)` when
 # fetching one incident's evidence.
@@ -209,11 +207,11 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
         resolve_prelude("target") + "CALL (target) { CALL (target) { "
         "  WITH target WHERE target IS NOT NULL "
         "  MATCH (i:Incident)" + ATTRIBUTED_CHAIN + "WHERE " + INCIDENT_FILTER + " "
-        "  RETURN i, " + _weakest("a", "o") + " AS strength "
+        "  RETURN i, " + weakest("a.likelihood_rank", "o") + " AS strength "
         "  UNION ALL "
         "  WITH target WHERE target IS NOT NULL "
         "  MATCH (i:Incident)" + TARGETED_CHAIN + "WHERE " + INCIDENT_FILTER + " "
-        "  RETURN i, " + _weakest("t", "o") + " AS strength "
+        "  RETURN i, " + weakest("t.likelihood_rank", "o") + " AS strength "
         "  UNION ALL "
         "  WITH target WHERE target:Incident "
         # Found again by its id (the unique constraint): `MATCH (i:Incident) WHERE i = target`
