@@ -263,12 +263,28 @@ class Graph:
         return [record.data() for record in result.records]
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
-        """Run several read statements in one read transaction (one round-trip each).
+        """Run several read statements in one read transaction (one round-trip each,
+        plus the commit's; a single statement's BEGIN travels with it).
 
         For statements that return plain values (maps, lists, scalars), not nodes.
         """
         if not statements:
             return []
+        if len(statements) == 1:
+            # One statement: execute_query sends BEGIN with RUN and PULL in one
+            # flush; a session's execute_read waits for BEGIN's answer first, one
+            # more round trip per request.
+            query, parameters = statements[0]
+            self._count(query)
+            with _translated(self.connection.uri):
+                result = await self.driver.execute_query(
+                    Query(query, timeout=self.timeout_s),
+                    parameters_=_sent(parameters),
+                    routing_=RoutingControl.READ,
+                    database_=self.connection.database,
+                    bookmark_manager_=self._bookmark_manager(),
+                )
+            return [[dict(zip(result.keys, record, strict=True)) for record in result.records]]
 
         @neo4j.unit_of_work(timeout=self.timeout_s)
         async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
