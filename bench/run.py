@@ -1,8 +1,10 @@
 """One benchmark run: for each size, a fresh Neo4j, ingest, the five questions through
 direct Cypher, our API (both executors) and the peer, at 1, 16 and 64 clients.
 
-Everything for one size is measured in the same run on the same database, so
-the ratios hold even though the machine is shared and absolute times drift.
+Everything for one size is measured in the same run on the same database, and
+the targets side by side (each question at each concurrency on every target in
+turn, bench/loadgen.py), so the ratios hold even though the machine is shared and
+absolute times drift.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from bench.servers import (
     WORK_DIR,
     Service,
     bench_neo4j,
-    end_leftover_transactions,
     neo4j_env,
     start_api,
     start_peer,
@@ -38,7 +39,6 @@ from graph.server.process import ManagedServer
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXECUTORS = ("compiled", "resolvers")
-DIRECT_PHRASINGS = ("direct", "direct-resolvers")  # the floors of api-compiled, api-resolvers
 CONCURRENCY = (1, 16, 64)
 REQUEST_TIMEOUT_S = 60.0
 
@@ -102,65 +102,88 @@ def run_loadgen(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return cells
 
 
-def cells_for(asked: list[Question], phrasing: str, profile: Profile) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Target:
+    """What is measured: a question phrasing sent to one endpoint.
+
+    `phrasing` is "direct" (the compiled executor's Cypher), "direct-resolvers"
+    (graph/traversal.py's), "ours" (GraphQL to our API) or "peer"; `endpoint` is
+    the load generator's {"kind": "http", "url"} or {"kind": "bolt", "neo4j": {...}}.
+    """
+
+    phrasing: str
+    endpoint: dict[str, Any]
+
+
+def bolt(server: ManagedServer) -> dict[str, Any]:
+    env = neo4j_env(server)
+    return {"uri": env["NEO4J_URI"], "user": env["NEO4J_USER"], "password": env["NEO4J_PASSWORD"]}
+
+
+def payloads(question: Question, phrasing: str) -> list[dict[str, Any]]:
+    if phrasing == "direct":
+        return [r.compiled for r in question.requests]
+    if phrasing == "direct-resolvers":
+        return [r.resolvers for r in question.requests]
+    return [getattr(r, phrasing) for r in question.requests]
+
+
+def interleaved_cells(
+    asked: list[Question], targets: dict[str, Target], profile: Profile
+) -> list[dict[str, Any]]:
+    """Every question at every concurrency on every target, side by side.
+
+    Each (question, concurrency) group is measured on all targets in turn, so their
+    ratios compare measurements seconds apart; the order turns from group to group,
+    so that no target is always first or always follows the same one.
+    """
+    names = list(targets)
     cells = []
-    for question in asked:
-        if phrasing == "direct":
-            payloads = [r.compiled for r in question.requests]
-        elif phrasing == "direct-resolvers":
-            payloads = [r.resolvers for r in question.requests]
-        else:
-            payloads = [getattr(r, phrasing) for r in question.requests]
-        for concurrency in profile.concurrency:
-            cells.append(
-                {
-                    "question": question.name,
-                    "concurrency": concurrency,
-                    "seconds": profile.seconds_per_cell,
-                    "warmup": profile.warmup,
-                    "warmup_seconds": profile.warmup_seconds,
-                    "first_of_question": concurrency == profile.concurrency[0],
-                    "requests": payloads,
-                }
-            )
+    for index, question in enumerate(asked):
+        for level, concurrency in enumerate(profile.concurrency):
+            # Turned by question and by concurrency level alike, so that each level's
+            # first target changes from question to question.
+            turn = (index + level) % len(names)
+            for name in names[turn:] + names[:turn]:
+                cells.append(
+                    {
+                        "target": name,
+                        "question": question.name,
+                        "concurrency": concurrency,
+                        "seconds": profile.seconds_per_cell,
+                        "warmup": profile.warmup,
+                        "warmup_seconds": profile.warmup_seconds,
+                        "first_of_question": concurrency == profile.concurrency[0],
+                        "requests": payloads(question, targets[name].phrasing),
+                    }
+                )
     return cells
 
 
-def by_question(cells: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for cell in cells:
-        out.setdefault(cell["question"], {})[str(cell["concurrency"])] = report.summarise(cell)
-    return out
+@dataclass
+class Measured:
+    latency: dict[str, dict[str, dict[str, Any]]]  # target -> question -> concurrency -> figures
+    leftover_transactions_ended: dict[str, int]  # target -> transactions terminated after it
 
 
-def measure_http(service: Service, asked: list[Question], phrasing: str, profile: Profile) -> Any:
-    say(f"  {service.name}: {len(asked)} questions x {profile.concurrency} clients")
+def measure(
+    server: ManagedServer, asked: list[Question], profile: Profile, targets: dict[str, Target]
+) -> Measured:
+    say(f"  {', '.join(targets)}: {len(asked)} questions x {profile.concurrency} clients")
     plan = {
-        "target": "http",
-        "url": service.url,
+        "targets": {name: target.endpoint for name, target in targets.items()},
         "request_timeout_s": profile.request_timeout_s,
-        "cells": cells_for(asked, phrasing, profile),
+        "end_leftovers": bolt(server),
+        "cells": interleaved_cells(asked, targets, profile),
     }
-    return by_question(run_loadgen(plan))
-
-
-def measure_direct(
-    server: ManagedServer, asked: list[Question], profile: Profile, phrasing: str
-) -> Any:
-    """`direct`: the compiled executor's statements; `direct-resolvers`: graph/traversal.py's."""
-    say(f"  {phrasing} Cypher: {len(asked)} questions x {profile.concurrency} clients")
-    env = neo4j_env(server)
-    plan = {
-        "target": "bolt",
-        "neo4j": {
-            "uri": env["NEO4J_URI"],
-            "user": env["NEO4J_USER"],
-            "password": env["NEO4J_PASSWORD"],
-        },
-        "request_timeout_s": profile.request_timeout_s,
-        "cells": cells_for(asked, phrasing, profile),
-    }
-    return by_question(run_loadgen(plan))
+    latency: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in targets}
+    leftovers = dict.fromkeys(targets, 0)
+    for cell in run_loadgen(plan):
+        latency[cell["target"]].setdefault(cell["question"], {})[str(cell["concurrency"])] = (
+            report.summarise(cell)
+        )
+        leftovers[cell["target"]] += cell["leftover_transactions_ended"]
+    return Measured(latency, leftovers)
 
 
 def _loader_graph(server: ManagedServer) -> Graph:
@@ -205,8 +228,8 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         "hub_agency": synthetic.hub_agency,
         "latency": {},
         "api_peak_rss_mb": {},
-        # Transactions still running after a target's last cell, terminated before the
-        # next target (bench/servers.py end_leftover_transactions).
+        # Transactions still running after each of a target's cells, terminated before the
+        # next cell (bench/loadgen.py).
         "leftover_transactions_ended": {},
     }
     with bench_neo4j(str(nodes), nodes) as server:
@@ -221,29 +244,36 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         # runtime: one discarded pass of every question first, so that whichever
         # target is measured first is not billed for it.
         say(f"{nodes:,} nodes: warm-up pass (discarded)")
-        measure_direct(server, asked, warm_up_pass(profile), "direct")
+        direct = Target("direct", {"kind": "bolt", "neo4j": bolt(server)})
+        measure(server, asked, warm_up_pass(profile), {"direct": direct})
         both = profile.compare and profile.resolvers
-        for phrasing in DIRECT_PHRASINGS if both else DIRECT_PHRASINGS[:1]:
-            result["latency"][phrasing] = measure_direct(server, asked, profile, phrasing)
-        for executor in EXECUTORS if both else EXECUTORS[:1]:
-            api = start_api(server, executor)
-            try:
-                result["latency"][f"api-{executor}"] = measure_http(api, asked, "ours", profile)
-                result["api_peak_rss_mb"][f"api-{executor}"] = api.peak_rss_mb()
-            finally:
-                api.stop()
-            result["leftover_transactions_ended"][f"api-{executor}"] = end_leftover_transactions(
-                server
-            )
+        targets = {"direct": direct}
+        if both:
+            targets["direct-resolvers"] = Target("direct-resolvers", direct.endpoint)
+        # Every server up at once, idle while another is measured: the cells alternate.
+        services: list[Service] = []
+        try:
+            for executor in EXECUTORS if both else EXECUTORS[:1]:
+                api = start_api(server, executor)
+                services.append(api)
+                targets[api.name] = Target("ours", {"kind": "http", "url": api.url})
+            if profile.compare:
+                peer = start_peer(server)
+                services.append(peer)
+                targets[peer.name] = Target("peer", {"kind": "http", "url": peer.url})
+            measured = measure(server, asked, profile, targets)
+            for service in services:
+                if service.name == "peer":
+                    result["peer_peak_rss_mb"] = service.peak_rss_mb()
+                else:
+                    result["api_peak_rss_mb"][service.name] = service.peak_rss_mb()
+        finally:
+            for service in services:
+                service.stop()
+        result["latency"] = measured.latency
+        result["leftover_transactions_ended"] = measured.leftover_transactions_ended
         if not profile.compare:
             return result
-        peer = start_peer(server)
-        try:
-            result["latency"]["peer"] = measure_http(peer, asked, "peer", profile)
-            result["peer_peak_rss_mb"] = peer.peak_rss_mb()
-        finally:
-            peer.stop()
-        result["leftover_transactions_ended"]["peer"] = end_leftover_transactions(server)
         say(f"{nodes:,} nodes: floor ingest" + (" and MISP + ATT&CK import" if first else ""))
         floor, indexed, imported = asyncio.run(
             _floors_and_importers(server, synthetic.documents, nodes, first)

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import neo4j
-
 from graph.server.config import ManagedServerSettings
 from graph.server.install import install_plugins
 from graph.server.process import ManagedServer, free_port
@@ -164,29 +162,6 @@ def start_api(server: ManagedServer, executor: str) -> Service:
     service = Service(f"api-{executor}", process, f"http://127.0.0.1:{port}/graphql", log)
     _wait_until_answers(service, PROBE)
     return service
-
-
-def end_leftover_transactions(server: ManagedServer) -> int:
-    """Terminate the transactions still running for requests their client gave up on
-    (bench/loadgen.py's 60 s limit), and return how many there were.
-
-    The API's and the direct floor's transactions carry their own time limit, so the
-    server ends them; the peer's do not, and at 1M nodes a 64-client cell of the hub
-    question left minutes of queries running into whatever was measured next.
-    """
-    env = neo4j_env(server)
-    auth = (env["NEO4J_USER"], env["NEO4J_PASSWORD"])
-    with neo4j.GraphDatabase.driver(env["NEO4J_URI"], auth=auth) as driver:
-        records, _, _ = driver.execute_query(
-            "SHOW TRANSACTIONS YIELD transactionId, currentQuery "
-            "WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS' "
-            "RETURN collect(transactionId) AS ids",
-            database_="neo4j",
-        )
-        ids: list[str] = records[0]["ids"]
-        if ids:
-            driver.execute_query("TERMINATE TRANSACTIONS $ids", ids=ids, database_="neo4j")
-    return len(ids)
 
 
 def start_peer(server: ManagedServer) -> Service:

@@ -1,0 +1,51 @@
+"""The benchmark's plan: every target measured side by side, in an order that turns."""
+
+from __future__ import annotations
+
+from bench import run
+from bench.generate import generate
+from bench.questions import questions
+
+ASKED = questions(generate(2_000))
+QUICK = run.PROFILES["quick"]
+ENDPOINT = {"kind": "http", "url": "http://127.0.0.1:1/graphql"}
+TARGETS = {
+    "direct": run.Target("direct", {"kind": "bolt", "neo4j": {}}),
+    "api-compiled": run.Target("ours", ENDPOINT),
+    "peer": run.Target("peer", ENDPOINT),
+}
+
+
+def test_each_question_and_concurrency_is_measured_on_every_target_back_to_back() -> None:
+    cells = run.interleaved_cells(ASKED, TARGETS, QUICK)
+    groups = [cells[i : i + 3] for i in range(0, len(cells), 3)]
+    assert len(groups) == 5 * 3
+    expected = [(q.name, c) for q in ASKED for c in (1, 16, 64)]
+    assert [(g[0]["question"], g[0]["concurrency"]) for g in groups] == expected
+    for group in groups:
+        assert sorted(cell["target"] for cell in group) == ["api-compiled", "direct", "peer"]
+        assert len({(cell["question"], cell["concurrency"]) for cell in group}) == 1
+
+
+def test_the_first_target_of_each_concurrency_changes_from_question_to_question() -> None:
+    cells = run.interleaved_cells(ASKED, TARGETS, QUICK)
+    one_client_firsts = [cells[i]["target"] for i in range(0, len(cells), 9)]
+    assert one_client_firsts == ["direct", "api-compiled", "peer", "direct", "api-compiled"]
+    sixteen_firsts = [cells[i]["target"] for i in range(3, len(cells), 9)]
+    assert sixteen_firsts == ["api-compiled", "peer", "direct", "api-compiled", "peer"]
+
+
+def test_each_target_gets_its_own_phrasing_of_the_same_arguments() -> None:
+    cells = run.interleaved_cells(ASKED, TARGETS, QUICK)
+    alias = {c["target"]: c["requests"] for c in cells if c["question"] == "entity_by_alias"}
+    first = ASKED[1].requests[0]
+    assert alias["direct"][0] == first.compiled
+    assert alias["api-compiled"][0] == first.ours
+    assert alias["peer"][0] == first.peer
+    assert alias["api-compiled"][0]["variables"]["ref"] == alias["peer"][0]["variables"]["ref"]
+    # Only the first concurrency level sends every argument set once before measuring.
+    assert {(c["concurrency"], c["first_of_question"]) for c in cells} == {
+        (1, True),
+        (16, False),
+        (64, False),
+    }
