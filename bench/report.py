@@ -119,6 +119,13 @@ def ratios(results: dict[str, Any], anchored: list[str], questions: list[str]) -
     return out
 
 
+def _at_least(results: dict[str, Any]) -> str:
+    minimum = results.get("min_requests_per_cell")  # absent from runs before 2026-11-26 evening
+    if not minimum:
+        return ""
+    return f" and at least {minimum} requests (within {results['max_seconds_per_cell']} s)"
+
+
 def _met(value: Any, op: str, limit: float) -> bool | None:
     if value is None:
         return None
@@ -268,8 +275,9 @@ def readme_section(results: dict[str, Any], questions: list[str], chart: str) ->
             README_START,
             f"Latest run: `{results['command']}` on {results['date']} ({results['profile']} "
             f"profile; sizes measured: {sizes} nodes; {results['seconds_per_cell']} s per "
-            f"cell; load average {load[0]:.1f} on {results['machine']['cpus']} CPUs at the "
-            "start, so absolute times are slow and noisy: compare the ratios).",
+            f"cell{_at_least(results)}; load average {load[0]:.1f} on "
+            f"{results['machine']['cpus']} CPUs at the start, so absolute times are slow "
+            "and noisy: compare the ratios).",
             "",
             *ratio_lines,
             "",

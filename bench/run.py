@@ -55,6 +55,10 @@ class Profile:
     warmup_seconds: float = 3.0
     # A request slower than this fails, counted as an error (bench/loadgen.py).
     request_timeout_s: float = REQUEST_TIMEOUT_S
+    # A cell measures for `seconds_per_cell` and until it has sent this many requests,
+    # within `max_seconds_per_cell` (slow questions: bench/loadgen.py).
+    min_requests: int = 30
+    max_seconds_per_cell: float = 60.0
     # False: only the compiled API and its direct floor (no resolvers, peer, floor
     # ingest or importers), for the scaling ratio alone.
     compare: bool = True
@@ -79,7 +83,9 @@ PROFILES = {
 
 def warm_up_pass(profile: Profile) -> Profile:
     """The discarded pass before measuring: every cell of the profile, one second each."""
-    return dataclasses.replace(profile, name="warm-up", seconds_per_cell=1.0, warmup=5)
+    return dataclasses.replace(
+        profile, name="warm-up", seconds_per_cell=1.0, warmup=5, min_requests=0
+    )
 
 
 def say(message: str) -> None:
@@ -151,6 +157,8 @@ def interleaved_cells(
                         "question": question.name,
                         "concurrency": concurrency,
                         "seconds": profile.seconds_per_cell,
+                        "min_requests": profile.min_requests,
+                        "max_seconds": profile.max_seconds_per_cell,
                         "warmup": profile.warmup,
                         "warmup_seconds": profile.warmup_seconds,
                         "first_of_question": concurrency == profile.concurrency[0],
@@ -364,6 +372,8 @@ def run(profile: Profile) -> Path:
         "profile": profile.name,
         "command": COMMANDS.get(profile.name, f"python -m bench {profile.name}"),
         "seconds_per_cell": profile.seconds_per_cell,
+        "min_requests_per_cell": profile.min_requests,
+        "max_seconds_per_cell": profile.max_seconds_per_cell,
         "warmup_seconds_per_cell": profile.warmup_seconds,
         "request_timeout_s": profile.request_timeout_s,
         "concurrency": list(profile.concurrency),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bench import run
+import asyncio
+from typing import Any
+
+from bench import loadgen, run
 from bench.generate import generate
 from bench.questions import questions
 
@@ -49,3 +52,41 @@ def test_each_target_gets_its_own_phrasing_of_the_same_arguments() -> None:
         (16, False),
         (64, False),
     }
+
+
+def _cell(seconds: float, min_requests: int, max_seconds: float) -> dict[str, Any]:
+    return {
+        "question": "q",
+        "concurrency": 1,
+        "seconds": seconds,
+        "min_requests": min_requests,
+        "max_seconds": max_seconds,
+        "warmup": 0,
+        "warmup_seconds": 0.0,
+        "first_of_question": False,
+        "requests": [{"n": 0}, {"n": 1}],
+    }
+
+
+def _sleeping(seconds: float, sent: list[dict[str, Any]]) -> loadgen.Send:
+    async def send(payload: dict[str, Any]) -> None:
+        sent.append(payload)
+        await asyncio.sleep(seconds)
+
+    return send
+
+
+def test_a_slow_cell_goes_on_until_it_has_sent_its_minimum_of_requests() -> None:
+    sent: list[dict[str, Any]] = []
+    cell = asyncio.run(loadgen._run_cell(_cell(0.05, 12, 30.0), _sleeping(0.02, sent)))
+    assert len(cell["latencies_ms"]) == 12 and cell["errors"] == 0
+    assert sent == [{"n": 0}, {"n": 1}] * 6
+    assert all(latency >= 20 for latency in cell["latencies_ms"])
+
+
+def test_a_slow_cell_stops_at_its_longest_even_short_of_the_minimum() -> None:
+    sent: list[dict[str, Any]] = []
+    # Requests start at about 0, 0.3 and 0.6 s; none after the 0.75 s limit.
+    cell = asyncio.run(loadgen._run_cell(_cell(0.1, 100, 0.75), _sleeping(0.3, sent)))
+    assert len(cell["latencies_ms"]) == 3
+    assert cell["wall_s"] >= 0.9
