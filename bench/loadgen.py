@@ -13,20 +13,24 @@ graph.database.Graph.read_in_one_transaction does for one statement.
 One plan holds every target of a size, and its cells alternate between them
 (bench/run.py orders them): each question at each concurrency is measured on
 every target within seconds, so the machine's drift falls on all of them alike
-rather than on whichever target's block ran while other work was busy.
+rather than on whichever target's block ran while other work was busy. A group
+of one-client cells (one question, every target) runs as one client taking the
+targets in turn request by request: the 1-client p50s behind api/direct and the
+scaling ratio then compare answers interleaved in time.
 
 The plan (stdin, JSON):
   {"targets": {name: {"kind": "http", "url": ...}
                      | {"kind": "bolt", "neo4j": {"uri", "user", "password"}}},
    "request_timeout_s": t,
    "end_leftovers": {"uri", "user", "password"} | null,
-   "cells": [{"target": name, "question": name, "concurrency": n, "seconds": s,
+   "cells": [{"group": g, "target": name, "question": name, "concurrency": n, "seconds": s,
               "min_requests": m, "max_seconds": ms, "warmup": w, "warmup_seconds": ws,
               "first_of_question": bool, "requests": [payload, ...]}]}
 where an http payload is {"query", "variables"} and a bolt payload is
 {"cypher", "parameters"}. It prints one JSON object: {"cells": [{"target",
 "question", "concurrency", "latencies_ms": [...], "errors": n, "first_error":
-text | null, "wall_s": s, "leftover_transactions_ended": n}]}.
+text | null, "wall_s": s, "leftover_transactions_ended": n}]}; a one-client
+group's wall_s is the time its target spent answering.
 
 A request that takes longer than `request_timeout_s` fails (HTTP: the client gives
 up; Bolt: the transaction carries that timeout, so the server ends it). Without a
@@ -58,65 +62,115 @@ class RequestFailed(Exception):
     pass
 
 
-async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
-    payloads = cell["requests"]
-    counter = itertools.count()
-    latencies: list[float] = []
-    errors = 0
-    first_error: str | None = None
+class _Cell:
+    """One target's measurement of one question at one concurrency."""
 
-    async def one() -> None:
-        nonlocal errors, first_error
-        payload = payloads[next(counter) % len(payloads)]
+    def __init__(self, cell: dict[str, Any], send: Send) -> None:
+        self.cell = cell
+        self.send = send
+        self.counter = itertools.count()
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.first_error: str | None = None
+        self.sent = 0
+        self.busy_s = 0.0  # time spent waiting for this target's answers
+
+    async def one(self) -> None:
+        payloads = self.cell["requests"]
+        payload = payloads[next(self.counter) % len(payloads)]
+        self.sent += 1
         started = time.perf_counter()
         try:
-            await send(payload)
+            await self.send(payload)
         except Exception as error:  # every failure is counted and the first one shown
-            errors += 1
-            first_error = first_error or f"{type(error).__name__}: {error}"[:500]
+            self.errors += 1
+            self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:500]
             return
-        latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            self.busy_s += time.perf_counter() - started
+        self.latencies.append((time.perf_counter() - started) * 1000)
 
-    # Warm-up: every argument set once (plans, caches, connections) in a question's
-    # first cell, then `warmup` more in every cell, or as many as fit in
-    # `warmup_seconds`. Sending every set again before each concurrency level cost
-    # minutes per cell at 1M nodes and warmed nothing new.
-    if cell["first_of_question"]:
-        for _ in payloads:
-            await one()
-    warm_until = time.perf_counter() + cell["warmup_seconds"]
-    for _ in range(cell["warmup"]):
-        if time.perf_counter() >= warm_until:
-            break
-        await one()
-    latencies.clear()
-    errors, first_error = 0, None
+    async def warm_up(self) -> None:
+        """Every argument set once (plans, caches, connections) in a question's first
+        cell, then `warmup` more in every cell, or as many as fit in `warmup_seconds`.
+        Sending every set again before each concurrency level cost minutes per cell at
+        1M nodes and warmed nothing new. Nothing of it is kept."""
+        if self.cell["first_of_question"]:
+            for _ in self.cell["requests"]:
+                await self.one()
+        warm_until = time.perf_counter() + self.cell["warmup_seconds"]
+        for _ in range(self.cell["warmup"]):
+            if time.perf_counter() >= warm_until:
+                break
+            await self.one()
+        self.latencies.clear()
+        self.errors, self.first_error, self.sent, self.busy_s = 0, None, 0, 0.0
+
+    def result(self, wall_s: float) -> dict[str, Any]:
+        return {
+            "target": self.cell["target"],
+            "question": self.cell["question"],
+            "concurrency": self.cell["concurrency"],
+            "latencies_ms": self.latencies,
+            "errors": self.errors,
+            "first_error": self.first_error,
+            "wall_s": wall_s,
+        }
+
+
+def _limits(cell: dict[str, Any], began: float, share: int = 1) -> tuple[float, float]:
+    """When a cell may stop (`seconds`) and when it must (`max_seconds`), from `began`.
+
+    A slow question gives few answers in `seconds` (the hub's at 1M nodes, about two a
+    client), and a p50 of a handful moves with every one: a cell goes on until it has
+    sent `min_requests`, within `max_seconds`. `share`: targets taking turns in it.
+    """
+    deadline = began + cell["seconds"] * share
+    return deadline, max(deadline, began + cell["max_seconds"] * share)
+
+
+async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
+    """`concurrency` closed-loop clients on one target."""
+    measured = _Cell(cell, send)
+    await measured.warm_up()
     began = time.perf_counter()
-    deadline = began + cell["seconds"]
-    # A slow question gives few answers in `seconds` (the hub's at 1M nodes, about two
-    # a client), and a p50 of a handful moves with every one: the cell goes on until
-    # `min_requests` were sent, within `max_seconds`.
-    cap = began + max(cell["seconds"], cell["max_seconds"])
-    sent = 0
+    deadline, cap = _limits(cell, began)
 
     async def client() -> None:
-        nonlocal sent
         while True:
             now = time.perf_counter()
-            if now >= deadline and (sent >= cell["min_requests"] or now >= cap):
+            if now >= deadline and (measured.sent >= cell["min_requests"] or now >= cap):
                 return
-            sent += 1
-            await one()
+            await measured.one()
 
     await asyncio.gather(*(client() for _ in range(cell["concurrency"])))
-    return {
-        "question": cell["question"],
-        "concurrency": cell["concurrency"],
-        "latencies_ms": latencies,
-        "errors": errors,
-        "first_error": first_error,
-        "wall_s": time.perf_counter() - began,
-    }
+    return measured.result(time.perf_counter() - began)
+
+
+async def _run_paired(
+    cells: list[dict[str, Any]], senders: dict[str, Send]
+) -> list[dict[str, Any]]:
+    """One client taking the targets in turn, request by request (one-client cells).
+
+    Each target's answers are then interleaved in time with the others', so a
+    slow spell of the machine falls on all of them; the order turns every round.
+    The time is shared: `seconds` (and `max_seconds`) per target. A target's
+    wall time is the time spent waiting for its own answers.
+    """
+    measured = [_Cell(cell, senders[cell["target"]]) for cell in cells]
+    for one_target in measured:
+        await one_target.warm_up()
+    began = time.perf_counter()
+    deadline, cap = _limits(cells[0], began, share=len(cells))
+    minimum = cells[0]["min_requests"]
+    for turn in itertools.count():
+        now = time.perf_counter()
+        if now >= deadline and (min(m.sent for m in measured) >= minimum or now >= cap):
+            break
+        start = turn % len(measured)
+        for one_target in measured[start:] + measured[:start]:
+            await one_target.one()
+    return [m.result(m.busy_s) for m in measured]
 
 
 async def _end_leftovers(admin: neo4j.AsyncDriver) -> int:
@@ -150,7 +204,11 @@ async def _run(plan: dict[str, Any]) -> list[dict[str, Any]]:
             if target["kind"] == "http":
                 session = await stack.enter_async_context(
                     aiohttp.ClientSession(
-                        connector=aiohttp.TCPConnector(limit=256),
+                        # Idle connections are dropped after 1 s, before the servers
+                        # drop them (uvicorn's and Node's keep-alive: 5 s): a target
+                        # idle while the others are measured would otherwise fail its
+                        # first request on a connection its server had closed.
+                        connector=aiohttp.TCPConnector(limit=256, keepalive_timeout=1.0),
                         timeout=aiohttp.ClientTimeout(total=timeout_s),
                     )
                 )
@@ -161,12 +219,23 @@ async def _run(plan: dict[str, Any]) -> list[dict[str, Any]]:
         admin = None
         if plan.get("end_leftovers"):
             admin = await stack.enter_async_context(_driver(plan["end_leftovers"]))
-        cells = []
-        for cell in plan["cells"]:
-            measured = await _run_cell(cell, senders[cell["target"]])
-            measured["target"] = cell["target"]
-            measured["leftover_transactions_ended"] = await _end_leftovers(admin) if admin else 0
-            cells.append(measured)
+        cells: list[dict[str, Any]] = []
+        for _, grouped in itertools.groupby(plan["cells"], key=lambda cell: cell["group"]):
+            group = list(grouped)
+            if group[0]["concurrency"] == 1 and len(group) > 1:
+                measured = await _run_paired(group, senders)
+                ended = await _end_leftovers(admin) if admin else 0
+                # One client sends one request at a time: only a request its client gave
+                # up on (an error) can leave a transaction running.
+                blamed = max(measured, key=lambda result: result["errors"])
+                for result in measured:
+                    result["leftover_transactions_ended"] = ended if result is blamed else 0
+                cells.extend(measured)
+                continue
+            for cell in group:
+                result = await _run_cell(cell, senders[cell["target"]])
+                result["leftover_transactions_ended"] = await _end_leftovers(admin) if admin else 0
+                cells.append(result)
         return cells
 
 

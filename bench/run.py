@@ -141,7 +141,8 @@ def interleaved_cells(
 
     Each (question, concurrency) group is measured on all targets in turn, so their
     ratios compare measurements seconds apart; the order turns from group to group,
-    so that no target is always first or always follows the same one.
+    so that no target is always first or always follows the same one. One-client
+    groups go further: the load generator alternates their targets request by request.
     """
     names = list(targets)
     cells = []
@@ -153,6 +154,7 @@ def interleaved_cells(
             for name in names[turn:] + names[:turn]:
                 cells.append(
                     {
+                        "group": index * len(profile.concurrency) + level,
                         "target": name,
                         "question": question.name,
                         "concurrency": concurrency,

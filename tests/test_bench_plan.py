@@ -56,6 +56,7 @@ def test_each_target_gets_its_own_phrasing_of_the_same_arguments() -> None:
 
 def _cell(seconds: float, min_requests: int, max_seconds: float) -> dict[str, Any]:
     return {
+        "target": "t",
         "question": "q",
         "concurrency": 1,
         "seconds": seconds,
@@ -90,3 +91,25 @@ def test_a_slow_cell_stops_at_its_longest_even_short_of_the_minimum() -> None:
     cell = asyncio.run(loadgen._run_cell(_cell(0.1, 100, 0.75), _sleeping(0.3, sent)))
     assert len(cell["latencies_ms"]) == 3
     assert cell["wall_s"] >= 0.9
+
+
+def test_one_client_targets_take_turns_request_by_request_until_each_has_its_minimum() -> None:
+    log: list[str] = []
+
+    def logging(name: str) -> loadgen.Send:
+        async def send(payload: dict[str, Any]) -> None:
+            log.append(name)
+            await asyncio.sleep(0.01)
+
+        return send
+
+    cells = [{**_cell(0.001, 6, 30.0), "target": name} for name in ("a", "b")]
+    results = asyncio.run(loadgen._run_paired(cells, {"a": logging("a"), "b": logging("b")}))
+    # Rounds alternate which target goes first.
+    assert log == ["a", "b", "b", "a"] * 3
+    assert [(r["target"], len(r["latencies_ms"]), r["errors"]) for r in results] == [
+        ("a", 6, 0),
+        ("b", 6, 0),
+    ]
+    # Each target's wall time is its own answers' time, not the other's.
+    assert all(0.06 <= r["wall_s"] < 0.5 for r in results)
