@@ -38,7 +38,8 @@ limit, a question that takes seconds at 1M nodes kept a 64-client cell busy for
 many minutes: each client's request waits behind 63 others on two cores. With
 `end_leftovers`, the transactions still running after a cell (a request its
 client gave up on; the peer's carry no time limit of their own) are terminated
-before the next cell, so they are never billed to another target.
+before the next cell, and in a one-client group right after the failed request,
+so they are not billed to another target.
 """
 
 from __future__ import annotations
@@ -50,12 +51,15 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import neo4j
 
+if TYPE_CHECKING:
+    import aiohttp  # the bench extra (make bench-install); imported where HTTP is sent
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+EndLeftovers = Callable[[], Awaitable[int]]  # ends the transactions left running; how many
 
 
 class RequestFailed(Exception):
@@ -74,8 +78,10 @@ class _Cell:
         self.first_error: str | None = None
         self.sent = 0
         self.busy_s = 0.0  # time spent waiting for this target's answers
+        self.leftovers_ended = 0
 
-    async def one(self) -> None:
+    async def one(self) -> bool:
+        """Send the next request; False when it failed (counted, never timed)."""
         payloads = self.cell["requests"]
         payload = payloads[next(self.counter) % len(payloads)]
         self.sent += 1
@@ -85,10 +91,11 @@ class _Cell:
         except Exception as error:  # every failure is counted and the first one shown
             self.errors += 1
             self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:500]
-            return
+            return False
         finally:
             self.busy_s += time.perf_counter() - started
         self.latencies.append((time.perf_counter() - started) * 1000)
+        return True
 
     async def warm_up(self) -> None:
         """Every argument set once (plans, caches, connections) in a question's first
@@ -148,14 +155,16 @@ async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
 
 
 async def _run_paired(
-    cells: list[dict[str, Any]], senders: dict[str, Send]
+    cells: list[dict[str, Any]], senders: dict[str, Send], end_leftovers: EndLeftovers | None = None
 ) -> list[dict[str, Any]]:
     """One client taking the targets in turn, request by request (one-client cells).
 
     Each target's answers are then interleaved in time with the others', so a
     slow spell of the machine falls on all of them; the order turns every round.
     The time is shared: `seconds` (and `max_seconds`) per target. A target's
-    wall time is the time spent waiting for its own answers.
+    wall time is the time spent waiting for its own answers. After a failed request
+    (its client gave up: the peer's query may still be running) the transactions
+    left running are ended at once and counted against that target.
     """
     measured = [_Cell(cell, senders[cell["target"]]) for cell in cells]
     for one_target in measured:
@@ -169,22 +178,37 @@ async def _run_paired(
             break
         start = turn % len(measured)
         for one_target in measured[start:] + measured[:start]:
-            await one_target.one()
-    return [m.result(m.busy_s) for m in measured]
+            if not await one_target.one() and end_leftovers is not None:
+                one_target.leftovers_ended += await end_leftovers()
+    results = []
+    for one_target in measured:
+        result = one_target.result(one_target.busy_s)
+        result["leftover_transactions_ended"] = one_target.leftovers_ended
+        results.append(result)
+    return results
 
 
 async def _end_leftovers(admin: neo4j.AsyncDriver) -> int:
-    """Terminate every transaction still running but this one; return how many."""
-    result = await admin.execute_query(
-        "SHOW TRANSACTIONS YIELD transactionId, currentQuery "
-        "WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS' "
-        "RETURN collect(transactionId) AS ids",
-        database_="neo4j",
-    )
-    ids: list[str] = result.records[0]["ids"]
-    if ids:
-        await admin.execute_query("TERMINATE TRANSACTIONS $ids", ids=ids, database_="neo4j")
-    return len(ids)
+    """Terminate every transaction still running but this one; return how many.
+
+    A failure here (Neo4j out of memory under a 64-client cell at 1M nodes) is
+    retried once, then counted as nothing ended: it must not lose the measurements."""
+    for attempt in (1, 2):
+        try:
+            result = await admin.execute_query(
+                "SHOW TRANSACTIONS YIELD transactionId, currentQuery "
+                "WHERE NOT currentQuery STARTS WITH 'SHOW TRANSACTIONS' "
+                "RETURN collect(transactionId) AS ids",
+                database_="neo4j",
+            )
+            ids: list[str] = result.records[0]["ids"]
+            if ids:
+                await admin.execute_query("TERMINATE TRANSACTIONS $ids", ids=ids, database_="neo4j")
+            return len(ids)
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as error:
+            print(f"ending leftover transactions, attempt {attempt}: {error}", file=sys.stderr)
+            await asyncio.sleep(1.0)
+    return 0
 
 
 def _driver(config: dict[str, Any]) -> neo4j.AsyncDriver:
@@ -202,6 +226,8 @@ async def _run(plan: dict[str, Any]) -> list[dict[str, Any]]:
         senders: dict[str, Send] = {}
         for name, target in plan["targets"].items():
             if target["kind"] == "http":
+                import aiohttp
+
                 session = await stack.enter_async_context(
                     aiohttp.ClientSession(
                         # Idle connections are dropped after 1 s, before the servers
@@ -216,27 +242,31 @@ async def _run(plan: dict[str, Any]) -> list[dict[str, Any]]:
             else:
                 driver = await stack.enter_async_context(_driver(target["neo4j"]))
                 senders[name] = _bolt_sender(driver, timeout_s)
-        admin = None
+        end_leftovers = None
         if plan.get("end_leftovers"):
             admin = await stack.enter_async_context(_driver(plan["end_leftovers"]))
-        cells: list[dict[str, Any]] = []
-        for _, grouped in itertools.groupby(plan["cells"], key=lambda cell: cell["group"]):
-            group = list(grouped)
-            if group[0]["concurrency"] == 1 and len(group) > 1:
-                measured = await _run_paired(group, senders)
-                ended = await _end_leftovers(admin) if admin else 0
-                # One client sends one request at a time: only a request its client gave
-                # up on (an error) can leave a transaction running.
-                blamed = max(measured, key=lambda result: result["errors"])
-                for result in measured:
-                    result["leftover_transactions_ended"] = ended if result is blamed else 0
-                cells.extend(measured)
-                continue
-            for cell in group:
-                result = await _run_cell(cell, senders[cell["target"]])
-                result["leftover_transactions_ended"] = await _end_leftovers(admin) if admin else 0
-                cells.append(result)
-        return cells
+
+            async def end_leftovers() -> int:
+                return await _end_leftovers(admin)
+
+        return await _measure(plan["cells"], senders, end_leftovers)
+
+
+async def _measure(
+    cells: list[dict[str, Any]], senders: dict[str, Send], end_leftovers: EndLeftovers | None
+) -> list[dict[str, Any]]:
+    """The plan's cells in order, a group of one-client cells as one paired run."""
+    results: list[dict[str, Any]] = []
+    for _, grouped in itertools.groupby(cells, key=lambda cell: cell["group"]):
+        group = list(grouped)
+        if group[0]["concurrency"] == 1 and len(group) > 1:
+            results.extend(await _run_paired(group, senders, end_leftovers))
+            continue
+        for cell in group:
+            result = await _run_cell(cell, senders[cell["target"]])
+            result["leftover_transactions_ended"] = await end_leftovers() if end_leftovers else 0
+            results.append(result)
+    return results
 
 
 def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:

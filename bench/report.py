@@ -123,7 +123,7 @@ def _at_least(results: dict[str, Any]) -> str:
     minimum = results.get("min_requests_per_cell")  # absent from runs before 2026-11-26 evening
     if not minimum:
         return ""
-    return f" and at least {minimum} requests (within {results['max_seconds_per_cell']} s)"
+    return f" and at least {minimum} requests (within {results['max_seconds_per_cell']} s a target)"
 
 
 def _met(value: Any, op: str, limit: float) -> bool | None:

@@ -141,7 +141,7 @@ def interleaved_cells(
 
     Each (question, concurrency) group is measured on all targets in turn, so their
     ratios compare measurements seconds apart; the order turns from group to group,
-    so that no target is always first or always follows the same one. One-client
+    so that no target is always first (the cycle itself stays the same). One-client
     groups go further: the load generator alternates their targets request by request.
     """
     names = list(targets)

@@ -263,8 +263,8 @@ class Graph:
         return [record.data() for record in result.records]
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
-        """Run several read statements in one read transaction (one round-trip each,
-        plus the commit's; a single statement's BEGIN travels with it).
+        """Run several read statements in one read transaction: BEGIN, one round-trip
+        per statement, COMMIT (a single statement's BEGIN travels with it).
 
         For statements that return plain values (maps, lists, scalars), not nodes.
         """

@@ -87,10 +87,10 @@ def test_a_slow_cell_goes_on_until_it_has_sent_its_minimum_of_requests() -> None
 
 def test_a_slow_cell_stops_at_its_longest_even_short_of_the_minimum() -> None:
     sent: list[dict[str, Any]] = []
-    # Requests start at about 0, 0.3 and 0.6 s; none after the 0.75 s limit.
-    cell = asyncio.run(loadgen._run_cell(_cell(0.1, 100, 0.75), _sleeping(0.3, sent)))
+    # Requests start at about 0, 0.6 and 1.2 s; none after the 1.5 s limit (0.3 s to spare).
+    cell = asyncio.run(loadgen._run_cell(_cell(0.1, 100, 1.5), _sleeping(0.6, sent)))
     assert len(cell["latencies_ms"]) == 3
-    assert cell["wall_s"] >= 0.9
+    assert cell["wall_s"] >= 1.8
 
 
 def test_one_client_targets_take_turns_request_by_request_until_each_has_its_minimum() -> None:
@@ -113,3 +113,42 @@ def test_one_client_targets_take_turns_request_by_request_until_each_has_its_min
     ]
     # Each target's wall time is its own answers' time, not the other's.
     assert all(0.06 <= r["wall_s"] < 0.5 for r in results)
+
+
+def test_the_plan_runs_in_order_one_client_groups_paired_and_leftovers_ended_after_each() -> None:
+    log: list[str] = []
+    ended: list[int] = []
+
+    def answering(name: str, fails: bool = False) -> loadgen.Send:
+        async def send(payload: dict[str, Any]) -> None:
+            log.append(name)
+            await asyncio.sleep(0.005)
+            if fails:
+                raise loadgen.RequestFailed("HTTP 504: gave up")
+
+        return send
+
+    async def end_leftovers() -> int:
+        ended.append(len(log))
+        return 2
+
+    plan = [
+        {**_cell(0.001, 2, 30.0), "group": 0, "target": "a"},
+        {**_cell(0.001, 2, 30.0), "group": 0, "target": "b"},
+        {**_cell(0.001, 2, 30.0), "group": 1, "target": "a", "concurrency": 2},
+        {**_cell(0.001, 2, 30.0), "group": 1, "target": "b", "concurrency": 2},
+    ]
+    senders = {"a": answering("a"), "b": answering("b", fails=True)}
+    results = asyncio.run(loadgen._measure(plan, senders, end_leftovers))
+    assert [(r["target"], r["concurrency"]) for r in results] == [
+        ("a", 1),
+        ("b", 1),
+        ("a", 2),
+        ("b", 2),
+    ]
+    # Group 0, paired: a, b, then b, a; each of b's failures ends the leftovers at once.
+    assert log[:4] == ["a", "b", "b", "a"]
+    assert ended[:2] == [2, 3]
+    assert [(r["errors"], len(r["latencies_ms"])) for r in results[:2]] == [(0, 2), (2, 0)]
+    assert [r["leftover_transactions_ended"] for r in results] == [0, 4, 2, 2]
+    assert results[1]["first_error"] == "RequestFailed: HTTP 504: gave up"
