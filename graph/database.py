@@ -251,16 +251,23 @@ class Graph:
     async def _execute(
         self, query: LiteralString, parameters: Mapping[str, Any] | None, routing: RoutingControl
     ) -> list[Record]:
+        result = await self._execute_query(query, parameters, routing)
+        return [record.data() for record in result.records]
+
+    async def _execute_query(
+        self, query: LiteralString, parameters: Mapping[str, Any] | None, routing: RoutingControl
+    ) -> neo4j.EagerResult:
+        """One statement in one transaction, through the driver's execute_query: its
+        BEGIN travels with RUN and PULL, and transient failures are retried."""
         self._count(query)
         with _translated(self.connection.uri):
-            result = await self.driver.execute_query(
+            return await self.driver.execute_query(
                 Query(query, timeout=self.timeout_s),
                 parameters_=_sent(parameters),
                 routing_=routing,
                 database_=self.connection.database,
                 bookmark_manager_=self._bookmark_manager(),
             )
-        return [record.data() for record in result.records]
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several read statements in one read transaction: BEGIN, one round-trip
@@ -271,19 +278,10 @@ class Graph:
         if not statements:
             return []
         if len(statements) == 1:
-            # One statement: execute_query sends BEGIN with RUN and PULL in one
-            # flush; a session's execute_read waits for BEGIN's answer first, one
-            # more round trip per request.
+            # A session's execute_read would wait for BEGIN's answer before sending
+            # the statement: one more round trip per request.
             query, parameters = statements[0]
-            self._count(query)
-            with _translated(self.connection.uri):
-                result = await self.driver.execute_query(
-                    Query(query, timeout=self.timeout_s),
-                    parameters_=_sent(parameters),
-                    routing_=RoutingControl.READ,
-                    database_=self.connection.database,
-                    bookmark_manager_=self._bookmark_manager(),
-                )
+            result = await self._execute_query(query, parameters, RoutingControl.READ)
             return [[dict(zip(result.keys, record, strict=True)) for record in result.records]]
 
         @neo4j.unit_of_work(timeout=self.timeout_s)
