@@ -122,18 +122,28 @@ class _Cell:
             "errors": self.errors,
             "first_error": self.first_error,
             "wall_s": wall_s,
+            "leftover_transactions_ended": self.leftovers_ended,
         }
 
 
-def _limits(cell: dict[str, Any], began: float, share: int = 1) -> tuple[float, float]:
-    """When a cell may stop (`seconds`) and when it must (`max_seconds`), from `began`.
+def _until(cell: dict[str, Any], share: int = 1) -> Callable[[int], bool]:
+    """From now, whether a cell that has sent `sent` requests is done: after `seconds`
+    once it has sent `min_requests`, and after `max_seconds` in any case.
 
     A slow question gives few answers in `seconds` (the hub's at 1M nodes, about two a
-    client), and a p50 of a handful moves with every one: a cell goes on until it has
-    sent `min_requests`, within `max_seconds`. `share`: targets taking turns in it.
+    client), and a p50 of a handful moves with every one. `share`: targets taking
+    turns in the cell, each given the cell's times.
     """
+    began = time.perf_counter()
     deadline = began + cell["seconds"] * share
-    return deadline, max(deadline, began + cell["max_seconds"] * share)
+    cap = max(deadline, began + cell["max_seconds"] * share)
+
+    def done(sent: int) -> bool:
+        now = time.perf_counter()
+        minimum: int = cell["min_requests"]
+        return now >= deadline and (sent >= minimum or now >= cap)
+
+    return done
 
 
 async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
@@ -141,13 +151,10 @@ async def _run_cell(cell: dict[str, Any], send: Send) -> dict[str, Any]:
     measured = _Cell(cell, send)
     await measured.warm_up()
     began = time.perf_counter()
-    deadline, cap = _limits(cell, began)
+    done = _until(cell)
 
     async def client() -> None:
-        while True:
-            now = time.perf_counter()
-            if now >= deadline and (measured.sent >= cell["min_requests"] or now >= cap):
-                return
+        while not done(measured.sent):
             await measured.one()
 
     await asyncio.gather(*(client() for _ in range(cell["concurrency"])))
@@ -169,23 +176,15 @@ async def _run_paired(
     measured = [_Cell(cell, senders[cell["target"]]) for cell in cells]
     for one_target in measured:
         await one_target.warm_up()
-    began = time.perf_counter()
-    deadline, cap = _limits(cells[0], began, share=len(cells))
-    minimum = cells[0]["min_requests"]
-    for turn in itertools.count():
-        now = time.perf_counter()
-        if now >= deadline and (min(m.sent for m in measured) >= minimum or now >= cap):
-            break
+    done = _until(cells[0], share=len(cells))
+    turn = 0
+    while not done(min(one_target.sent for one_target in measured)):
         start = turn % len(measured)
         for one_target in measured[start:] + measured[:start]:
             if not await one_target.one() and end_leftovers is not None:
                 one_target.leftovers_ended += await end_leftovers()
-    results = []
-    for one_target in measured:
-        result = one_target.result(one_target.busy_s)
-        result["leftover_transactions_ended"] = one_target.leftovers_ended
-        results.append(result)
-    return results
+        turn += 1
+    return [one_target.result(one_target.busy_s) for one_target in measured]
 
 
 async def _end_leftovers(admin: neo4j.AsyncDriver) -> int:
