@@ -276,8 +276,8 @@ def readme_section(results: dict[str, Any], questions: list[str], chart: str) ->
             f"Latest run: `{results['command']}` on {results['date']} ({results['profile']} "
             f"profile; sizes measured: {sizes} nodes; {results['seconds_per_cell']} s per "
             f"cell{_at_least(results)}; load average {load[0]:.1f} on "
-            f"{results['machine']['cpus']} CPUs at the start, so absolute times are slow "
-            "and noisy: compare the ratios).",
+            f"{results['machine']['cpus']} CPUs at the start; the machine is shared and "
+            "absolute times drift between runs: compare the ratios).",
             "",
             *ratio_lines,
             "",
