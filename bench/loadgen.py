@@ -93,8 +93,9 @@ class _Cell:
             self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:500]
             return False
         finally:
-            self.busy_s += time.perf_counter() - started
-        self.latencies.append((time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            self.busy_s += elapsed
+        self.latencies.append(elapsed * 1000)
         return True
 
     async def warm_up(self) -> None:
