@@ -2,7 +2,8 @@
 /readyz, /metrics.
 
 HTTP concerns live here and only here: token checks, body-size limits, CORS,
-status codes (503 when Neo4j is unavailable), one JSON log line per request.
+status codes (503 when Neo4j is unavailable or every turn at it is taken), one JSON
+log line per request.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
 
 
 NOT_AN_OPERATION = 'the request body must be one JSON object: {"query": "...", "variables": {}}'
+# Retry-After on SERVER_BUSY, in seconds: long enough for a few turns at Neo4j to end.
+RETRY_BUSY_AFTER_S = "1"
 HTTP_ERROR_CODES = {
     "Batching is not enabled": "BATCHING_NOT_SUPPORTED",
     "Unable to parse request body as JSON": "MALFORMED_JSON",
@@ -203,9 +206,13 @@ class GraphQLView(GraphQL[Context, None]):
         ]
         for code in codes:
             self.metrics.errors.labels(code=code).inc()
-        # Neo4j being away is the server's problem, not the client's: say so with 503.
+        # Neo4j being away or busy is the server's problem, not the client's: say so
+        # with 503; when busy, nothing ran and the same request may come back soon.
         if "NEO4J_UNAVAILABLE" in codes:
             response.status_code = 503
+        if "SERVER_BUSY" in codes:
+            response.status_code = 503
+            response.headers["retry-after"] = RETRY_BUSY_AFTER_S
         return response
 
 
@@ -369,6 +376,7 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         return JSONResponse({"status": "ready"})
 
     async def metrics_endpoint(request: Request) -> Response:
+        metrics.read_gate(request.app.state.graph.gate)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     middleware = [Middleware(AccessLog, metrics=metrics)]

@@ -1,8 +1,11 @@
-"""Prometheus metrics: requests, latency, Cypher round-trips and errors by code."""
+"""Prometheus metrics: requests, latency, Cypher round-trips, errors by code, and the
+admission gate's turns (graph/admission.py)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from graph.admission import TransactionGate
 
 
 class Metrics:
@@ -26,3 +29,24 @@ class Metrics:
         self.errors = Counter(
             "threatgraph_graphql_errors", "GraphQL errors by code", ["code"], registry=self.registry
         )
+        self.transactions_running = Gauge(
+            "threatgraph_neo4j_transactions_running",
+            "Neo4j transactions this process is running (admitted by the gate)",
+            registry=self.registry,
+        )
+        self.transactions_waiting = Gauge(
+            "threatgraph_neo4j_transactions_waiting",
+            "Transactions waiting for a turn at Neo4j (THREATGRAPH_MAX_TRANSACTIONS)",
+            registry=self.registry,
+        )
+        self.transactions_limit = Gauge(
+            "threatgraph_neo4j_transactions_limit",
+            "Transactions admitted at once (0: no limit)",
+            registry=self.registry,
+        )
+
+    def read_gate(self, gate: TransactionGate | None) -> None:
+        """Copy the gate's counts into the gauges (at scrape time: they change per request)."""
+        self.transactions_running.set(gate.running if gate else 0)
+        self.transactions_waiting.set(gate.waiting if gate else 0)
+        self.transactions_limit.set(gate.limit if gate else 0)

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.database import Graph, Record, Statement
-from graph.errors import GraphError
+from graph.errors import GraphError, ServerBusy
 
 CREATED = "created"
 UPDATED = "updated"
@@ -289,11 +289,18 @@ async def follow_changes(
 
     Polls by cursor: one indexed read per interval while nothing is new, pages
     back to back while catching up. Polling (not an in-process signal) is what
-    sees writes made through other API processes or the CLI.
+    sees writes made through other API processes or the CLI. A poll that finds the
+    API's every turn at Neo4j taken (ServerBusy) is tried again an interval later.
     """
     cursor = after
     while True:
-        page = await changes_after(graph, cursor, page_size)
+        try:
+            page = await changes_after(graph, cursor, page_size)
+        except ServerBusy:
+            # Every turn at Neo4j is taken (graph/admission.py): nothing was read, so
+            # the cursor stands; a follower waits out the rush rather than ending.
+            await asyncio.sleep(poll_interval_s)
+            continue
         for change in page.changes:
             yield change
             cursor = change.seq

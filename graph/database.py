@@ -4,6 +4,7 @@
 `write`, `write_in_one_transaction`). It counts Cypher round-trips (the API
 promises one per root field, and tests assert the counts) and translates the
 driver's exceptions into this package's errors in one place, `_translated`.
+An API's Graph admits a bounded number of transactions at once (graph/admission.py).
 
 Reads run with READ access and writes with WRITE, so with a neo4j:// URI the
 driver sends reads to followers/read replicas and writes to the leader.
@@ -27,17 +28,28 @@ from neo4j.api import AsyncBookmarkManager
 from neo4j.exceptions import (
     AuthError,
     ClientError,
+    ConnectionAcquisitionTimeoutError,
     DatabaseUnavailable,
     ServiceUnavailable,
     SessionExpired,
     TransientError,
 )
 
-from graph.errors import InvalidBookmark, Neo4jAuthError, Neo4jUnavailable, QueryTimeout
+from graph.admission import TransactionGate
+from graph.errors import (
+    InvalidBookmark,
+    Neo4jAuthError,
+    Neo4jUnavailable,
+    QueryTimeout,
+    ServerBusy,
+)
 from graph.settings import Neo4jSettings
 
 Record = dict[str, Any]
 Statement = tuple[LiteralString, Mapping[str, Any]]
+
+# The driver's own default pool size, kept unless more transactions may be admitted.
+DRIVER_POOL_SIZE = 100
 
 # Lists longer than this are sent as `_LongList`s (see there).
 LONG_LIST_ITEMS = 20
@@ -178,6 +190,9 @@ def _translated(uri: str) -> Iterator[None]:
         if error.code and "TransactionTimedOut" in error.code:
             raise QueryTimeout("the query ran past the transaction time limit") from None
         raise Neo4jUnavailable(f"Neo4j at {uri} is temporarily unavailable") from None
+    except ConnectionAcquisitionTimeoutError as error:
+        # Every pooled connection stayed in use (only without a gate, or past its limit).
+        raise ServerBusy(f"the server is busy: {error}; retry shortly") from None
     except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, OSError):
         raise Neo4jUnavailable(f"Neo4j at {uri} is unavailable") from None
 
@@ -186,13 +201,20 @@ class Graph:
     """A Neo4j database behind read/write verbs, with round-trip counting."""
 
     def __init__(
-        self, driver: AsyncDriver, connection: Connection, timeout_ms: int, bulk: bool = False
+        self,
+        driver: AsyncDriver,
+        connection: Connection,
+        timeout_ms: int,
+        bulk: bool = False,
+        gate: TransactionGate | None = None,
     ) -> None:
         self.driver = driver
         self.connection = connection
         # Bulk loads (CLI seed and imports) may take longer than a request may:
         # their transactions are bounded by the server's own limit only.
         self.timeout_s = None if bulk else timeout_ms / 1000
+        # Admission control for requests (graph/admission.py); None: no limit of ours.
+        self.gate = gate
         self.round_trips = 0
 
     @classmethod
@@ -204,19 +226,26 @@ class Graph:
     ) -> Graph:
         """Open a driver (lazily: nothing is sent until the first query).
 
-        `bulk` lifts the per-transaction time limit (command-line loads); API
-        requests keep it."""
+        `bulk` lifts the per-transaction time limit (command-line loads) and the
+        limit on transactions in flight; API requests keep both."""
         settings = settings or Neo4jSettings.from_env(env)
         connection = resolve_connection(settings, env)
+        gate = (
+            TransactionGate(settings.max_transactions, settings.queue_timeout_ms / 1000)
+            if settings.max_transactions and not bulk
+            else None
+        )
         driver = AsyncGraphDatabase.driver(
             connection.uri,
             auth=(connection.user, connection.password),
+            # The gate, not the pool, decides who waits: room for every admitted one.
+            max_connection_pool_size=max(DRIVER_POOL_SIZE, settings.max_transactions),
             connection_timeout=settings.connection_timeout_ms / 1000,
             connection_acquisition_timeout=settings.connection_timeout_ms / 1000,
             max_transaction_retry_time=settings.connection_timeout_ms / 1000,
             notifications_min_severity="OFF",
         )
-        return cls(driver, connection, settings.transaction_timeout_ms, bulk)
+        return cls(driver, connection, settings.transaction_timeout_ms, bulk, gate)
 
     async def close(self) -> None:
         await self.driver.close()
@@ -260,14 +289,15 @@ class Graph:
         """One statement in one transaction, through the driver's execute_query: its
         BEGIN travels with RUN and PULL, and transient failures are retried."""
         self._count(query)
-        with _translated(self.connection.uri):
-            return await self.driver.execute_query(
-                Query(query, timeout=self.timeout_s),
-                parameters_=_sent(parameters),
-                routing_=routing,
-                database_=self.connection.database,
-                bookmark_manager_=self._bookmark_manager(),
-            )
+        async with self._turn():
+            with _translated(self.connection.uri):
+                return await self.driver.execute_query(
+                    Query(query, timeout=self.timeout_s),
+                    parameters_=_sent(parameters),
+                    routing_=routing,
+                    database_=self.connection.database,
+                    bookmark_manager_=self._bookmark_manager(),
+                )
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several read statements in one read transaction: BEGIN, one round-trip
@@ -296,9 +326,10 @@ class Graph:
                 results.append([dict(zip(keys, record, strict=True)) async for record in cursor])
             return results
 
-        with _translated(self.connection.uri):
-            async with self._session() as session:
-                return await session.execute_read(work)
+        async with self._turn():
+            with _translated(self.connection.uri):
+                async with self._session() as session:
+                    return await session.execute_read(work)
 
     async def write_in_one_transaction(
         self,
@@ -332,9 +363,14 @@ class Graph:
                 await run_all(stage(list(results)))
             return results
 
-        with _translated(self.connection.uri):
-            async with self._session() as session:
-                return await session.execute_write(work)
+        async with self._turn():
+            with _translated(self.connection.uri):
+                async with self._session() as session:
+                    return await session.execute_write(work)
+
+    def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """A turn at Neo4j for one transaction (always granted without a gate)."""
+        return self.gate.admitted() if self.gate is not None else contextlib.nullcontext()
 
     def _bookmark_manager(self) -> AsyncBookmarkManager:
         chain = _active_chain.get()

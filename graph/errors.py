@@ -37,6 +37,15 @@ class QueryTimeout(GraphError):
     code = "QUERY_TIMEOUT"
 
 
+class ServerBusy(GraphError):
+    """No turn at Neo4j came free in time (graph/admission.py, or the driver's pool).
+
+    Nothing was sent to Neo4j: the client may retry the same request as it is.
+    """
+
+    code = "SERVER_BUSY"
+
+
 class InvalidBookmark(GraphError):
     """Neo4j does not recognise a causal-consistency bookmark the caller passed on."""
 

@@ -15,6 +15,10 @@ from graph.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Transactions one API process runs at once, and how long the next waits for a turn.
+DEFAULT_MAX_TRANSACTIONS = 8
+DEFAULT_QUEUE_TIMEOUT_MS = 2_000
+
 
 def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
     """Read an integer variable, with a clear error for anything else."""
@@ -57,6 +61,9 @@ class Neo4jSettings:
     database: str
     transaction_timeout_ms: int
     connection_timeout_ms: int
+    # Admission control for API requests (graph/admission.py); 0: no limit.
+    max_transactions: int = DEFAULT_MAX_TRANSACTIONS
+    queue_timeout_ms: int = DEFAULT_QUEUE_TIMEOUT_MS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Neo4jSettings:
@@ -78,5 +85,11 @@ class Neo4jSettings:
             ),
             connection_timeout_ms=env_int(
                 env, "THREATGRAPH_CONNECTION_TIMEOUT_MS", 5_000, minimum=1
+            ),
+            max_transactions=env_int(
+                env, "THREATGRAPH_MAX_TRANSACTIONS", DEFAULT_MAX_TRANSACTIONS, minimum=0
+            ),
+            queue_timeout_ms=env_int(
+                env, "THREATGRAPH_QUEUE_TIMEOUT_MS", DEFAULT_QUEUE_TIMEOUT_MS, minimum=1
             ),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -350,3 +351,30 @@ def test_a_feed_of_change_nodes_from_an_older_version_becomes_change_sets(
     assert cypher(driver, "SHOW CONSTRAINTS YIELD name WHERE name = 'change_seq' RETURN name") == []
     load(DOC.replace("Before.", "After."))
     assert [c[:3] for c in feed(after=7)] == [(8, "updated", "actor:feed-x")]
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_a_follower_waits_out_a_busy_server_and_misses_nothing() -> None:
+    load()
+    busy_env = {
+        **os.environ,
+        "THREATGRAPH_MAX_TRANSACTIONS": "1",
+        "THREATGRAPH_QUEUE_TIMEOUT_MS": "20",
+    }
+
+    async def scenario() -> list[Change]:
+        async with Graph.connect(env=busy_env) as graph:
+            assert graph.gate is not None
+            follower = follow_changes(graph, 0, poll_interval_s=0.01)
+            first = asyncio.ensure_future(anext(follower))
+            async with graph.gate.admitted():  # the only turn, held for 0.5 s
+                await asyncio.sleep(0.5)
+                # Polls found no turn about a dozen times; the follower is still there.
+                assert not first.done()
+            seen = [await asyncio.wait_for(first, timeout=10)]
+            while len(seen) < len(FIRST_LOAD):
+                seen.append(await asyncio.wait_for(anext(follower), timeout=10))
+            await follower.aclose()
+            return seen
+
+    assert [summary(c) for c in asyncio.run(scenario())] == FIRST_LOAD

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from graph.settings import DEFAULT_MAX_TRANSACTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"graph", "schema", "api", "seed"}
 
@@ -101,6 +103,11 @@ def test_api_waits_for_healthy_neo4j() -> None:
 def test_api_runs_two_replicas_by_default() -> None:
     replicas = service("api")["deploy"]["replicas"]
     assert default_ref(replicas) == ("THREATGRAPH_API_REPLICAS", "2")
+
+
+def test_each_replica_admits_the_default_number_of_transactions() -> None:
+    limit = environment("api")["THREATGRAPH_MAX_TRANSACTIONS"]
+    assert default_ref(limit) == ("THREATGRAPH_MAX_TRANSACTIONS", str(DEFAULT_MAX_TRANSACTIONS))
 
 
 def test_api_publishes_a_loopback_port_per_replica_from_8000() -> None:
