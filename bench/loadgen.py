@@ -32,6 +32,10 @@ where an http payload is {"query", "variables"} and a bolt payload is
 text | null, "wall_s": s, "leftover_transactions_ended": n}]}; a one-client
 group's wall_s is the time its target spent answering.
 
+A 503 with Retry-After (our API's SERVER_BUSY: every turn at Neo4j taken, see
+graph/admission.py) is counted as an error, and its client waits that long before it
+sends again, as a client that honours the header does.
+
 A request that takes longer than `request_timeout_s` fails (HTTP: the client gives
 up; Bolt: the transaction carries that timeout, so the server ends it). Without a
 limit, a question that takes seconds at 1M nodes kept a 64-client cell busy for
@@ -66,6 +70,15 @@ class RequestFailed(Exception):
     pass
 
 
+class TargetBusy(RequestFailed):
+    """A 503 with Retry-After (our API's SERVER_BUSY): the client waits that long, as a
+    well-behaved client does, rather than asking again at once."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class _Cell:
     """One target's measurement of one question at one concurrency."""
 
@@ -88,15 +101,23 @@ class _Cell:
         started = time.perf_counter()
         try:
             await self.send(payload)
-        except Exception as error:  # every failure is counted and the first one shown
-            self.errors += 1
-            self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:500]
+        except TargetBusy as busy:
+            self._failed(busy, started)
+            # After the bookkeeping: the wait is neither a latency nor the target's time.
+            await asyncio.sleep(busy.retry_after_s)
             return False
-        finally:
-            elapsed = time.perf_counter() - started
-            self.busy_s += elapsed
+        except Exception as error:  # every failure is counted and the first one shown
+            self._failed(error, started)
+            return False
+        elapsed = time.perf_counter() - started
+        self.busy_s += elapsed
         self.latencies.append(elapsed * 1000)
         return True
+
+    def _failed(self, error: Exception, started: float) -> None:
+        self.busy_s += time.perf_counter() - started
+        self.errors += 1
+        self.first_error = self.first_error or f"{type(error).__name__}: {error}"[:500]
 
     async def warm_up(self) -> None:
         """Every argument set once (plans, caches, connections) in a question's first
@@ -273,6 +294,9 @@ def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:
     async def send(payload: dict[str, Any]) -> None:
         async with session.post(url, json=payload) as response:
             body = await response.json(content_type=None)
+            retry_after = response.headers.get("retry-after")
+            if response.status == 503 and retry_after and retry_after.isdigit():
+                raise TargetBusy(f"HTTP 503: {str(body)[:300]}", float(retry_after))
             if response.status != 200 or body.get("errors"):
                 raise RequestFailed(f"HTTP {response.status}: {str(body)[:300]}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from bench import loadgen, run
@@ -152,3 +153,19 @@ def test_the_plan_runs_in_order_one_client_groups_paired_and_leftovers_ended_aft
     assert [(r["errors"], len(r["latencies_ms"])) for r in results[:2]] == [(0, 2), (2, 0)]
     assert [r["leftover_transactions_ended"] for r in results] == [0, 4, 2, 2]
     assert results[1]["first_error"] == "RequestFailed: HTTP 504: gave up"
+
+
+def test_a_busy_answer_is_an_error_and_the_client_waits_its_retry_after() -> None:
+    answered: list[float] = []
+
+    async def busy_then_fine(payload: dict[str, Any]) -> None:
+        answered.append(time.perf_counter())
+        if len(answered) == 1:
+            raise loadgen.TargetBusy("HTTP 503: busy", retry_after_s=0.3)
+
+    cell = asyncio.run(loadgen._run_cell(_cell(0.001, 3, 30.0), busy_then_fine))
+    assert (cell["errors"], len(cell["latencies_ms"])) == (1, 2)
+    assert cell["first_error"] == "TargetBusy: HTTP 503: busy"
+    # The second request waited out the first one's Retry-After; the wait is no latency.
+    assert answered[1] - answered[0] >= 0.3
+    assert max(cell["latencies_ms"]) < 100
