@@ -44,7 +44,7 @@ from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
-from graph.database import Graph, count_round_trips
+from graph.database import Graph, count_round_trips, writes_committed_here
 from graph.errors import GraphError
 from graph.schema_setup import ensure_schema
 from schema.build import SchemaLimits, build_schema
@@ -206,14 +206,26 @@ class GraphQLView(GraphQL[Context, None]):
         ]
         for code in codes:
             self.metrics.errors.labels(code=code).inc()
-        # Neo4j being away or busy is the server's problem, not the client's: say so
-        # with 503; when busy, nothing ran and the same request may come back soon.
-        if "NEO4J_UNAVAILABLE" in codes:
-            response.status_code = 503
-        if "SERVER_BUSY" in codes:
-            response.status_code = 503
-            response.headers["retry-after"] = RETRY_BUSY_AFTER_S
+        unavailable = unavailable_status(codes, writes_committed_here())
+        if unavailable is not None:
+            response.status_code, headers = unavailable
+            response.headers.update(headers)
         return response
+
+
+def unavailable_status(
+    codes: list[str], writes_committed: int
+) -> tuple[int, dict[str, str]] | None:
+    """503 for a request Neo4j could not serve (away, or every turn taken: then with
+    Retry-After), the server's problem rather than the client's; None otherwise.
+
+    Not when a write of the request committed first (a mutation refused at the read of
+    what it wrote, or at its second root field): that client must see that a write
+    stands, in a 200 with the error, rather than be told to come back as if nothing ran.
+    """
+    if writes_committed or not {"NEO4J_UNAVAILABLE", "SERVER_BUSY"} & set(codes):
+        return None
+    return 503, {"retry-after": RETRY_BUSY_AFTER_S} if "SERVER_BUSY" in codes else {}
 
 
 class RequestGuard:

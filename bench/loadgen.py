@@ -92,17 +92,21 @@ class _Cell:
         self.sent = 0
         self.busy_s = 0.0  # time spent waiting for this target's answers
         self.leftovers_ended = 0
+        # The last request was refused as busy: it left nothing running in Neo4j.
+        self.refused = False
 
     async def one(self) -> bool:
         """Send the next request; False when it failed (counted, never timed)."""
         payloads = self.cell["requests"]
         payload = payloads[next(self.counter) % len(payloads)]
         self.sent += 1
+        self.refused = False
         started = time.perf_counter()
         try:
             await self.send(payload)
         except TargetBusy as busy:
             self._failed(busy, started)
+            self.refused = True
             # After the bookkeeping: the wait is neither a latency nor the target's time.
             await asyncio.sleep(busy.retry_after_s)
             return False
@@ -203,7 +207,8 @@ async def _run_paired(
     while not done(min(one_target.sent for one_target in measured)):
         start = turn % len(measured)
         for one_target in measured[start:] + measured[:start]:
-            if not await one_target.one() and end_leftovers is not None:
+            failed = not await one_target.one()
+            if failed and not one_target.refused and end_leftovers is not None:
                 one_target.leftovers_ended += await end_leftovers()
         turn += 1
     return [one_target.result(one_target.busy_s) for one_target in measured]

@@ -46,9 +46,9 @@ class TransactionGate:
                     await self._turns.acquire()
             except TimeoutError:
                 raise ServerBusy(
-                    f"the server is busy: {self.running} Neo4j transactions are running and "
-                    f"this one waited {self.queue_timeout_s:g} s for a turn; nothing was done, "
-                    "retry shortly"
+                    f"the server is busy: every turn at Neo4j ({self.limit} at once) stayed "
+                    f"taken for {self.queue_timeout_s:g} s, so this part of the request did "
+                    "not run; retry shortly"
                 ) from None
             finally:
                 self.waiting -= 1

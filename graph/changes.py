@@ -282,6 +282,10 @@ async def latest_change(graph: Graph) -> int:
     return int(rows[0]["head"])
 
 
+# The longest a change follower waits between polls that found the server busy.
+MAX_BUSY_WAIT_S = 5.0
+
+
 async def follow_changes(
     graph: Graph, after: int, poll_interval_s: float, page_size: int = 500
 ) -> AsyncGenerator[Change, None]:
@@ -290,17 +294,22 @@ async def follow_changes(
     Polls by cursor: one indexed read per interval while nothing is new, pages
     back to back while catching up. Polling (not an in-process signal) is what
     sees writes made through other API processes or the CLI. A poll that finds the
-    API's every turn at Neo4j taken (ServerBusy) is tried again an interval later.
+    API's every turn at Neo4j taken (ServerBusy) is tried again an interval later, then
+    two, four... up to MAX_BUSY_WAIT_S.
     """
     cursor = after
+    busy_wait_s = poll_interval_s
     while True:
         try:
             page = await changes_after(graph, cursor, page_size)
         except ServerBusy:
             # Every turn at Neo4j is taken (graph/admission.py): nothing was read, so
-            # the cursor stands; a follower waits out the rush rather than ending.
-            await asyncio.sleep(poll_interval_s)
+            # the cursor stands. A follower waits out the rush rather than ending, and
+            # waits longer each time, so that many followers do not keep the queue full.
+            await asyncio.sleep(busy_wait_s)
+            busy_wait_s = min(busy_wait_s * 2, MAX_BUSY_WAIT_S)
             continue
+        busy_wait_s = poll_interval_s
         for change in page.changes:
             yield change
             cursor = change.seq

@@ -104,9 +104,11 @@ def resolve_connection(settings: Neo4jSettings, env: Mapping[str, str] | None = 
 
 @dataclass
 class RoundTripLog:
-    """Cypher statements sent to Neo4j while the log was active."""
+    """Cypher statements sent to Neo4j while the log was active, and how many write
+    transactions committed."""
 
     statements: list[str] = field(default_factory=list)
+    writes_committed: int = 0
 
     @property
     def count(self) -> int:
@@ -132,6 +134,18 @@ def count_round_trips() -> Iterator[RoundTripLog]:
 def _note_round_trip(query: str) -> None:
     for log in _active_logs.get():
         log.statements.append(query)
+
+
+def _note_write_committed() -> None:
+    for log in _active_logs.get():
+        log.writes_committed += 1
+
+
+def writes_committed_here() -> int:
+    """Write transactions committed so far in the innermost `count_round_trips` context
+    (the API's: this request); 0 outside any."""
+    logs = _active_logs.get()
+    return logs[-1].writes_committed if logs else 0
 
 
 class CausalChain:
@@ -168,8 +182,12 @@ def causal_chain(bookmarks: Iterable[str] = ()) -> Iterator[CausalChain]:
 
 
 @contextlib.contextmanager
-def _translated(uri: str) -> Iterator[None]:
-    """Turn the driver's exceptions into graph errors (the one place that does)."""
+def _translated(uri: str, gated: bool = False) -> Iterator[None]:
+    """Turn the driver's exceptions into graph errors (the one place that does).
+
+    `gated`: a TransactionGate admits no more than the pool holds, so a wait for a
+    connection that times out means Neo4j is not handing any over, not that all are busy.
+    """
     try:
         yield
     except AuthError as error:
@@ -191,7 +209,9 @@ def _translated(uri: str) -> Iterator[None]:
             raise QueryTimeout("the query ran past the transaction time limit") from None
         raise Neo4jUnavailable(f"Neo4j at {uri} is temporarily unavailable") from None
     except ConnectionAcquisitionTimeoutError as error:
-        # Every pooled connection stayed in use (only without a gate, or past its limit).
+        # The driver's wait covers opening a connection and fetching a routing table too.
+        if gated:
+            raise Neo4jUnavailable(f"Neo4j at {uri} gave no connection in time: {error}") from None
         raise ServerBusy(f"the server is busy: {error}; retry shortly") from None
     except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, OSError):
         raise Neo4jUnavailable(f"Neo4j at {uri} is unavailable") from None
@@ -262,7 +282,7 @@ class Graph:
 
     async def ping(self) -> None:
         """Raise Neo4jUnavailable / Neo4jAuthError unless Neo4j answers now."""
-        with _translated(self.connection.uri):
+        with self._translated():
             await self.driver.verify_connectivity()
 
     async def read(
@@ -288,16 +308,19 @@ class Graph:
     ) -> neo4j.EagerResult:
         """One statement in one transaction, through the driver's execute_query: its
         BEGIN travels with RUN and PULL, and transient failures are retried."""
-        self._count(query)
         async with self._turn():
-            with _translated(self.connection.uri):
-                return await self.driver.execute_query(
+            self._count(query)
+            with self._translated():
+                result = await self.driver.execute_query(
                     Query(query, timeout=self.timeout_s),
                     parameters_=_sent(parameters),
                     routing_=routing,
                     database_=self.connection.database,
                     bookmark_manager_=self._bookmark_manager(),
                 )
+        if routing is RoutingControl.WRITE:
+            _note_write_committed()
+        return result
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several read statements in one read transaction: BEGIN, one round-trip
@@ -327,7 +350,7 @@ class Graph:
             return results
 
         async with self._turn():
-            with _translated(self.connection.uri):
+            with self._translated():
                 async with self._session() as session:
                     return await session.execute_read(work)
 
@@ -364,9 +387,14 @@ class Graph:
             return results
 
         async with self._turn():
-            with _translated(self.connection.uri):
+            with self._translated():
                 async with self._session() as session:
-                    return await session.execute_write(work)
+                    results = await session.execute_write(work)
+        _note_write_committed()
+        return results
+
+    def _translated(self) -> contextlib.AbstractContextManager[None]:
+        return _translated(self.connection.uri, gated=self.gate is not None)
 
     def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
         """A turn at Neo4j for one transaction (always granted without a gate)."""

@@ -19,28 +19,36 @@ class ConfigurationError(GraphError):
     code = "BAD_CONFIGURATION"
 
 
-class Neo4jUnavailable(GraphError):
+class DatabaseFault(GraphError):
+    """Neo4j did not answer: away, refusing the credentials, out of time or out of turns.
+
+    The request was not at fault, and asking again another way (the resolvers after the
+    compiled executor) would meet the same fault after doing the work again.
+    """
+
+
+class Neo4jUnavailable(DatabaseFault):
     """Neo4j could not be reached (down, restarting, wrong address)."""
 
     code = "NEO4J_UNAVAILABLE"
 
 
-class Neo4jAuthError(GraphError):
+class Neo4jAuthError(DatabaseFault):
     """Neo4j refused the configured credentials."""
 
     code = "NEO4J_AUTH_FAILED"
 
 
-class QueryTimeout(GraphError):
+class QueryTimeout(DatabaseFault):
     """A statement ran past the per-transaction time limit."""
 
     code = "QUERY_TIMEOUT"
 
 
-class ServerBusy(GraphError):
+class ServerBusy(DatabaseFault):
     """No turn at Neo4j came free in time (graph/admission.py, or the driver's pool).
 
-    Nothing was sent to Neo4j: the client may retry the same request as it is.
+    The transaction refused was never sent to Neo4j.
     """
 
     code = "SERVER_BUSY"

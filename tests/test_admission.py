@@ -13,15 +13,24 @@ import neo4j
 import pytest
 from starlette.testclient import TestClient
 
+from api.app import unavailable_status
 from graph.admission import TransactionGate
-from graph.database import DRIVER_POOL_SIZE, Graph, resolve_connection
-from graph.errors import ConfigurationError, ServerBusy
+from graph.database import (
+    DRIVER_POOL_SIZE,
+    Connection,
+    Graph,
+    count_round_trips,
+    resolve_connection,
+    writes_committed_here,
+)
+from graph.errors import ConfigurationError, Neo4jUnavailable, ServerBusy
 from graph.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS, Neo4jSettings
-from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client
+from tests.api_client import WRITER_TOKEN, gql, make_client
+from tests.conftest import cypher
 
 BUSY_MESSAGE = (
-    "the server is busy: 1 Neo4j transactions are running and this one waited 0.3 s "
-    "for a turn; nothing was done, retry shortly"
+    "the server is busy: every turn at Neo4j (1 at once) stayed taken for 0.3 s, "
+    "so this part of the request did not run; retry shortly"
 )
 
 
@@ -36,15 +45,52 @@ def test_turns_are_limited_and_waiters_go_in_arrival_order() -> None:
                 order.append(name)
                 await release.wait()
 
-        tasks = [asyncio.create_task(transaction(name)) for name in "abcd"]
-        await asyncio.sleep(0.05)
+        async def after(delay_s: float, name: str) -> None:
+            await asyncio.sleep(delay_s)
+            await transaction(name)
+
+        # c is created before d but arrives after it: arrival, not creation, decides.
+        tasks = [
+            asyncio.create_task(transaction("a")),
+            asyncio.create_task(transaction("b")),
+            asyncio.create_task(after(0.05, "c")),
+            asyncio.create_task(after(0.01, "d")),
+        ]
+        await asyncio.sleep(0.1)
         assert (gate.running, gate.waiting, order) == (2, 2, ["a", "b"])
         release.set()
         await asyncio.gather(*tasks)
         assert (gate.running, gate.waiting) == (0, 0)
         return order
 
-    assert asyncio.run(scenario()) == ["a", "b", "c", "d"]
+    assert asyncio.run(scenario()) == ["a", "b", "d", "c"]
+
+
+def test_turns_granted_as_waits_time_out_are_never_lost() -> None:
+    """Waits that end in the same moment a turn comes free, many times over: afterwards
+    every turn is free again (a turn granted to a waiter that timed out is handed on)."""
+
+    async def scenario() -> None:
+        gate = TransactionGate(limit=3, queue_timeout_s=0.002)
+        served = refused = 0
+
+        async def transaction(index: int) -> None:
+            nonlocal served, refused
+            try:
+                async with gate.admitted():
+                    served += 1
+                    await asyncio.sleep(0.001 * (index % 4))
+            except ServerBusy:
+                refused += 1
+
+        await asyncio.gather(*(transaction(index) for index in range(600)))
+        assert served + refused == 600 and served >= 3 and refused > 0
+        assert (gate.running, gate.waiting) == (0, 0)
+        # All three turns at once, none of them waited for (a lost one would time out).
+        async with gate.admitted(), gate.admitted(), gate.admitted():
+            assert (gate.running, gate.waiting) == (3, 0)
+
+    asyncio.run(scenario())
 
 
 def test_no_turn_within_the_queue_timeout_is_server_busy_and_frees_nothing() -> None:
@@ -163,10 +209,11 @@ def test_a_limit_past_the_drivers_pool_widens_the_pool() -> None:
 
 @pytest.fixture
 def one_turn(monkeypatch: pytest.MonkeyPatch, seeded_graph: None) -> Iterator[TestClient]:
-    """The API with one transaction at a time and a 0.3 s queue."""
+    """The API with one transaction at a time, a 0.3 s queue, and the debug extension
+    (which executor answered)."""
     monkeypatch.setenv("THREATGRAPH_MAX_TRANSACTIONS", "1")
     monkeypatch.setenv("THREATGRAPH_QUEUE_TIMEOUT_MS", "300")
-    with make_client() as client:
+    with make_client(THREATGRAPH_DEBUG="1") as client:
         yield client
 
 
@@ -176,7 +223,17 @@ def gauge(client: TestClient, name: str) -> float:
     return float(found.group(1))
 
 
+def blocked_transactions(driver: neo4j.Driver) -> int:
+    rows = cypher(
+        driver,
+        "SHOW TRANSACTIONS YIELD status WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n",
+    )
+    return int(rows[0]["n"])
+
+
 READ = '{ entity(ref: "actor:apt31") { id name } }'
+# Two root fields the compiled executor answers in one transaction.
+TWO_READS = '{ a: entity(ref: "actor:apt31") { id } b: entity(ref: "agency:mss") { id } }'
 # Waits, inside its one transaction, for the lock the test's own transaction holds.
 BLOCKED_WRITE = (
     'mutation { upsertEntity(input: {id: "actor:apt31", label: "ThreatActor", '
@@ -198,20 +255,30 @@ def test_a_request_that_finds_every_turn_taken_is_503_server_busy(
     )
     try:
         writer.start()
+        # The write holds the only turn once Neo4j has it waiting on the lock (its
+        # reads before take the turn too, briefly: a request then could be served).
         deadline = time.monotonic() + 30
-        while gauge(one_turn, "threatgraph_neo4j_transactions_running") < 1:
-            assert time.monotonic() < deadline, "the write never took its turn"
+        while blocked_transactions(driver) < 1:
+            assert time.monotonic() < deadline, "the write never reached the lock"
             time.sleep(0.02)
+        assert gauge(one_turn, "threatgraph_neo4j_transactions_running") == 1
 
-        response = one_turn.post("/graphql", json={"query": READ})
+        response = one_turn.post("/graphql", json={"query": TWO_READS})
 
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
+        assert response.headers["x-threatgraph-round-trips"] == "0"
         body = response.json()
-        assert error_codes(body) == ["SERVER_BUSY"]
-        assert body["errors"][0]["message"] == BUSY_MESSAGE
+        # Answered by the compiled executor, one error per root field, without asking
+        # the resolvers to queue for turns again.
+        assert body["extensions"]["threatgraph"]["executor"] == "compiled"
+        assert body["data"] == {"a": None, "b": None}
+        assert [(e["path"], e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+            (["a"], BUSY_MESSAGE, "SERVER_BUSY"),
+            (["b"], BUSY_MESSAGE, "SERVER_BUSY"),
+        ]
         assert gauge(one_turn, "threatgraph_neo4j_transactions_waiting") == 0
-        assert 'threatgraph_graphql_errors_total{code="SERVER_BUSY"} 1.0' in (
+        assert 'threatgraph_graphql_errors_total{code="SERVER_BUSY"} 2.0' in (
             one_turn.get("/metrics").text
         )
     finally:
@@ -219,35 +286,102 @@ def test_a_request_that_finds_every_turn_taken_is_503_server_busy(
         session.close()
         writer.join(timeout=30)
     assert written["_status"] == 200 and written["data"] == {"upsertEntity": {"id": "actor:apt31"}}
-    assert gql(one_turn, READ)["_status"] == 200
+    assert gql(one_turn, TWO_READS)["data"] == {
+        "a": {"id": "actor:apt31"},
+        "b": {"id": "agency:mss"},
+    }
     assert gauge(one_turn, "threatgraph_neo4j_transactions_running") == 0
 
 
-def test_a_pool_with_no_connection_free_in_time_is_server_busy_too(
-    neo4j_env: dict[str, str],
+@pytest.mark.parametrize(
+    ("codes", "writes", "expected"),
+    [
+        pytest.param(["SERVER_BUSY"], 0, (503, {"retry-after": "1"}), id="busy"),
+        pytest.param(["NEO4J_UNAVAILABLE"], 0, (503, {}), id="unavailable"),
+        pytest.param(["NOT_FOUND", "SERVER_BUSY"], 0, (503, {"retry-after": "1"}), id="mixed"),
+        pytest.param(["SERVER_BUSY"], 1, None, id="busy-after-a-write-committed"),
+        pytest.param(["NEO4J_UNAVAILABLE"], 2, None, id="away-after-writes-committed"),
+        pytest.param(["QUERY_TIMEOUT"], 0, None, id="timeout"),
+        pytest.param([], 0, None, id="no-errors"),
+    ],
+)
+def test_503_only_when_neo4j_failed_and_no_write_of_the_request_stands(
+    codes: list[str], writes: int, expected: tuple[int, dict[str, str]] | None
 ) -> None:
-    """Without a gate (or past it), the driver's own wait for a connection is the limit."""
+    assert unavailable_status(codes, writes) == expected
+
+
+def test_committed_writes_are_counted_per_context(neo4j_env: dict[str, str]) -> None:
+    async def scenario() -> tuple[int, int, int, int]:
+        async with Graph.connect() as graph:
+            with count_round_trips() as outer:
+                await graph.read("RETURN 1 AS one")
+                after_read = writes_committed_here()
+                await graph.write("MERGE (m:AdmissionMarker {id: 1}) RETURN m.id AS id")
+                with count_round_trips():
+                    inner_start = writes_committed_here()
+                    await graph.write_in_one_transaction(
+                        [("MATCH (m:AdmissionMarker) DETACH DELETE m", {})]
+                    )
+                return after_read, inner_start, writes_committed_here(), outer.writes_committed
+
+    # Outside any context nothing is counted; an inner context starts from 0.
+    assert asyncio.run(scenario()) == (0, 0, 2, 2)
+    assert writes_committed_here() == 0
+
+
+def _pool_of_one(neo4j_env: dict[str, str]) -> tuple[neo4j.AsyncDriver, Connection]:
+    connection = resolve_connection(Neo4jSettings.from_env(neo4j_env))
+    driver = neo4j.AsyncGraphDatabase.driver(
+        connection.uri,
+        auth=(connection.user, connection.password),
+        max_connection_pool_size=1,
+        connection_acquisition_timeout=0.2,
+    )
+    return driver, connection
+
+
+POOL_TIMEOUT = "failed to obtain a connection from the pool within 0.2s (timeout)"
+
+
+@pytest.mark.parametrize(
+    ("gate", "error", "message"),
+    [
+        pytest.param(
+            None,
+            ServerBusy,
+            f"the server is busy: {POOL_TIMEOUT}; retry shortly",
+            id="ungated-the-pool-is-the-limit",
+        ),
+        pytest.param(
+            TransactionGate(limit=1, queue_timeout_s=1),
+            Neo4jUnavailable,
+            "Neo4j at {uri} gave no connection in time: " + POOL_TIMEOUT,
+            id="gated-neo4j-gave-none",
+        ),
+    ],
+)
+def test_a_connection_not_given_in_time_is_busy_or_unavailable(
+    neo4j_env: dict[str, str],
+    gate: TransactionGate | None,
+    error: type[Exception],
+    message: str,
+) -> None:
+    """The driver's wait for a connection: without a gate it is the limit on transactions
+    (busy); behind a gate, which admits no more than the pool holds, it means Neo4j is
+    not handing connections over (a held one stands in for that here)."""
 
     async def scenario() -> None:
-        connection = resolve_connection(Neo4jSettings.from_env(neo4j_env))
-        driver = neo4j.AsyncGraphDatabase.driver(
-            connection.uri,
-            auth=(connection.user, connection.password),
-            max_connection_pool_size=1,
-            connection_acquisition_timeout=0.2,
-        )
-        graph = Graph(driver, connection, timeout_ms=10_000)
+        driver, connection = _pool_of_one(neo4j_env)
+        graph = Graph(driver, connection, timeout_ms=10_000, gate=gate)
         async with driver.session(database=connection.database) as session:
             held = await session.begin_transaction()
             try:
-                with pytest.raises(ServerBusy) as refused:
+                with pytest.raises(error) as refused:
                     await graph.read("RETURN 1 AS one")
             finally:
                 await held.rollback()
-        assert str(refused.value) == (
-            "the server is busy: failed to obtain a connection from the pool within 0.2s "
-            "(timeout); retry shortly"
-        )
+        assert str(refused.value) == message.format(uri=connection.uri)
         assert await graph.read("RETURN 1 AS one") == [{"one": 1}]
         await graph.close()
 

@@ -168,4 +168,4 @@ def test_a_busy_answer_is_an_error_and_the_client_waits_its_retry_after() -> Non
     assert cell["first_error"] == "TargetBusy: HTTP 503: busy"
     # The second request waited out the first one's Retry-After; the wait is no latency.
     assert answered[1] - answered[0] >= 0.3
-    assert max(cell["latencies_ms"]) < 100
+    assert max(cell["latencies_ms"]) < 250

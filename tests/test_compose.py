@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from graph.settings import DEFAULT_MAX_TRANSACTIONS
+from graph.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"graph", "schema", "api", "seed"}
@@ -108,6 +108,8 @@ def test_api_runs_two_replicas_by_default() -> None:
 def test_each_replica_admits_the_default_number_of_transactions() -> None:
     limit = environment("api")["THREATGRAPH_MAX_TRANSACTIONS"]
     assert default_ref(limit) == ("THREATGRAPH_MAX_TRANSACTIONS", str(DEFAULT_MAX_TRANSACTIONS))
+    queue = environment("api")["THREATGRAPH_QUEUE_TIMEOUT_MS"]
+    assert default_ref(queue) == ("THREATGRAPH_QUEUE_TIMEOUT_MS", str(DEFAULT_QUEUE_TIMEOUT_MS))
 
 
 def test_api_publishes_a_loopback_port_per_replica_from_8000() -> None:

@@ -5,9 +5,12 @@ extensions), compile (cached per document, operation and @skip/@include
 variable values), bind arguments, run every statement in one read transaction,
 shape. `execute` returns None whenever the regular path must answer instead:
 parse or validation errors, mutations, introspection, a bad argument, a
-reference that resolves to nothing or to several entities, a null where the
-schema forbids one, or Neo4j failing. The regular path then gives its own
-answer or error, so both paths always say the same.
+reference that resolves to nothing or to several entities, or a null where the
+schema forbids one. The regular path then gives its own answer or error, so both
+paths always say the same. Neo4j failing (a DatabaseFault: away, out of time, out of
+turns) is answered here, one error per root field as the resolvers would give it:
+they would only meet the same fault after doing the work again (a question that ran
+into the 10 s limit ran twice, for 20 s).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from graph.compiled.cypher import RootStatement, UncoveredField, root_statement
 from graph.compiled.plan import RootField, Selection
 from graph.compiled.shape import NullInNonNull, Shaper, value_shaper
 from graph.database import Graph, Statement
-from graph.errors import GraphError
+from graph.errors import DatabaseFault, GraphError
 from schema.compiled import arguments
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
 from schema.errors import UserInputError
@@ -86,6 +89,10 @@ class _Root:
     root: RootField
     shaper: Shaper
     statements: dict[tuple[object, ...], RootStatement]
+
+
+# A root field bound for one request: response key, root, statement, parameters.
+_Bound = tuple[str, _Root, RootStatement, dict[str, Any]]
 
 
 @dataclass
@@ -221,9 +228,7 @@ class CompiledExecutor:
             return None
         return _Plan(roots, compiled.sites)
 
-    def _bind(
-        self, plan: _Plan, variables: VariableValues
-    ) -> tuple[list[tuple[str, _Root, RootStatement, dict[str, Any]]], dict[str, Any]]:
+    def _bind(self, plan: _Plan, variables: VariableValues) -> tuple[list[_Bound], dict[str, Any]]:
         """Each root field's statement and parameters, and the answers known without Neo4j."""
         nested: dict[str, Any] = {}
         bound: list[tuple[ArgumentSite, dict[str, Any]]] = []
@@ -234,7 +239,7 @@ class CompiledExecutor:
             else:
                 nested.update(arguments.relations(site.prefix, args))
         root_args = iter(bound)
-        batch: list[tuple[str, _Root, RootStatement, dict[str, Any]]] = []
+        batch: list[_Bound] = []
         answers: dict[str, Any] = {}
         for key, root in plan.roots:
             if isinstance(root, str):
@@ -254,9 +259,12 @@ class CompiledExecutor:
 
     async def _run(self, graph: Graph, plan: _Plan, variables: VariableValues) -> ExecutionResult:
         batch, answers = self._bind(plan, variables)
-        results = await graph.read_in_one_transaction(
-            [(statement.text, parameters) for _, _, statement, parameters in batch]
-        )
+        try:
+            results = await graph.read_in_one_transaction(
+                [(statement.text, parameters) for _, _, statement, parameters in batch]
+            )
+        except DatabaseFault as fault:
+            return self._faulted(plan, batch, answers, fault)
         for (key, root, statement, _), rows in zip(batch, results, strict=True):
             if not rows:
                 raise UserInputError("no rows: the resolvers say why")
@@ -266,15 +274,35 @@ class CompiledExecutor:
                     raise UserInputError("unresolved reference: the resolvers say why")
             answers[key] = root.shaper(row["value"])
         data = {key: root if isinstance(root, str) else answers[key] for key, root in plan.roots}
-        extensions = None
-        if self.debug:
-            extensions = {
-                EXECUTOR_KEY: {
-                    "executor": "compiled",
-                    "cypher": [statement.text for _, _, statement, _ in batch],
-                }
+        return ExecutionResult(data=data, errors=None, extensions=self._extensions(batch))
+
+    def _faulted(
+        self,
+        plan: _Plan,
+        batch: list[_Bound],
+        answers: dict[str, Any],
+        fault: DatabaseFault,
+    ) -> ExecutionResult:
+        """What the resolvers answer when Neo4j fails under every root field it was asked:
+        each is null with an error at its path, and a non-null one nulls the whole data."""
+        failed = [key for key, _, _, _ in batch]
+        errors = [GraphQLError(str(fault), path=[key], original_error=fault) for key in failed]
+        data: dict[str, Any] | None = {
+            key: root if isinstance(root, str) else answers.get(key) for key, root in plan.roots
+        }
+        if not all(root.root.nullable for _, root, _, _ in batch):
+            data = None
+        return ExecutionResult(data=data, errors=errors, extensions=self._extensions(batch))
+
+    def _extensions(self, batch: list[_Bound]) -> dict[str, Any] | None:
+        if not self.debug:
+            return None
+        return {
+            EXECUTOR_KEY: {
+                "executor": "compiled",
+                "cypher": [statement.text for _, _, statement, _ in batch],
             }
-        return ExecutionResult(data=data, errors=None, extensions=extensions)
+        }
 
 
 _BINDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
