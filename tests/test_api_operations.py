@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import neo4j
 import pytest
 from starlette.testclient import TestClient
@@ -214,3 +217,23 @@ def test_neo4j_outage_is_503_and_the_api_recovers(
         assert client.get("/readyz").status_code == 200
         back = gql(client, '{ entity(ref: "apt31") { id } }')
         assert back["data"] == {"entity": {"id": "actor:apt31"}}
+
+
+def test_one_json_access_line_per_request_when_the_log_is_on(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    def lines() -> list[dict[str, object]]:
+        return [
+            json.loads(record.getMessage())
+            for record in caplog.records
+            if record.name == "threatgraph.access"
+        ]
+
+    with caplog.at_level(logging.WARNING, logger="threatgraph.access"):
+        gql(api, "{ __typename }")
+    assert lines() == []
+    with caplog.at_level(logging.INFO, logger="threatgraph.access"):
+        gql(api, "{ __typename }")
+    [line] = lines()
+    assert isinstance(line.pop("duration_ms"), float)
+    assert line == {"method": "POST", "path": "/graphql", "status": 200, "round_trips": 0}
