@@ -4,10 +4,11 @@ and a clear 503 SERVER_BUSY with Retry-After when no turn comes in time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import neo4j
 import pytest
@@ -93,29 +94,38 @@ def test_turns_granted_as_waits_time_out_are_never_lost() -> None:
     asyncio.run(scenario())
 
 
+@contextlib.asynccontextmanager
+async def turn_held(gate: TransactionGate) -> AsyncIterator[None]:
+    """Another task holds one of the gate's turns until the block ends."""
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with gate.admitted():
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        release.set()
+        await held
+
+
 def test_no_turn_within_the_queue_timeout_is_server_busy_and_frees_nothing() -> None:
     async def scenario() -> None:
         gate = TransactionGate(limit=1, queue_timeout_s=0.3)
-        release = asyncio.Event()
-
-        async def holder() -> None:
-            async with gate.admitted():
-                await release.wait()
-
-        held = asyncio.create_task(holder())
-        await asyncio.sleep(0.01)
-        started = time.perf_counter()
-        with pytest.raises(ServerBusy) as refused:
-            async with gate.admitted():
-                raise AssertionError("admitted past the limit")
-        waited = time.perf_counter() - started
-        assert str(refused.value) == BUSY_MESSAGE
-        assert refused.value.code == "SERVER_BUSY"
-        assert 0.3 <= waited < 2.0
-        # The refused waiter left the queue and took no turn with it.
-        assert (gate.running, gate.waiting) == (1, 0)
-        release.set()
-        await held
+        async with turn_held(gate):
+            started = time.perf_counter()
+            with pytest.raises(ServerBusy) as refused:
+                async with gate.admitted():
+                    raise AssertionError("admitted past the limit")
+            waited = time.perf_counter() - started
+            assert str(refused.value) == BUSY_MESSAGE
+            assert refused.value.code == "SERVER_BUSY"
+            assert 0.3 <= waited < 2.0
+            # The refused waiter left the queue and took no turn with it.
+            assert (gate.running, gate.waiting) == (1, 0)
         async with gate.admitted():
             assert gate.running == 1
         assert gate.running == 0
@@ -126,26 +136,18 @@ def test_no_turn_within_the_queue_timeout_is_server_busy_and_frees_nothing() -> 
 def test_a_cancelled_waiter_takes_no_turn_with_it() -> None:
     async def scenario() -> None:
         gate = TransactionGate(limit=1, queue_timeout_s=5)
-        release = asyncio.Event()
-
-        async def holder() -> None:
-            async with gate.admitted():
-                await release.wait()
 
         async def waiter() -> None:
             async with gate.admitted():
                 raise AssertionError("a cancelled waiter was admitted")
 
-        held = asyncio.create_task(holder())
-        await asyncio.sleep(0.01)
-        waiting = asyncio.create_task(waiter())
-        await asyncio.sleep(0.01)
-        assert gate.waiting == 1
-        waiting.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiting
-        release.set()
-        await held
+        async with turn_held(gate):
+            waiting = asyncio.create_task(waiter())
+            await asyncio.sleep(0.01)
+            assert gate.waiting == 1
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
         assert (gate.running, gate.waiting) == (0, 0)
         async with asyncio.timeout(1):
             async with gate.admitted():
