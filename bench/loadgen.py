@@ -310,15 +310,20 @@ def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:
 
 def _bolt_sender(driver: neo4j.AsyncDriver, timeout_s: float) -> Send:
     async def send(payload: dict[str, Any]) -> None:
-        result = await driver.execute_query(
-            neo4j.Query(payload["cypher"], timeout=timeout_s),
-            payload["parameters"],
-            routing_=neo4j.RoutingControl.READ,
-            database_="neo4j",
-        )
-        # Decoded as the API decodes its compiled reads (graph/database.py): a dict per
-        # record. Record.data() would walk every nested value again and bill the
-        # floor for Python work the API does not do.
+        # Sent as the API sends a read (graph/database.py, Graph._auto_commit_read): an
+        # auto-commit transaction in a session sharing the driver's bookmark manager.
+        async with driver.session(
+            database="neo4j",
+            default_access_mode=neo4j.READ_ACCESS,
+            bookmark_manager=driver.execute_query_bookmark_manager,
+        ) as session:
+            cursor = await session.run(
+                neo4j.Query(payload["cypher"], timeout=timeout_s), payload["parameters"]
+            )
+            result = await cursor.to_eager_result()
+        # Decoded as the API decodes its compiled reads: a dict per record.
+        # Record.data() would walk every nested value again and bill the floor for
+        # Python work the API does not do.
         [dict(zip(result.keys, record, strict=True)) for record in result.records]
 
     return send

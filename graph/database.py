@@ -16,8 +16,11 @@ its client) makes that process's reads see its writes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
+import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
@@ -30,6 +33,8 @@ from neo4j.exceptions import (
     ClientError,
     ConnectionAcquisitionTimeoutError,
     DatabaseUnavailable,
+    DriverError,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
     TransientError,
@@ -53,6 +58,17 @@ DRIVER_POOL_SIZE = 100
 
 # Lists longer than this are sent as `_LongList`s (see there).
 LONG_LIST_ITEMS = 20
+
+
+def _retry_delays(
+    initial_s: float = 1.0, multiplier: float = 2.0, jitter: float = 0.2
+) -> Iterator[float]:
+    """The driver's own schedule between retries of a transaction (its defaults):
+    1 s, 2 s, 4 s ..., each give or take 20%."""
+    delay = initial_s
+    while True:
+        yield delay * (1 - jitter + 2 * jitter * random.random())
+        delay *= multiplier
 
 
 class _LongList(list[Any]):
@@ -227,6 +243,7 @@ class Graph:
         timeout_ms: int,
         bulk: bool = False,
         gate: TransactionGate | None = None,
+        retry_time_s: float = 30.0,
     ) -> None:
         self.driver = driver
         self.connection = connection
@@ -235,6 +252,8 @@ class Graph:
         self.timeout_s = None if bulk else timeout_ms / 1000
         # Admission control for requests (graph/admission.py); None: no limit of ours.
         self.gate = gate
+        # How long a failing read is retried (the driver's max_transaction_retry_time).
+        self.retry_time_s = retry_time_s
         self.round_trips = 0
 
     @classmethod
@@ -255,6 +274,7 @@ class Graph:
             if settings.max_transactions and not bulk
             else None
         )
+        retry_time_s = settings.connection_timeout_ms / 1000
         driver = AsyncGraphDatabase.driver(
             connection.uri,
             auth=(connection.user, connection.password),
@@ -262,10 +282,10 @@ class Graph:
             max_connection_pool_size=max(DRIVER_POOL_SIZE, settings.max_transactions),
             connection_timeout=settings.connection_timeout_ms / 1000,
             connection_acquisition_timeout=settings.connection_timeout_ms / 1000,
-            max_transaction_retry_time=settings.connection_timeout_ms / 1000,
+            max_transaction_retry_time=retry_time_s,
             notifications_min_severity="OFF",
         )
-        return cls(driver, connection, settings.transaction_timeout_ms, bulk, gate)
+        return cls(driver, connection, settings.transaction_timeout_ms, bulk, gate, retry_time_s)
 
     async def close(self) -> None:
         await self.driver.close()
@@ -306,21 +326,58 @@ class Graph:
     async def _execute_query(
         self, query: LiteralString, parameters: Mapping[str, Any] | None, routing: RoutingControl
     ) -> neo4j.EagerResult:
-        """One statement in one transaction, through the driver's execute_query: its
-        BEGIN travels with RUN and PULL, and transient failures are retried."""
+        """One statement in one transaction, transient failures retried.
+
+        A write goes through the driver's execute_query: a managed transaction whose
+        BEGIN travels with RUN and PULL, then COMMIT. A read is an auto-commit
+        transaction (`_auto_commit_read`), one round trip with no COMMIT after it."""
         async with self._turn():
             self._count(query)
             with self._translated():
-                result = await self.driver.execute_query(
-                    Query(query, timeout=self.timeout_s),
-                    parameters_=_sent(parameters),
-                    routing_=routing,
-                    database_=self.connection.database,
-                    bookmark_manager_=self._bookmark_manager(),
-                )
+                if routing is RoutingControl.READ:
+                    result = await self._auto_commit_read(query, parameters)
+                else:
+                    result = await self.driver.execute_query(
+                        Query(query, timeout=self.timeout_s),
+                        parameters_=_sent(parameters),
+                        routing_=routing,
+                        database_=self.connection.database,
+                        bookmark_manager_=self._bookmark_manager(),
+                    )
         if routing is RoutingControl.WRITE:
             _note_write_committed()
         return result
+
+    async def _auto_commit_read(
+        self, query: LiteralString, parameters: Mapping[str, Any] | None
+    ) -> neo4j.EagerResult:
+        """One read statement as an auto-commit transaction: RUN and PULL in one round
+        trip and nothing after them, where a managed transaction waits for COMMIT's
+        answer too (0.26-0.37 ms of 0.7-3.7 ms per question at 100k nodes, measured
+        side by side). The driver never retries an auto-commit transaction, since a
+        write in one may already have happened; a read may run again, so this retries
+        what execute_query would (`is_retryable`), on the same schedule and for as
+        long (max_transaction_retry_time)."""
+        sent = _sent(parameters)
+        delays = _retry_delays()
+        first_failure: float | None = None
+        while True:
+            try:
+                async with self.driver.session(
+                    database=self.connection.database,
+                    default_access_mode=neo4j.READ_ACCESS,
+                    bookmark_manager=self._bookmark_manager(),
+                ) as session:
+                    cursor = await session.run(Query(query, timeout=self.timeout_s), sent)
+                    return await cursor.to_eager_result()
+            except (DriverError, Neo4jError) as error:
+                if not error.is_retryable():
+                    raise
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                if now - first_failure > self.retry_time_s:
+                    raise
+                await asyncio.sleep(next(delays))
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several read statements in one read transaction: BEGIN, one round-trip
