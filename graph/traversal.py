@@ -23,7 +23,7 @@ from graph.errors import AmbiguousReference, NotFound
 from graph.lookup import exact_key_query, search_query
 from graph.model import CLAIM_TYPE_PATTERN, RELATION_TYPES
 
-MAX_LINK_HOPS = 6
+MAX_LINK_HOPS = 6  # an incident's first claim and at most 5 onward ones (linkedTo)
 MAX_PATH_HOPS = 8
 MAX_NEIGHBOURHOOD_HOPS = 3
 
@@ -174,33 +174,49 @@ INCIDENT_FILTER: LiteralString = (
 )
 
 
-# The two ways an incident `i` links to `target` (module docstring), as the pattern
-# that follows `(i:Incident)` when searching from the target, or a bound `(i)` when
-# fetching one incident's evidence.
-ATTRIBUTED_CHAIN: LiteralString = (
-    "-[a:ATTRIBUTED_TO WHERE " + at_least_min("a") + "]->(first_hop) "
-    "((x)-[o:AFFILIATED_WITH|PART_OF WHERE " + at_least_min("o") + "]->(y)){0,5} (target) "
-)
-TARGETED_CHAIN: LiteralString = (
-    "-[t:TARGETED WHERE " + at_least_min("t") + "]->(victim) "
-    "((x)-[o:PART_OF WHERE " + at_least_min("o") + "]->(y)){0,5} (target) "
-)
+# The two ways an incident links to `target` (module docstring): its first claim, then
+# up to MAX_ONWARD_CLAIMS claims of the onward types.
+MAX_ONWARD_CLAIMS: LiteralString = {n: str(n) for n in range(MAX_LINK_HOPS)}[MAX_LINK_HOPS - 1]
+ATTRIBUTED_LINK: tuple[LiteralString, LiteralString] = ("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
+TARGETED_LINK: tuple[LiteralString, LiteralString] = ("TARGETED", "PART_OF")
 
 
-def _strengths_through(claim: LiteralString, chain: LiteralString) -> LiteralString:
-    """A UNION branch: each incident with a `claim` to a node from which claims of the
-    `chain` types lead to `target` (up to 5 of them), with its strength, once per claim.
+def _onward_to_target(onward: LiteralString) -> LiteralString:
+    """The pattern from a node to `target` through 0 to MAX_ONWARD_CLAIMS claims of the
+    `onward` types."""
+    return (
+        "((x)-[o:"
+        + onward
+        + " WHERE "
+        + at_least_min("o")
+        + "]->(y)){0,"
+        + MAX_ONWARD_CLAIMS
+        + "} (target) "
+    )
 
-    The strongest chain is found once per node the incidents' claims reach (`hop`),
-    not once per incident: the benchmark's hub has about 1,200 such nodes at 100k and
-    15 times as many linked incidents, and the weakest-claim `reduce` over each
-    incident's own copy of the chain was a fifth of finding them. The weaker of
-    the incident's claim and the best chain is its strength through that claim,
-    as for the whole path, since min(c, x) is largest where x is.
+
+def _chain(link: tuple[LiteralString, LiteralString]) -> LiteralString:
+    """The whole chain of one way of linking, as the pattern that follows a bound `(i)`
+    when fetching one incident's evidence."""
+    claim, onward = link
+    return "-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) " + _onward_to_target(onward)
+
+
+def _strengths_through(link: tuple[LiteralString, LiteralString]) -> LiteralString:
+    """A UNION branch: each incident linked to `target` the `link` way (its first claim,
+    then claims of the onward types), with its strength, once per first claim.
+
+    The strongest onward chain is found once per node the incidents' first claims
+    reach (`hop`), not once per incident: the benchmark's hub has about 1,200 such
+    nodes at 100k and 15 times as many linked incidents, and the weakest-claim
+    `reduce` over each incident's own copy of the chain was a fifth of finding them.
+    The weaker of the first claim and the best onward chain is the strength through
+    that claim, as for the whole path, since min(c, x) is largest where x is.
     """
+    claim, onward = link
     return (
         "  WITH target WHERE target IS NOT NULL "
-        "  MATCH (hop) ((x)-[o:" + chain + " WHERE " + at_least_min("o") + "]->(y)){0,5} (target) "
+        "  MATCH (hop) " + _onward_to_target(onward) + " "
         "  WITH hop, max(" + weakest(NO_CLAIM_STRENGTH, "o") + ") AS best_chain "
         "  MATCH (i:Incident)-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) "
         "  WHERE " + INCIDENT_FILTER + " "
@@ -228,9 +244,9 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
     return (
         resolve_prelude("target")
         + "CALL (target) { CALL (target) { "
-        + _strengths_through("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
+        + _strengths_through(ATTRIBUTED_LINK)
         + "  UNION ALL "
-        + _strengths_through("TARGETED", "PART_OF")
+        + _strengths_through(TARGETED_LINK)
         + "  UNION ALL "
         "  WITH target WHERE target:Incident "
         # Found again by its id (the unique constraint): `MATCH (i:Incident) WHERE i = target`
@@ -246,9 +262,9 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
         "{i: top[k].i, best: {strength: top[k].strength, p: COLLECT { "
         "  WITH top[k].i AS i "
         "  CALL (target, i) { "
-        "    MATCH p = (i)" + ATTRIBUTED_CHAIN + "RETURN p "
+        "    MATCH p = (i)" + _chain(ATTRIBUTED_LINK) + "RETURN p "
         "    UNION ALL "
-        "    MATCH p = (i)" + TARGETED_CHAIN + "RETURN p "
+        "    MATCH p = (i)" + _chain(TARGETED_LINK) + "RETURN p "
         "    UNION ALL "
         "    WITH i, target WHERE i = target MATCH p = (i) RETURN p "
         "  } "
