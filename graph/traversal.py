@@ -195,11 +195,16 @@ def _onward_to_target(onward: LiteralString) -> LiteralString:
     )
 
 
+def _first_claim(claim: LiteralString) -> LiteralString:
+    """The pattern from an incident through its first claim, `c`, to `hop`."""
+    return "-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) "
+
+
 def _chain(link: tuple[LiteralString, LiteralString]) -> LiteralString:
     """The whole chain of one way of linking, as the pattern that follows a bound `(i)`
     when fetching one incident's evidence."""
     claim, onward = link
-    return "-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) " + _onward_to_target(onward)
+    return _first_claim(claim) + _onward_to_target(onward)
 
 
 def _strengths_through(link: tuple[LiteralString, LiteralString]) -> LiteralString:
@@ -218,8 +223,7 @@ def _strengths_through(link: tuple[LiteralString, LiteralString]) -> LiteralStri
         "  WITH target WHERE target IS NOT NULL "
         "  MATCH (hop) " + _onward_to_target(onward) + " "
         "  WITH hop, max(" + weakest(NO_CLAIM_STRENGTH, "o") + ") AS best_chain "
-        "  MATCH (i:Incident)-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) "
-        "  WHERE " + INCIDENT_FILTER + " "
+        "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + INCIDENT_FILTER + " "
         "  RETURN i, CASE WHEN c.likelihood_rank < best_chain THEN c.likelihood_rank "
         "  ELSE best_chain END AS strength "
     )
