@@ -381,7 +381,7 @@ class Graph:
 
     async def read_in_one_transaction(self, statements: Sequence[Statement]) -> list[list[Record]]:
         """Run several read statements in one read transaction: BEGIN, one round-trip
-        per statement, COMMIT (a single statement's BEGIN travels with it).
+        per statement, COMMIT (a single statement is one auto-commit round trip).
 
         For statements that return plain values (maps, lists, scalars), not nodes.
         """
@@ -389,7 +389,7 @@ class Graph:
             return []
         if len(statements) == 1:
             # A session's execute_read would wait for BEGIN's answer before sending
-            # the statement: one more round trip per request.
+            # the statement, and for COMMIT's after it: two more round trips.
             query, parameters = statements[0]
             result = await self._execute_query(query, parameters, RoutingControl.READ)
             return [[dict(zip(result.keys, record, strict=True)) for record in result.records]]
