@@ -37,9 +37,13 @@ class Memory:
 
 
 def memory_for(nodes: int) -> Memory:
-    """Enough page cache to hold the store (the questions are about the graph, not the disk)."""
+    """Enough page cache to hold the store (the questions are about the graph, not the disk).
+
+    Measured after loading (data/databases/neo4j, range indexes included): 37 MB at
+    10k nodes, 406 MB at 100k, 3.5 GB at 1M. Until 2026-11-27 the 1M server had 3 GB.
+    """
     if nodes >= 500_000:
-        return Memory(heap_mb=3072, page_cache_mb=3072)
+        return Memory(heap_mb=3072, page_cache_mb=5120)
     return Memory(heap_mb=1536, page_cache_mb=1024)
 
 

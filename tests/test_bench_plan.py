@@ -34,9 +34,38 @@ def test_each_question_and_concurrency_is_measured_on_every_target_back_to_back(
 def test_the_first_target_of_each_concurrency_changes_from_question_to_question() -> None:
     cells = run.interleaved_cells(ASKED, TARGETS, QUICK)
     one_client_firsts = [cells[i]["target"] for i in range(0, len(cells), 9)]
-    assert one_client_firsts == ["direct", "api-compiled", "peer", "direct", "api-compiled"]
+    # The peer's turn to go first passes to the next of ours (it runs after them).
+    assert one_client_firsts == ["direct", "api-compiled", "direct", "direct", "api-compiled"]
     sixteen_firsts = [cells[i]["target"] for i in range(3, len(cells), 9)]
     assert sixteen_firsts == ["api-compiled", "peer", "direct", "api-compiled", "peer"]
+
+
+def test_the_peers_one_client_cell_runs_after_ours_and_apart_from_their_turns() -> None:
+    cells = run.interleaved_cells(ASKED, TARGETS, QUICK)
+    for start in range(0, len(cells), 3):
+        group = cells[start : start + 3]
+        if group[0]["concurrency"] == 1:
+            # Ours share one group (taken request by request); the peer's is its own, last.
+            assert [c["target"] for c in group][2] == "peer"
+            assert group[0]["group"] == group[1]["group"] != group[2]["group"]
+        else:
+            assert len({c["group"] for c in group}) == 1
+
+    def answering(name: str) -> loadgen.Send:
+        async def send(payload: dict[str, Any]) -> None:
+            log.append(name)
+            await asyncio.sleep(0.002)
+
+        return send
+
+    log: list[str] = []
+    one_client = [{**c, **_cell(0.001, 3, 30.0), "target": c["target"]} for c in cells[:3]]
+    names = [c["target"] for c in one_client]
+    senders = {name: answering(name) for name in names}
+    results = asyncio.run(loadgen._measure(one_client, senders, None))
+    # Ours alternate; the peer's three answers come after theirs, one after another.
+    assert log == [names[0], names[1], names[1], names[0], names[0], names[1]] + ["peer"] * 3
+    assert [(r["target"], len(r["latencies_ms"])) for r in results] == [(n, 3) for n in names]
 
 
 def test_each_target_gets_its_own_phrasing_of_the_same_arguments() -> None:
