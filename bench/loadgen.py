@@ -14,9 +14,10 @@ One plan holds every target of a size, and its cells alternate between them
 (bench/run.py orders them): each question at each concurrency is measured on
 every target within seconds, so the machine's drift falls on all of them alike
 rather than on whichever target's block ran while other work was busy. A group
-of one-client cells (one question, every target) runs as one client taking the
-targets in turn request by request: the 1-client p50s behind api/direct and the
-scaling ratio then compare answers interleaved in time.
+of one-client cells (one question, each of our targets; the peer's cell is a group
+of its own) runs as one client taking the targets in turn request by request: the
+1-client p50s behind api/direct and the scaling ratio then compare answers
+interleaved in time.
 
 The plan (stdin, JSON):
   {"targets": {name: {"kind": "http", "url": ...}
