@@ -159,10 +159,8 @@ def interleaved_cells(
             turn = (index + level) % len(names)
             group = index * len(profile.concurrency) + level
             order = names[turn:] + names[:turn]
-            if concurrency == 1:
-                order = [n for n in order if not _alone(targets[n])] + [
-                    n for n in order if _alone(targets[n])
-                ]
+            if concurrency == 1:  # the peer's cell last (a stable sort keeps ours turning)
+                order.sort(key=lambda name: _alone(targets[name]))
             for name in order:
                 alone = concurrency == 1 and _alone(targets[name])
                 cells.append(
