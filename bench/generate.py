@@ -251,7 +251,9 @@ def generate(nodes: int, seed: int = 7) -> SyntheticGraph:
             text = f"Incident {i} targeted the {entities[sector]['name']} sector."
             claims.append(_Claim(incident, "TARGETED", sector, text, _likelihood(rng)))
 
-    # Far pairs: an incident and the state behind its actor's agency (4+ hops apart).
+    # Far pairs: an incident and a state drawn at random. At 1M, 16 of the first 20 are
+    # 4 claims apart (through a sector or the actor's other incidents, then a victim
+    # located in the state), the others 5 or 6.
     pair_rng = random.Random(seed + 1)
     for incident in pair_rng.sample(incidents, min(50, len(incidents))):
         far_pairs.append((incident, countries[pair_rng.randrange(len(countries))]))
