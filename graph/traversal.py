@@ -23,7 +23,9 @@ from graph.errors import AmbiguousReference, NotFound
 from graph.lookup import exact_key_query, search_query
 from graph.model import CLAIM_TYPE_PATTERN, RELATION_TYPES
 
-MAX_LINK_HOPS = 6  # an incident's first claim and at most 5 onward ones (linkedTo)
+# linkedTo: at most this many claims after an incident's first one. Text, because it
+# is written into the Cypher pattern's quantifier, {0,5}.
+MAX_ONWARD_CLAIMS: LiteralString = "5"
 MAX_PATH_HOPS = 8
 MAX_NEIGHBOURHOOD_HOPS = 3
 
@@ -176,7 +178,6 @@ INCIDENT_FILTER: LiteralString = (
 
 # The two ways an incident links to `target` (module docstring): its first claim, then
 # up to MAX_ONWARD_CLAIMS claims of the onward types.
-MAX_ONWARD_CLAIMS: LiteralString = {n: str(n) for n in range(MAX_LINK_HOPS)}[MAX_LINK_HOPS - 1]
 ATTRIBUTED_LINK: tuple[LiteralString, LiteralString] = ("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
 TARGETED_LINK: tuple[LiteralString, LiteralString] = ("TARGETED", "PART_OF")
 
