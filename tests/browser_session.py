@@ -20,6 +20,7 @@ from typing import TypeVar
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -66,11 +67,22 @@ def chromium() -> Iterator[WebDriver]:
             driver.quit()
 
 
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], what: str) -> T:
-    """Wait (bounded) until `condition` returns something truthy, naming `what` on timeout."""
-    result: T = WebDriverWait(driver, WAIT_S, poll_frequency=0.25).until(
-        condition, message=f"waited {WAIT_S:.0f} s for {what}"
-    )
+def wait_for(
+    driver: WebDriver,
+    condition: Callable[[WebDriver], T],
+    what: str,
+    shown: Callable[[WebDriver], str] | None = None,
+) -> T:
+    """Wait (bounded) until `condition` returns something truthy.
+
+    On timeout the error names `what`, and, given `shown`, what the page showed
+    instead: a failure on a busy CI machine has to be readable from its log.
+    """
+    try:
+        result: T = WebDriverWait(driver, WAIT_S, poll_frequency=0.25).until(condition)
+    except TimeoutException:
+        seen = f"; the page showed: {shown(driver)}" if shown else ""
+        raise TimeoutException(f"waited {WAIT_S:.0f} s for {what}{seen}") from None
     return result
 
 
