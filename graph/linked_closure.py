@@ -14,9 +14,10 @@ key})` node. `key` spells the answer order, so a composite range index on
     the incident's id             then by id
 
 A minimum grade is a range of the same index: strength >= m exactly when
-key < (99 - m, two digits) + U+FFFF. Without the closure the hub question of
-the benchmark walked all 138,604 incidents linked to its agency at 1M nodes
-to sort them (960 ms); a page through the index takes 1.5 ms (bench/README.md).
+key < (99 - m, two digits) + U+FFFF. The total is the sum of the
+`(:LinkedCount {target, strength, n})` nodes, one per target and strength,
+which the upkeep moves by what it deleted and made. Walking every link, the
+benchmark's hub question took 1,096 ms at 1M nodes (bench/README.md).
 
 Upkeep. Every write transaction records its changes (graph/changes.py), and
 the closure is brought up to date from the same changes in the same
@@ -50,13 +51,15 @@ from graph.traversal import (
     ATTRIBUTED_LINK,
     MAX_ONWARD_CLAIMS,
     NO_CLAIM_STRENGTH,
+    STORED_CLOSURE_VERSION,
     TARGETED_LINK,
     weakest,
 )
 
 LABEL = "LinkedIncident"
+COUNT_LABEL = "LinkedCount"
 CREATED = "created"  # graph/changes.py CREATED (which imports this module)
-VERSION = 1
+VERSION = int(STORED_CLOSURE_VERSION)
 BUILD_BATCH = 2_000
 
 # Dates are YYYY, YYYY-MM or YYYY-MM-DD (graph/documents.py DATE_PATTERN).
@@ -82,13 +85,21 @@ def _reached_through(link: tuple[LiteralString, LiteralString]) -> LiteralString
     )
 
 
-# The entries of the incidents whose ids are $ids: old ones deleted, new ones made.
+# The entries of the incidents whose ids are $ids: old ones deleted, new ones made,
+# and the counts per target and strength moved by the difference (sorted, so that
+# count nodes are always locked in one order).
 REFRESH: LiteralString = (
     "UNWIND $ids AS id "
     "WITH DISTINCT id "
-    "CALL (id) { MATCH (old:" + LABEL + " {incident: id}) DELETE old } "
-    "MATCH (i:Entity {id: id}) WHERE i:Incident "
+    "CALL (id) { "
+    "  OPTIONAL MATCH (old:" + LABEL + " {incident: id}) "
+    "  WITH old, old.target AS t, 99 - toInteger(left(old.key, 2)) AS s "
+    "  DELETE old "
+    "  RETURN collect(CASE WHEN t IS NOT NULL THEN {t: t, s: s, d: -1} END) AS gone "
+    "} "
+    "OPTIONAL MATCH (i:Entity {id: id}) WHERE i:Incident "
     "CALL (i) { "
+    "  WITH i WHERE i IS NOT NULL "
     "  CALL (i) { "
     + _reached_through(ATTRIBUTED_LINK)
     + "  UNION ALL "
@@ -96,11 +107,20 @@ REFRESH: LiteralString = (
     + "  UNION ALL "
     "    RETURN i AS t, " + NO_CLAIM_STRENGTH + " AS strength "
     "  } "
-    "  WITH t, max(strength) AS strength "
+    "  WITH i, t, max(strength) AS strength "
     "  CREATE (:" + LABEL + " {target: t.id, incident: i.id, "
     "key: right('0' + toString(99 - strength), 2) + " + _NEWEST_FIRST + " + i.id}) "
+    "  RETURN collect({t: t.id, s: strength, d: 1}) AS made "
     "} "
-    "RETURN count(*) AS refreshed"
+    "UNWIND gone + made AS change "
+    "WITH change.t AS target, change.s AS strength, sum(change.d) AS delta "
+    "WHERE delta <> 0 "
+    "WITH target, strength, delta ORDER BY target, strength "
+    "MERGE (n:" + COUNT_LABEL + " {target: target, strength: strength}) ON CREATE SET n.n = 0 "
+    "SET n.n = n.n + delta "
+    "WITH n, n.n = 0 AS empty "
+    "FOREACH (_ IN CASE WHEN empty THEN [1] ELSE [] END | DELETE n) "
+    "RETURN count(*) AS counts_moved"
 )
 
 # Incidents whose chains may pass through an onward claim starting at one of
@@ -186,8 +206,10 @@ _UNMARK: LiteralString = _TAKE_FEED_LOCK + "WITH feed MATCH (m:LinkedClosure) DE
 # Entries left by writes made around threatgraph or by an unfinished build. Under the
 # lock, and only while unmarked: a process that finished a build meanwhile keeps it.
 _CLEAR_PAGE: LiteralString = (
-    _TAKE_FEED_LOCK + "WITH feed WHERE NOT EXISTS { MATCH (:LinkedClosure) } "
-    "MATCH (old:" + LABEL + ") WITH old LIMIT $batch DELETE old RETURN count(*) AS deleted"
+    _TAKE_FEED_LOCK + "WITH feed WHERE NOT EXISTS { MATCH (:LinkedClosure {version: $version}) } "
+    "CALL () { MATCH (old:" + LABEL + ") RETURN old "
+    "UNION ALL MATCH (old:" + COUNT_LABEL + ") RETURN old } "
+    "WITH old LIMIT $batch DELETE old RETURN count(*) AS deleted"
 )
 _INCIDENT_PAGE = (
     "MATCH (i:Incident) WHERE i.id > $after "
@@ -211,7 +233,7 @@ async def ensure_closure(graph: Graph) -> bool:
     if rows and rows[0]["built"]:
         return False
     while True:
-        cleared = await graph.write(_CLEAR_PAGE, {"batch": 10 * BUILD_BATCH})
+        cleared = await graph.write(_CLEAR_PAGE, {"batch": 10 * BUILD_BATCH, "version": VERSION})
         if not cleared or not cleared[0]["deleted"]:
             break
     after = ""

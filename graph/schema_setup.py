@@ -9,7 +9,8 @@
   type's `source` (the loader prunes a source's withdrawn claims through them).
 - the change feed's ChangeSet.first, ChangeSet.last and ChangeFeed.name are unique.
 - the "linked to" closure's entries by (target, key), whose order is the
-  answer's, and by incident, which its upkeep replaces (graph/linked_closure.py).
+  answer's, and by incident, which its upkeep replaces; its counts by (target,
+  strength) (graph/linked_closure.py).
 
 Then the closure is built, once, if the store does not have it.
 """
@@ -54,6 +55,8 @@ def schema_statements() -> list[LiteralString]:
         "FOR (l:LinkedIncident) ON (l.target, l.key)",
         "CREATE RANGE INDEX linked_incident_incident IF NOT EXISTS "
         "FOR (l:LinkedIncident) ON (l.incident)",
+        "CREATE RANGE INDEX linked_count_target IF NOT EXISTS "
+        "FOR (c:LinkedCount) ON (c.target, c.strength)",
     ]
     for rel in RELATION_TYPES:
         # Relationship types come from the model's fixed list, never from input.

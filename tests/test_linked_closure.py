@@ -94,7 +94,7 @@ SEED_TARGETS = [
 @pytest.mark.usefixtures("empty_graph", "neo4j_env")
 def test_the_seed_s_closure_answers_as_the_walk_does(driver: neo4j.Driver) -> None:
     load_shipped_seed()
-    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 1}]
+    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 2}]
     targets = [row["id"] for row in cypher(driver, "MATCH (e:Entity) RETURN e.id AS id")]
     assert_closure_is_true(driver, targets)
     total, rows = answers("agency:mss", 0, walked=False)
