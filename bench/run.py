@@ -144,7 +144,7 @@ def interleaved_cells(
     so that no target is always first (the cycle itself stays the same). One-client
     groups go further: the load generator alternates our targets request by request.
     The peer's one-client cell runs on its own right after them (a group of its own):
-    at 1M nodes its alias look-up is a 225 ms scan, and every answer alternating with
+    at 1M nodes its alias look-up is a 236 ms scan, and every answer alternating with
     it came slower, our alias look-up's p50 1.02 -> 2.02 ms direct and 1.74 -> 2.93 ms
     through the API (kept 1M graph, 2026-11-27), while at 10k its 5 ms scan cost ours
     nothing (0.95 -> 0.93 ms direct): the scaling ratio counted the peer's scans as our

@@ -72,9 +72,10 @@ def frame_running(driver: WebDriver, command_prefix: str) -> WebElement | None:
 
 def frames_shown(driver: WebDriver) -> str:
     """Every result frame's text, newest first and cut at 600 characters (for timeouts)."""
-    shown = []
-    for frame in driver.find_elements(By.CSS_SELECTOR, "[data-testid=frame]"):
-        shown.append(" | ".join(frame.text.strip().splitlines())[:600])
+    shown = [
+        " | ".join(frame.text.strip().splitlines())[:600]
+        for frame in driver.find_elements(By.CSS_SELECTOR, "[data-testid=frame]")
+    ]
     return repr(shown) if shown else "no result frames"
 
 
