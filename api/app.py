@@ -8,6 +8,7 @@ log line per request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -38,6 +39,7 @@ from strawberry.types.unset import UnsetType
 from api.auth import TokenChecker
 from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.browser import browser_routes
+from api.closure_refresher import refresh_deferred_forever
 from api.graphiql import graphiql_page
 from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
 from api.metrics import Metrics
@@ -374,9 +376,13 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         except GraphError as error:
             # Start anyway: /readyz says 503 until Neo4j answers, then we recover by ourselves.
             access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
+        refresher = asyncio.create_task(refresh_deferred_forever(app.state.graph))
         try:
             yield
         finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
             if owned:
                 await app.state.graph.close()
 

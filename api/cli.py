@@ -22,6 +22,7 @@ from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
 from graph.database import Graph
 from graph.errors import GraphError
+from graph.linked_closure import rebuild_closure, refresh_deferred
 from graph.loading import cyclic_gc_paused, load_documents
 from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
@@ -45,6 +46,10 @@ app.add_typer(graphiql_app, name="graphiql")
 app.add_typer(changes_app, name="changes")
 schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+closure_app = typer.Typer(
+    help='The stored "linked to" closure that incidents(linkedTo:) reads.', no_args_is_help=True
+)
+app.add_typer(closure_app, name="closure")
 
 T = TypeVar("T")
 
@@ -150,7 +155,21 @@ def seed(
             with cyclic_gc_paused():
                 documents = read_seed_files(paths)
                 summary = await load_documents(graph, documents)
+            await refresh_deferred(graph)
             return f"seeded {summary.describe()}"
+
+    typer.echo(guarded(lambda: asyncio.run(run())))
+
+
+@closure_app.command("rebuild")
+def closure_rebuild() -> None:
+    """Build the closure again, after writes made with Cypher around threatgraph."""
+
+    async def run() -> str:
+        async with Graph.connect(bulk=True) as graph:
+            await rebuild_closure(graph)
+            rows = await graph.read("MATCH (l:LinkedIncident) RETURN count(l) AS n")
+        return f"rebuilt the linked-to closure: {rows[0]['n']} entries"
 
     typer.echo(guarded(lambda: asyncio.run(run())))
 

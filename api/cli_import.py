@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graph.database import Graph
 from graph.errors import GraphError
+from graph.linked_closure import refresh_deferred
 from graph.loading import cyclic_gc_paused
 from graph.resolution import ImportBatch, ImportSummary, import_batch
 
@@ -72,6 +73,7 @@ async def run_batches(
                     progress.update(task, description=f"importing {Path(batch.origin).name}")
                     total.add(await import_batch(graph, batch))
                     progress.advance(task)
+                await refresh_deferred(graph)
     total.seconds = time.perf_counter() - started
     return total
 

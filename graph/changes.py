@@ -30,9 +30,10 @@ Why this gives consumers a feed they cannot skip through:
   constraints on ChangeSet.first and .last guard against duplicates all the same.
   Because there are no gaps, the sets holding changes a+1 … a+k are exactly
   those with last > a and first <= a+k (READ_CHANGES).
-- The lock is taken in the transaction's last statement: it is held only for
-  the commit, and it is the last lock every writer takes, so it adds no
-  deadlock with the entity and relationship locks taken before it.
+- The lock is the last lock every writer takes, so it adds no deadlock with
+  the entity and relationship locks taken before it. After it only the upkeep
+  of the "linked to" closure runs (graph/linked_closure.py), which locks
+  nothing but closure entries, and those only under this lock.
 - A change and its record commit or roll back together: there is no other way
   to write them.
 
@@ -47,6 +48,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graph import linked_closure
 from graph.database import Graph, Record, Statement
 from graph.errors import GraphError, ServerBusy
 
@@ -209,7 +211,9 @@ def collect_changes(results: Sequence[list[Record]]) -> list[dict[str, Any]]:
 
 
 def record_changes(changes: Sequence[dict[str, Any]], origin: str) -> list[Statement]:
-    """The statement that records these changes (none when there are none).
+    """The statements that record these changes (none when there are none): the
+    change set, then the upkeep of the "linked to" closure, which must run under
+    the feed's lock that the first takes (graph/linked_closure.py).
 
     `origin` says what made the write ("seed:ncsc-2024-03-25.yaml",
     "import:…", "mutation:upsertEntity").
@@ -219,7 +223,7 @@ def record_changes(changes: Sequence[dict[str, Any]], origin: str) -> list[State
     parameters: dict[str, Any] = {
         _LISTS[field]: [change.get(field) or "" for change in changes] for field in FIELDS
     }
-    return [(RECORD_CHANGES, {**parameters, "origin": origin})]
+    return [(RECORD_CHANGES, {**parameters, "origin": origin}), *linked_closure.upkeep(changes)]
 
 
 def recorder(origin: str) -> Callable[[list[list[Record]]], list[Statement]]:

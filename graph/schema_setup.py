@@ -8,6 +8,11 @@
 - range indexes for the properties queries filter on, and on every relationship
   type's `source` (the loader prunes a source's withdrawn claims through them).
 - the change feed's ChangeSet.first, ChangeSet.last and ChangeFeed.name are unique.
+- the "linked to" closure's entries by (target, key), whose order is the
+  answer's, and by incident, which its upkeep replaces; its counts by (target,
+  strength) (graph/linked_closure.py).
+
+Then the closure is built, once, if the store does not have it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from neo4j.exceptions import ClientError
 from graph.changes import migrate_change_nodes
 from graph.database import Graph
 from graph.errors import Neo4jUnavailable
+from graph.linked_closure import ensure_closure
 from graph.model import LABELS, RELATION_TYPES
 
 SEARCH_INDEX = "entity_search"
@@ -45,6 +51,12 @@ def schema_statements() -> list[LiteralString]:
         "FOR (s:ChangeSet) REQUIRE s.last IS UNIQUE",
         "CREATE CONSTRAINT change_feed_name IF NOT EXISTS "
         "FOR (f:ChangeFeed) REQUIRE f.name IS UNIQUE",
+        "CREATE RANGE INDEX linked_incident_key IF NOT EXISTS "
+        "FOR (l:LinkedIncident) ON (l.target, l.key)",
+        "CREATE RANGE INDEX linked_incident_incident IF NOT EXISTS "
+        "FOR (l:LinkedIncident) ON (l.incident)",
+        "CREATE RANGE INDEX linked_count_target IF NOT EXISTS "
+        "FOR (c:LinkedCount) ON (c.target, c.strength)",
     ]
     for rel in RELATION_TYPES:
         # Relationship types come from the model's fixed list, never from input.
@@ -72,7 +84,8 @@ def _already_exists(error: ClientError) -> bool:
 async def ensure_schema(graph: Graph) -> None:
     """Create what is missing; a no-op on a database that has it all (two reads).
 
-    Also moves an older database's change feed to change sets (graph/changes.py).
+    Also moves an older database's change feed to change sets (graph/changes.py)
+    and builds the "linked to" closure where it is missing (graph/linked_closure.py).
 
     Safe to run from several processes at once.
     """
@@ -96,6 +109,7 @@ async def ensure_schema(graph: Graph) -> None:
         # A database from before change sets: move its feed, once.
         await migrate_change_nodes(graph)
         await graph.write(f"DROP CONSTRAINT {OLD_CHANGE_CONSTRAINT} IF EXISTS")
+    await ensure_closure(graph)
 
 
 INDEX_WAIT_S = 300.0

@@ -230,25 +230,17 @@ def _strengths_through(link: tuple[LiteralString, LiteralString]) -> LiteralStri
     )
 
 
-def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
-    """Binds `total`, the number of incidents linked to `target`, and `rows`: the first
-    `skip + first` of them in answer order, those before the page as {i, strength} and
-    the page's as {i, best: {strength, p}}.
+def _walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
+    """A UNION branch: `total` and `top` found by walking every link to `target`.
 
-    Answer order is strongest link first (a link is as strong as its weakest claim),
-    then newest, then by id. Only the page, rows[skip..skip + first], carries its
-    evidence path `best.p`: the strongest chain, then the shortest, then the first by
-    claim ids (so the same graph always shows the same evidence). Strengths alone are
-    computed for every linked incident, without building paths: the benchmark's hub
-    links to 138,604 incidents at 1M nodes, and building, de-duplicating and sorting
-    all their paths made its question 1.2-1.4 times slower. The outer CALL aggregates
-    without a grouping key, so it always yields one row: an entity nothing links to
-    gives total 0 (not "not found"), and an unresolved or ambiguous reference still
-    reports its candidates.
+    The aggregation is inside its own CALL: over no rows it still yields one, so
+    outside, the branch would answer even when its WHERE had dropped `target`.
+    Strengths alone are computed for every linked incident, without building
+    paths: building, de-duplicating and sorting all their paths made the
+    benchmark's hub question 1.2-1.4 times slower.
     """
     return (
-        resolve_prelude("target")
-        + "CALL (target) { CALL (target) { "
+        "CALL (target) { CALL (target) { "
         + _strengths_through(ATTRIBUTED_LINK)
         + "  UNION ALL "
         + _strengths_through(TARGETED_LINK)
@@ -263,6 +255,67 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
         "ORDER BY strength DESC, coalesce(i.started, '') DESC, i.id "
         "WITH collect({i: i, strength: strength}) AS linked "
         "RETURN size(linked) AS total, linked[.." + skip + " + " + first + "] AS top } "
+        "RETURN total, top "
+    )
+
+
+# The stored closure's layout (graph/linked_closure.py); a store built to another one is
+# rebuilt at the next start, and walked until then.
+STORED_CLOSURE_VERSION: LiteralString = "2"
+# The closure's keys of links at least $min strong sort below this (graph/linked_closure.py).
+STORED_KEY_BOUND: LiteralString = "right('0' + toString(99 - $min), 2) + '\\uFFFF'"
+# The stored closure answers when it is built, no write has left a refresh to do
+# (graph/linked_closure.py DEFER_ABOVE) and no date window is asked for (dates are
+# the incident's, not the link's: the walk filters them).
+STORED_ANSWERS: LiteralString = (
+    "target IS NOT NULL AND $since IS NULL AND $until IS NULL "
+    "AND EXISTS { MATCH (:LinkedClosure {version: " + STORED_CLOSURE_VERSION + "}) } "
+    "AND NOT EXISTS { MATCH (:LinkedRefresh) }"
+)
+
+
+def _stored_top(skip: LiteralString, first: LiteralString) -> LiteralString:
+    """A UNION branch: `total` and `top` read from the stored closure.
+
+    The (target, key) index hands over the first `skip + first` in answer order
+    (ORDER BY both properties, so the plan uses the index's order instead of
+    sorting every entry); the total adds the stored counts per strength at
+    least $min (counting the hub's 138,604 entries at 1M nodes took 19 ms).
+    """
+    return (
+        "CALL (target) { "
+        "  MATCH (l:LinkedIncident) WHERE l.target = target.id AND l.key < "
+        + STORED_KEY_BOUND
+        + " "
+        "  WITH l ORDER BY l.target, l.key LIMIT " + skip + " + " + first + " "
+        "  RETURN collect(l) AS entries "
+        "} "
+        "RETURN reduce(total = 0, n IN COLLECT { MATCH (c:LinkedCount) "
+        "WHERE c.target = target.id AND c.strength >= $min RETURN c.n } | total + n) AS total, "
+        "[l IN entries | {i: COLLECT { MATCH (i:Entity {id: l.incident}) RETURN i }[0], "
+        "strength: 99 - toInteger(left(l.key, 2))}] AS top "
+    )
+
+
+def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
+    """Binds `total`, the number of incidents linked to `target`, and `rows`: the first
+    `skip + first` of them in answer order, those before the page as {i, strength} and
+    the page's as {i, best: {strength, p}}.
+
+    Answer order is strongest link first (a link is as strong as its weakest claim),
+    then newest, then by id. The order and total come from the stored closure
+    (graph/linked_closure.py) when it can answer, else from walking every link;
+    both give the same answer. Only the page, rows[skip..skip + first], carries its
+    evidence path `best.p`: the strongest chain, then the shortest, then the first by
+    claim ids (so the same graph always shows the same evidence). Exactly one
+    branch of the outer CALL runs, and each yields one row: an entity nothing links
+    to gives total 0 (not "not found"), and an unresolved or ambiguous reference
+    still reports its candidates.
+    """
+    return (
+        resolve_prelude("target") + "CALL (target) { "
+        "WITH target WHERE " + STORED_ANSWERS + " " + _stored_top(skip, first) + "UNION ALL "
+        "WITH target WHERE NOT (" + STORED_ANSWERS + ") " + _walked_top(skip, first) + "} "
         "WITH *, top[.." + skip + "] + [k IN range(" + skip + ", size(top) - 1) | "
         "{i: top[k].i, best: {strength: top[k].strength, p: COLLECT { "
         "  WITH top[k].i AS i "

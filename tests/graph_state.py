@@ -19,6 +19,7 @@ import neo4j
 import pytest
 
 from graph.database import Graph
+from graph.linked_closure import rebuild_closure
 from graph.loading import LoadSummary, load_documents
 from seed.files import read_seed_files, shipped_seed_files
 
@@ -87,6 +88,17 @@ def load_shipped_seed() -> LoadSummary:
             return await load_documents(graph, read_seed_files(shipped_seed_files()))
 
     return asyncio.run(run())
+
+
+def rebuild_linked_closure() -> None:
+    """Build the "linked to" closure again, after a test wrote with Cypher around
+    threatgraph's write paths (which keep it up to date; graph/linked_closure.py)."""
+
+    async def run() -> None:
+        async with Graph.connect(bulk=True) as graph:
+            await rebuild_closure(graph)
+
+    asyncio.run(run())
 
 
 def seeded(driver: neo4j.Driver) -> None:

@@ -1,0 +1,315 @@
+"""The stored "linked to" closure, so incidents(linkedTo:) need not walk every link.
+
+For every incident and every entity it is linked to (graph/traversal.py: its
+first claim, ATTRIBUTED_TO or TARGETED, then up to MAX_ONWARD_CLAIMS onward
+claims; and itself) the store holds one `(:LinkedIncident {target, incident,
+key})` node. `key` spells the answer order, so a composite range index on
+(target, key) hands over any page in order with a seek:
+
+    two digits, 99 - strength     strongest link first (a chain is as strong
+                                  as its weakest claim; itself is 99)
+    started, each digit d as 9-d, newest first; `~` ends it, so a shorter
+    '-' as ':', then '~'          date ("2021") sorts after the longer ones it
+                                  begins ("2021-03"), and no date sorts last
+    the incident's id             then by id
+
+A minimum grade is a range of the same index: strength >= m exactly when
+key < (99 - m, two digits) + U+FFFF. The total is the sum of the
+`(:LinkedCount {target, strength, n})` nodes, one per target and strength,
+which the upkeep moves by what it deleted and made. Walking every link, the
+benchmark's hub question took 1,096 ms at 1M nodes (bench/README.md).
+
+Upkeep. Every write transaction records its changes (graph/changes.py), and
+the closure is brought up to date from the same changes in the same
+transaction, after the change feed's counter lock is taken. Holding that lock
+serialises the upkeep of all writers: each one's upkeep reads the graph as
+every earlier writer committed it, so a chain completed by two transactions
+(one adds incident -> actor, the other actor -> agency) is found by whichever
+commits second. The upkeep recomputes, from scratch, the entries of
+
+- every changed incident, and every updated entity (its label may have changed),
+- the first end of every changed ATTRIBUTED_TO or TARGETED claim, and
+- every incident upstream of the first end of a changed AFFILIATED_WITH or
+  PART_OF claim (created, updated, withdrawn or deleted alike), except where
+  that end is new in the same transaction (`upkeep` says why that is enough).
+
+A claim out of an entity high in a hierarchy can have tens of thousands of
+incidents upstream. Past DEFER_ABOVE of them the write leaves the refresh as a
+`(:LinkedRefresh)` job instead, readers walk the links until no job is left, and
+`refresh_deferred` does the jobs in batches: the API server runs it in the
+background, and the CLI after each load and import.
+
+Stores written before the closure existed, or whose build was cut short, lack
+the `(:LinkedClosure {version})` marker: `ensure_closure` builds it once, a
+batch of incidents per transaction, each batch under the same lock, and
+readers walk the links until the marker is there. Writes made with Cypher
+around threatgraph reach neither the change feed nor the closure:
+`rebuild_closure` (`threatgraph closure rebuild`) builds it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, LiteralString
+
+from graph.database import Graph, Statement
+from graph.traversal import (
+    ATTRIBUTED_LINK,
+    MAX_ONWARD_CLAIMS,
+    NO_CLAIM_STRENGTH,
+    STORED_CLOSURE_VERSION,
+    TARGETED_LINK,
+    weakest,
+)
+
+LABEL = "LinkedIncident"
+COUNT_LABEL = "LinkedCount"
+CREATED = "created"  # graph/changes.py CREATED (which imports this module)
+VERSION = int(STORED_CLOSURE_VERSION)
+BUILD_BATCH = 2_000
+
+# Dates are YYYY, YYYY-MM or YYYY-MM-DD (graph/documents.py DATE_PATTERN).
+_NEWEST_FIRST: LiteralString = (
+    "reduce(k = '', ch IN split(coalesce(i.started, ''), '') | k + "
+    "CASE WHEN ch >= '0' AND ch <= '9' THEN toString(9 - toInteger(ch)) ELSE ':' END) + '~'"
+)
+
+
+def _reached_through(link: tuple[LiteralString, LiteralString]) -> LiteralString:
+    """A UNION branch: each entity `t` incident `i` reaches the `link` way, with the
+    strength of that chain (the weaker of its first claim and its onward claims)."""
+    claim, onward = link
+    return (
+        "MATCH (i)-[c:"
+        + claim
+        + "]->(hop) ((x)-[o:"
+        + onward
+        + "]->(y)){0,"
+        + MAX_ONWARD_CLAIMS
+        + "} (t) "
+        "RETURN t, " + weakest("c.likelihood_rank", "o") + " AS strength "
+    )
+
+
+# The entries of the incidents whose ids are $ids: old ones deleted, new ones made,
+# and the counts per target and strength moved by the difference (sorted, so that
+# count nodes are always locked in one order).
+REFRESH: LiteralString = (
+    "UNWIND $ids AS id "
+    "WITH DISTINCT id "
+    "CALL (id) { "
+    "  OPTIONAL MATCH (old:" + LABEL + " {incident: id}) "
+    "  WITH old, old.target AS t, 99 - toInteger(left(old.key, 2)) AS s "
+    "  DELETE old "
+    "  RETURN collect(CASE WHEN t IS NOT NULL THEN {t: t, s: s, d: -1} END) AS gone "
+    "} "
+    "OPTIONAL MATCH (i:Entity {id: id}) WHERE i:Incident "
+    "CALL (i) { "
+    "  WITH i WHERE i IS NOT NULL "
+    "  CALL (i) { "
+    + _reached_through(ATTRIBUTED_LINK)
+    + "  UNION ALL "
+    + _reached_through(TARGETED_LINK)
+    + "  UNION ALL "
+    "    RETURN i AS t, " + NO_CLAIM_STRENGTH + " AS strength "
+    "  } "
+    "  WITH i, t, max(strength) AS strength "
+    "  CREATE (:" + LABEL + " {target: t.id, incident: i.id, "
+    "key: right('0' + toString(99 - strength), 2) + " + _NEWEST_FIRST + " + i.id}) "
+    "  RETURN collect({t: t.id, s: strength, d: 1}) AS made "
+    "} "
+    "UNWIND gone + made AS change "
+    "WITH change.t AS target, change.s AS strength, sum(change.d) AS delta "
+    "WHERE delta <> 0 "
+    "WITH target, strength, delta ORDER BY target, strength "
+    "MERGE (n:" + COUNT_LABEL + " {target: target, strength: strength}) ON CREATE SET n.n = 0 "
+    "SET n.n = n.n + delta "
+    "WITH n, n.n = 0 AS empty "
+    "FOREACH (_ IN CASE WHEN empty THEN [1] ELSE [] END | DELETE n) "
+    "RETURN count(*) AS counts_moved"
+)
+
+# Incidents whose chains may pass through an onward claim starting at one of
+# $starts: an incident's first claim, then up to MAX_ONWARD_CLAIMS - 1 onward
+# claims to the start (a superset of the chains that can use the claim; the
+# refresh decides what really links).
+UPSTREAM: LiteralString = (
+    "UNWIND $starts AS start_id "
+    "MATCH (start:Entity {id: start_id}) "
+    "MATCH (i:Incident)-[:"
+    + ATTRIBUTED_LINK[0]
+    + "|"
+    + TARGETED_LINK[0]
+    + "]->(hop) ((x)-[:"
+    + ATTRIBUTED_LINK[1]
+    + "]->(y)){0,"
+    + str(int(MAX_ONWARD_CLAIMS) - 1)
+    + "} (start) "
+    "WITH DISTINCT i.id AS id "
+)
+
+# A write's own upkeep refreshes up to DEFER_ABOVE incidents upstream of the onward
+# claims it changed. Past that, it leaves a (:LinkedRefresh {id, starts}) job and
+# refreshes only its own incidents; readers walk the links while any job is left,
+# and refresh_deferred does the job in batches. A new claim out of the benchmark's
+# hub agency has 18,480 incidents upstream at 100k nodes: refreshing them all in
+# the write took 10.9 s, past the API's 10 s transaction limit.
+DEFER_ABOVE = 1_000
+JOB_LABEL = "LinkedRefresh"
+
+REFRESH_UPSTREAM: LiteralString = (
+    "CALL () { " + UPSTREAM + "LIMIT $defer_above + 1 RETURN collect(id) AS upstream } "
+    "CALL (upstream) { "
+    "  WITH upstream WHERE size(upstream) > $defer_above "
+    "  CREATE (:" + JOB_LABEL + " {id: randomUUID(), starts: $starts, made: datetime()}) "
+    "  RETURN count(*) AS deferred "
+    "} "
+    "WITH CASE WHEN deferred > 0 THEN [] ELSE upstream END + $ids AS all_ids "
+    + REFRESH.replace("UNWIND $ids AS id ", "UNWIND all_ids AS id ", 1)
+)
+
+_FIRST_CLAIMS = {ATTRIBUTED_LINK[0], TARGETED_LINK[0]}
+_ONWARD_CLAIMS = set(ATTRIBUTED_LINK[1].split("|")) | set(TARGETED_LINK[1].split("|"))
+
+
+def _first_end(relationship_id: str, relation: str) -> str:
+    """The id of a claim's first end, read from its id (graph/model.py relation_id)."""
+    return relationship_id.split(f"-{relation}->", 1)[0]
+
+
+def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
+    """The statement that brings the closure up to date with `changes` (none if none do).
+
+    Run it after the change feed's lock is taken (graph/changes.py record_changes).
+    Two cuts keep a bulk load's upkeep near the cost of building the closure once:
+
+    - Entities other than incidents are refreshed only when updated (their label
+      may have changed from Incident); a new one has no entries.
+    - No upstream search starts at an entity created in this transaction. A chain
+      into it has to use a claim written now; the first such claim on the chain
+      either starts at an older entity, whose search finds the incident, or is the
+      incident's first claim, and the incident is refreshed itself.
+    """
+    created = {c["entity_id"] for c in changes if c.get("entity_id") and c.get("kind") == CREATED}
+    ids: set[str] = set()
+    starts: set[str] = set()
+    for change in changes:
+        entity_id = change.get("entity_id")
+        if entity_id and (change.get("entity_label") == "Incident" or entity_id not in created):
+            ids.add(entity_id)
+        relation = change.get("relation") or ""
+        relationship_id = change.get("relationship_id") or ""
+        if relation in _FIRST_CLAIMS and relationship_id:
+            ids.add(_first_end(relationship_id, relation))
+        elif relation in _ONWARD_CLAIMS and relationship_id:
+            start = _first_end(relationship_id, relation)
+            if start not in created:
+                starts.add(start)
+    if not ids and not starts:
+        return []
+    if not starts:
+        return [(REFRESH, {"ids": sorted(ids)})]
+    parameters = {"ids": sorted(ids), "starts": sorted(starts), "defer_above": DEFER_ABOVE}
+    return [(REFRESH_UPSTREAM, parameters)]
+
+
+# The change feed's counter node, locked as every writer locks it (graph/changes.py).
+# A constant write takes the lock. `SET feed.seq = feed.seq` did not lock before
+# reading: it wrote back a number read before another writer's commit, and with 16
+# concurrent writers two change sets were numbered alike.
+_TAKE_FEED_LOCK: LiteralString = (
+    "MERGE (feed:ChangeFeed {name: 'changes'}) "
+    "  ON CREATE SET feed.seq = 0, feed.pruned_through = 0 "
+    "SET feed.closure_lock = true "
+)
+_BUILT = "MATCH (m:LinkedClosure {version: $version}) RETURN count(m) AS built"
+_UNMARK: LiteralString = _TAKE_FEED_LOCK + "WITH feed MATCH (m:LinkedClosure) DELETE m"
+# Entries left by writes made around threatgraph or by an unfinished build. Under the
+# lock, and only while unmarked: a process that finished a build meanwhile keeps it.
+_CLEAR_PAGE: LiteralString = (
+    _TAKE_FEED_LOCK + "WITH feed WHERE NOT EXISTS { MATCH (:LinkedClosure {version: $version}) } "
+    "CALL () { MATCH (old:" + LABEL + ") RETURN old "
+    "UNION ALL MATCH (old:" + COUNT_LABEL + ") RETURN old } "
+    "WITH old LIMIT $batch DELETE old RETURN count(*) AS deleted"
+)
+_INCIDENT_PAGE = (
+    "MATCH (i:Incident) WHERE i.id > $after "
+    "WITH i.id AS id ORDER BY id LIMIT $batch RETURN collect(id) AS ids"
+)
+_MARK_BUILT: LiteralString = (
+    _TAKE_FEED_LOCK + "WITH feed OPTIONAL MATCH (old:LinkedClosure) DELETE old "
+    "WITH count(*) AS replaced CREATE (:LinkedClosure {version: $version})"
+)
+
+
+async def ensure_closure(graph: Graph) -> bool:
+    """Build the closure unless the store has it; True when it was built now.
+
+    Entries already there are cleared first, then every incident is refreshed,
+    BUILD_BATCH per transaction; each transaction takes the change feed's lock,
+    so writers running meanwhile keep what their upkeep refreshes. Until the
+    marker is made at the end, readers walk the links (graph/traversal.py).
+    """
+    rows = await graph.read(_BUILT, {"version": VERSION})
+    if rows and rows[0]["built"]:
+        return False
+    while True:
+        cleared = await graph.write(_CLEAR_PAGE, {"batch": 10 * BUILD_BATCH, "version": VERSION})
+        if not cleared or not cleared[0]["deleted"]:
+            break
+    after = ""
+    while True:
+        page = await graph.read(_INCIDENT_PAGE, {"after": after, "batch": BUILD_BATCH})
+        ids: list[str] = page[0]["ids"] if page else []
+        if not ids:
+            break
+        await graph.write_in_one_transaction([(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": ids})])
+        after = ids[-1]
+    await graph.write(_MARK_BUILT, {"version": VERSION})
+    # Writes made during the build may have left jobs; what is built is their base.
+    await refresh_deferred(graph)
+    return True
+
+
+_PENDING_JOBS: LiteralString = (
+    "MATCH (j:" + JOB_LABEL + ") WITH j ORDER BY j.made "
+    "RETURN collect(j.id) AS jobs, reduce(all = [], s IN collect(j.starts) | all + s) AS starts"
+)
+_UPSTREAM_IDS: LiteralString = UPSTREAM + "RETURN collect(id) AS ids"
+_DONE_JOBS: LiteralString = "MATCH (j:" + JOB_LABEL + ") WHERE j.id IN $jobs DELETE j"
+
+
+async def refresh_deferred(graph: Graph) -> int:
+    """Do the refreshes writes left as jobs (DEFER_ABOVE); the incidents refreshed.
+
+    The incidents upstream of every job's claims are read once, then refreshed
+    BUILD_BATCH per transaction, each under the change feed's lock; the jobs are
+    deleted last, so readers walk until every batch is in. That is enough: an
+    incident whose chain a later write changes is refreshed by that write (or its
+    own job), and every refresh reads the graph as it is then. Running it twice at
+    once (two API processes) only refreshes some incidents twice.
+    """
+    refreshed = 0
+    while True:
+        pending = await graph.read(_PENDING_JOBS)
+        jobs: list[str] = pending[0]["jobs"] if pending else []
+        if not jobs:
+            return refreshed
+        starts = sorted(set(pending[0]["starts"]))
+        upstream = await graph.read(_UPSTREAM_IDS, {"starts": starts})
+        ids: list[str] = upstream[0]["ids"] if upstream else []
+        for start in range(0, len(ids), BUILD_BATCH):
+            batch = ids[start : start + BUILD_BATCH]
+            await graph.write_in_one_transaction([(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": batch})])
+        await graph.write(_DONE_JOBS, {"jobs": jobs})
+        refreshed += len(ids)
+
+
+async def rebuild_closure(graph: Graph) -> None:
+    """Build the closure again from the graph as it is.
+
+    For stores written to with Cypher around threatgraph, whose writes neither
+    the change feed nor the closure saw (`threatgraph closure rebuild`).
+    """
+    await graph.write(_UNMARK)
+    await ensure_closure(graph)
