@@ -282,27 +282,33 @@ _DONE_JOBS: LiteralString = "MATCH (j:" + JOB_LABEL + ") WHERE j.id IN $jobs DEL
 async def refresh_deferred(graph: Graph) -> int:
     """Do the refreshes writes left as jobs (DEFER_ABOVE); the incidents refreshed.
 
-    The incidents upstream of every job's claims are read once, then refreshed
-    BUILD_BATCH per transaction, each under the change feed's lock; the jobs are
-    deleted last, so readers walk until every batch is in. That is enough: an
-    incident whose chain a later write changes is refreshed by that write (or its
-    own job), and every refresh reads the graph as it is then. Running it twice at
-    once (two API processes) only refreshes some incidents twice.
+    For each start of the jobs' claims in turn, the incidents upstream are read
+    (one walk, as long as a hub's walked read, so within a server's transaction
+    limit), then those not yet refreshed are refreshed BUILD_BATCH per
+    transaction, each under the change feed's lock. The jobs are deleted last, so
+    readers walk until every batch is in. That is enough: an incident whose chain
+    a later write changes is refreshed by that write (or its own job), and every
+    refresh reads the graph as it is then. Running it twice at once (two API
+    processes) only refreshes some incidents twice.
     """
-    refreshed = 0
+    refreshed: set[str] = set()
     while True:
         pending = await graph.read(_PENDING_JOBS)
         jobs: list[str] = pending[0]["jobs"] if pending else []
         if not jobs:
-            return refreshed
-        starts = sorted(set(pending[0]["starts"]))
-        upstream = await graph.read(_UPSTREAM_IDS, {"starts": starts})
-        ids: list[str] = upstream[0]["ids"] if upstream else []
-        for start in range(0, len(ids), BUILD_BATCH):
-            batch = ids[start : start + BUILD_BATCH]
-            await graph.write_in_one_transaction([(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": batch})])
+            return len(refreshed)
+        done_now: set[str] = set()
+        for start in sorted(set(pending[0]["starts"])):
+            upstream = await graph.read(_UPSTREAM_IDS, {"starts": [start]})
+            ids = [i for i in (upstream[0]["ids"] if upstream else []) if i not in done_now]
+            for first in range(0, len(ids), BUILD_BATCH):
+                batch = ids[first : first + BUILD_BATCH]
+                await graph.write_in_one_transaction(
+                    [(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": batch})]
+                )
+            done_now.update(ids)
         await graph.write(_DONE_JOBS, {"jobs": jobs})
-        refreshed += len(ids)
+        refreshed |= done_now
 
 
 async def rebuild_closure(graph: Graph) -> None:
