@@ -376,13 +376,16 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         except GraphError as error:
             # Start anyway: /readyz says 503 until Neo4j answers, then we recover by ourselves.
             access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
-        refresher = asyncio.create_task(refresh_deferred_forever(app.state.graph))
+        # Its own connection: no per-transaction time limit, and not in the requests' gate.
+        refresher_graph = Graph.connect(bulk=True)
+        refresher = asyncio.create_task(refresh_deferred_forever(refresher_graph))
         try:
             yield
         finally:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await refresher_graph.close()
             if owned:
                 await app.state.graph.close()
 

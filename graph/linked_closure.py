@@ -49,10 +49,11 @@ around threatgraph reach neither the change feed nor the closure:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any, LiteralString
 
-from graph.database import Graph, Statement
+from graph.database import Graph, Record, Statement
 from graph.traversal import (
     ATTRIBUTED_LINK,
     MAX_ONWARD_CLAIMS,
@@ -149,7 +150,7 @@ UPSTREAM: LiteralString = (
 )
 
 # A write's own upkeep refreshes up to DEFER_ABOVE incidents upstream of the onward
-# claims it changed. Past that, it leaves a (:LinkedRefresh {id, starts}) job and
+# claims it changed. Past that, it leaves a (:LinkedRefresh {id, starts, made}) job and
 # refreshes only its own incidents; readers walk the links while any job is left,
 # and refresh_deferred does the job in batches. A new claim out of the benchmark's
 # hub agency has 18,480 incidents upstream at 100k nodes: refreshing them all in
@@ -224,10 +225,20 @@ _TAKE_FEED_LOCK: LiteralString = (
 )
 _BUILT = "MATCH (m:LinkedClosure {version: $version}) RETURN count(m) AS built"
 _UNMARK: LiteralString = _TAKE_FEED_LOCK + "WITH feed MATCH (m:LinkedClosure) DELETE m"
-# Entries left by writes made around threatgraph or by an unfinished build. Under the
-# lock, and only while unmarked: a process that finished a build meanwhile keeps it.
-_CLEAR_PAGE: LiteralString = (
+# A build first makes itself the builder, under the lock. A second build started
+# meanwhile (two replicas, or a write's ensure_schema while the store is unbuilt)
+# takes that over: the first one's next step finds another builder and stops, and
+# only the builder still named at the end makes the marker. Without that, the
+# second's clearing would empty what the first had built, and the first would
+# then mark the rest as built.
+_CLAIM_BUILD: LiteralString = (
     _TAKE_FEED_LOCK + "WITH feed WHERE NOT EXISTS { MATCH (:LinkedClosure {version: $version}) } "
+    "SET feed.closure_builder = $token RETURN count(*) AS claimed"
+)
+_STILL_BUILDER: LiteralString = _TAKE_FEED_LOCK + "RETURN feed.closure_builder = $token AS mine"
+# Entries left by writes made around threatgraph or by an unfinished build.
+_CLEAR_PAGE: LiteralString = (
+    _TAKE_FEED_LOCK + "WITH feed WHERE feed.closure_builder = $token "
     "CALL () { MATCH (old:" + LABEL + ") RETURN old "
     "UNION ALL MATCH (old:" + COUNT_LABEL + ") RETURN old } "
     "WITH old LIMIT $batch DELETE old RETURN count(*) AS deleted"
@@ -237,24 +248,31 @@ _INCIDENT_PAGE = (
     "WITH i.id AS id ORDER BY id LIMIT $batch RETURN collect(id) AS ids"
 )
 _MARK_BUILT: LiteralString = (
-    _TAKE_FEED_LOCK + "WITH feed OPTIONAL MATCH (old:LinkedClosure) DELETE old "
-    "WITH count(*) AS replaced CREATE (:LinkedClosure {version: $version})"
+    _TAKE_FEED_LOCK + "WITH feed WHERE feed.closure_builder = $token "
+    "OPTIONAL MATCH (old:LinkedClosure) DELETE old "
+    "WITH count(*) AS replaced CREATE (:LinkedClosure {version: $version}) "
+    "RETURN true AS marked"
 )
 
 
 async def ensure_closure(graph: Graph) -> bool:
-    """Build the closure unless the store has it; True when it was built now.
+    """Build the closure unless the store has it; True when this call built it.
 
     Entries already there are cleared first, then every incident is refreshed,
     BUILD_BATCH per transaction; each transaction takes the change feed's lock,
     so writers running meanwhile keep what their upkeep refreshes. Until the
-    marker is made at the end, readers walk the links (graph/traversal.py).
+    marker is made at the end, readers walk the links (graph/traversal.py). A
+    build that another one took over stops and returns False (_CLAIM_BUILD).
     """
     rows = await graph.read(_BUILT, {"version": VERSION})
     if rows and rows[0]["built"]:
         return False
+    token = str(uuid.uuid4())
+    claimed = await graph.write(_CLAIM_BUILD, {"version": VERSION, "token": token})
+    if not claimed or not claimed[0]["claimed"]:
+        return False  # built by another process since the first read
     while True:
-        cleared = await graph.write(_CLEAR_PAGE, {"batch": 10 * BUILD_BATCH, "version": VERSION})
+        cleared = await graph.write(_CLEAR_PAGE, {"batch": 10 * BUILD_BATCH, "token": token})
         if not cleared or not cleared[0]["deleted"]:
             break
     after = ""
@@ -263,9 +281,21 @@ async def ensure_closure(graph: Graph) -> bool:
         ids: list[str] = page[0]["ids"] if page else []
         if not ids:
             break
-        await graph.write_in_one_transaction([(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": ids})])
+
+        def refresh_if_builder(
+            results: list[list[Record]], ids: list[str] = ids
+        ) -> list[Statement]:
+            return [(REFRESH, {"ids": ids})] if results[0][0]["mine"] else []
+
+        done = await graph.write_in_one_transaction(
+            [(_STILL_BUILDER, {"token": token})], then=[refresh_if_builder]
+        )
+        if not done[0][0]["mine"]:
+            return False
         after = ids[-1]
-    await graph.write(_MARK_BUILT, {"version": VERSION})
+    marked = await graph.write(_MARK_BUILT, {"version": VERSION, "token": token})
+    if not marked:
+        return False
     # Writes made during the build may have left jobs; what is built is their base.
     await refresh_deferred(graph)
     return True
@@ -276,20 +306,28 @@ _PENDING_JOBS: LiteralString = (
     "RETURN collect(j.id) AS jobs, reduce(all = [], s IN collect(j.starts) | all + s) AS starts"
 )
 _UPSTREAM_IDS: LiteralString = UPSTREAM + "RETURN collect(id) AS ids"
+_START_DONE: LiteralString = (
+    "MATCH (j:"
+    + JOB_LABEL
+    + ") WHERE j.id IN $jobs SET j.starts = [s IN j.starts WHERE s <> $start]"
+)
 _DONE_JOBS: LiteralString = "MATCH (j:" + JOB_LABEL + ") WHERE j.id IN $jobs DELETE j"
+REFRESH_BATCH = 500  # incidents per transaction of a deferred refresh: short lock holds
 
 
 async def refresh_deferred(graph: Graph) -> int:
     """Do the refreshes writes left as jobs (DEFER_ABOVE); the incidents refreshed.
 
     For each start of the jobs' claims in turn, the incidents upstream are read
-    (one walk, as long as a hub's walked read, so within a server's transaction
-    limit), then those not yet refreshed are refreshed BUILD_BATCH per
-    transaction, each under the change feed's lock. The jobs are deleted last, so
-    readers walk until every batch is in. That is enough: an incident whose chain
-    a later write changes is refreshed by that write (or its own job), and every
-    refresh reads the graph as it is then. Running it twice at once (two API
-    processes) only refreshes some incidents twice.
+    (one walk), then those not yet refreshed are refreshed REFRESH_BATCH per
+    transaction, each under the change feed's lock, and the start is struck off
+    the jobs, so a pass cut short resumes where it stopped. The jobs are deleted
+    last, so readers walk until every batch is in. That is enough: an incident
+    whose chain a later write changes is refreshed by that write (or its own
+    job), and every refresh reads the graph as it is then. Running it twice at
+    once (two API processes) only refreshes some incidents twice. The API server
+    runs it on a connection without the requests' transaction time limit
+    (api/closure_refresher.py): the walk upstream of a hub is not bounded by it.
     """
     refreshed: set[str] = set()
     while True:
@@ -301,12 +339,13 @@ async def refresh_deferred(graph: Graph) -> int:
         for start in sorted(set(pending[0]["starts"])):
             upstream = await graph.read(_UPSTREAM_IDS, {"starts": [start]})
             ids = [i for i in (upstream[0]["ids"] if upstream else []) if i not in done_now]
-            for first in range(0, len(ids), BUILD_BATCH):
-                batch = ids[first : first + BUILD_BATCH]
+            for first in range(0, len(ids), REFRESH_BATCH):
+                batch = ids[first : first + REFRESH_BATCH]
                 await graph.write_in_one_transaction(
                     [(_TAKE_FEED_LOCK, {}), (REFRESH, {"ids": batch})]
                 )
             done_now.update(ids)
+            await graph.write(_START_DONE, {"jobs": jobs, "start": start})
         await graph.write(_DONE_JOBS, {"jobs": jobs})
         refreshed |= done_now
 

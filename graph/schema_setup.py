@@ -82,12 +82,13 @@ def _already_exists(error: ClientError) -> bool:
 
 
 async def ensure_schema(graph: Graph) -> None:
-    """Create what is missing; a no-op on a database that has it all (two reads).
+    """Create what is missing; a no-op on a database that has it all (three reads).
 
     Also moves an older database's change feed to change sets (graph/changes.py)
     and builds the "linked to" closure where it is missing (graph/linked_closure.py).
 
-    Safe to run from several processes at once.
+    Safe to run from several processes at once (of two closure builds, the one
+    started last finishes; the other stops).
     """
     existing = await graph.read("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")
     indexes = await graph.read("SHOW INDEXES YIELD name RETURN collect(name) AS names")

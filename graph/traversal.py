@@ -307,15 +307,18 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
     (graph/linked_closure.py) when it can answer, else from walking every link;
     both give the same answer. Only the page, rows[skip..skip + first], carries its
     evidence path `best.p`: the strongest chain, then the shortest, then the first by
-    claim ids (so the same graph always shows the same evidence). Exactly one
-    branch of the outer CALL runs, and each yields one row: an entity nothing links
+    claim ids (so the same graph always shows the same evidence). Which branch
+    answers is decided once, before either runs (two checks could see a job or
+    the marker come and go between them), so exactly one runs, and each yields
+    one row: an entity nothing links
     to gives total 0 (not "not found"), and an unresolved or ambiguous reference
     still reports its candidates.
     """
     return (
-        resolve_prelude("target") + "CALL (target) { "
-        "WITH target WHERE " + STORED_ANSWERS + " " + _stored_top(skip, first) + "UNION ALL "
-        "WITH target WHERE NOT (" + STORED_ANSWERS + ") " + _walked_top(skip, first) + "} "
+        resolve_prelude("target") + "WITH *, " + STORED_ANSWERS + " AS target_stored "
+        "CALL (target, target_stored) { "
+        "WITH target WHERE target_stored " + _stored_top(skip, first) + "UNION ALL "
+        "WITH target WHERE NOT target_stored " + _walked_top(skip, first) + "} "
         "WITH *, top[.." + skip + "] + [k IN range(" + skip + ", size(top) - 1) | "
         "{i: top[k].i, best: {strength: top[k].strength, p: COLLECT { "
         "  WITH top[k].i AS i "

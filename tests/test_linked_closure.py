@@ -9,6 +9,8 @@ from scratch makes.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -358,9 +360,13 @@ def test_a_claim_with_many_incidents_upstream_leaves_its_refresh_as_a_job(
 
 @pytest.mark.usefixtures("empty_graph")
 def test_the_api_server_does_deferred_refreshes_in_the_background(
-    api: TestClient, driver: neo4j.Driver, monkeypatch: pytest.MonkeyPatch
+    api: TestClient,
+    driver: neo4j.Driver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     load_shipped_seed()
+    caplog.set_level(logging.INFO, logger="threatgraph.closure")
     monkeypatch.setattr(linked_closure, "DEFER_ABOVE", 0)
     body = gql(
         api,
@@ -372,9 +378,28 @@ def test_the_api_server_does_deferred_refreshes_in_the_background(
     assert "errors" not in body, body
     # The write left the refresh to the server's task, which looks every second.
     deadline = time.monotonic() + 15
-    while EC_INCIDENT not in stored_incidents(driver, "agency:mss"):
+    while refresh_jobs(driver) or EC_INCIDENT not in stored_incidents(driver, "agency:mss"):
         assert time.monotonic() < deadline, f"jobs left: {refresh_jobs(driver)}"
         time.sleep(0.2)
-    assert refresh_jobs(driver) == 0
+    refreshed = [
+        json.loads(record.getMessage())
+        for record in caplog.records
+        if record.name == "threatgraph.closure"
+    ]
+    assert refreshed == [{"event": "closure_refreshed", "incidents": 1}]
     query = '{ incidents(linkedTo: "agency:mss") { totalCount } }'
     assert gql(api, query)["data"]["incidents"]["totalCount"] == 2
+
+
+@pytest.mark.usefixtures("empty_graph", "neo4j_env")
+def test_of_two_builds_at_once_one_finishes_and_the_other_stops(driver: neo4j.Driver) -> None:
+    load_shipped_seed()
+    built = entries(driver)
+    cypher(driver, "MATCH (m:LinkedClosure) DELETE m")
+
+    async def two_builds(graph: Graph) -> list[bool]:
+        return sorted(await asyncio.gather(ensure_closure(graph), ensure_closure(graph)))
+
+    assert run(two_builds) == [False, True]
+    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 2}]
+    assert entries(driver) == built
