@@ -248,10 +248,11 @@ _INCIDENT_PAGE = (
     "WITH i.id AS id ORDER BY id LIMIT $batch RETURN collect(id) AS ids"
 )
 _MARK_BUILT: LiteralString = (
+    # The old marker goes in a unit subquery: an aggregation here would make a row
+    # (count 0) even where the builder check left none, and every builder would mark.
     _TAKE_FEED_LOCK + "WITH feed WHERE feed.closure_builder = $token "
-    "OPTIONAL MATCH (old:LinkedClosure) DELETE old "
-    "WITH count(*) AS replaced CREATE (:LinkedClosure {version: $version}) "
-    "RETURN true AS marked"
+    "CALL () { MATCH (old:LinkedClosure) DELETE old } "
+    "CREATE (:LinkedClosure {version: $version}) RETURN true AS marked"
 )
 
 

@@ -403,3 +403,12 @@ def test_of_two_builds_at_once_one_finishes_and_the_other_stops(driver: neo4j.Dr
     assert run(two_builds) == [False, True]
     assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 2}]
     assert entries(driver) == built
+
+    # A build that lost its turn just before the end does not mark either.
+    async def late_mark(graph: Graph) -> list[Any]:
+        return await graph.write(
+            linked_closure._MARK_BUILT, {"version": 2, "token": "a builder taken over"}
+        )
+
+    assert run(late_mark) == []
+    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN count(m) AS n") == [{"n": 1}]
