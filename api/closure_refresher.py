@@ -5,7 +5,7 @@ upstream leaves their refresh as a job, so that an analyst's upsertRelation out
 of a big agency commits in milliseconds instead of running past the
 transaction limit. Until the job is done, incidents(linkedTo:) walks the links
 (the same answers, slower on hubs). This task looks for jobs every second and
-does them: a new claim out of the benchmark's 100k hub took 15-19 s to refresh
+does them: a new claim out of the benchmark's 100k hub took about 8 s to refresh
 (bench/README.md). It also builds the closure if the store lacks it (a start-up
 that found Neo4j away skipped that).
 """
