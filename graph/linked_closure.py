@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from typing import Any, LiteralString
 
 from graph.database import Graph, Record, Statement
+from graph.model import relation_from_id
 from graph.traversal import (
     ATTRIBUTED_LINK,
     MAX_ONWARD_CLAIMS,
@@ -63,8 +64,6 @@ from graph.traversal import (
     weakest,
 )
 
-LABEL = "LinkedIncident"
-COUNT_LABEL = "LinkedCount"
 CREATED = "created"  # graph/changes.py CREATED (which imports this module)
 VERSION = int(STORED_CLOSURE_VERSION)
 BUILD_BATCH = 2_000
@@ -99,7 +98,7 @@ REFRESH: LiteralString = (
     "UNWIND $ids AS id "
     "WITH DISTINCT id "
     "CALL (id) { "
-    "  OPTIONAL MATCH (old:" + LABEL + " {incident: id}) "
+    "  OPTIONAL MATCH (old:LinkedIncident {incident: id}) "
     "  WITH old, old.target AS t, 99 - toInteger(left(old.key, 2)) AS s "
     "  DELETE old "
     "  RETURN collect(CASE WHEN t IS NOT NULL THEN {t: t, s: s, d: -1} END) AS gone "
@@ -115,7 +114,7 @@ REFRESH: LiteralString = (
     "    RETURN i AS t, " + NO_CLAIM_STRENGTH + " AS strength "
     "  } "
     "  WITH i, t, max(strength) AS strength "
-    "  CREATE (:" + LABEL + " {target: t.id, incident: i.id, "
+    "  CREATE (:LinkedIncident {target: t.id, incident: i.id, "
     "key: right('0' + toString(99 - strength), 2) + " + _NEWEST_FIRST + " + i.id}) "
     "  RETURN collect({t: t.id, s: strength, d: 1}) AS made "
     "} "
@@ -123,7 +122,7 @@ REFRESH: LiteralString = (
     "WITH change.t AS target, change.s AS strength, sum(change.d) AS delta "
     "WHERE delta <> 0 "
     "WITH target, strength, delta ORDER BY target, strength "
-    "MERGE (n:" + COUNT_LABEL + " {target: target, strength: strength}) ON CREATE SET n.n = 0 "
+    "MERGE (n:LinkedCount {target: target, strength: strength}) ON CREATE SET n.n = 0 "
     "SET n.n = n.n + delta "
     "WITH n, n.n = 0 AS empty "
     "FOREACH (_ IN CASE WHEN empty THEN [1] ELSE [] END | DELETE n) "
@@ -156,13 +155,12 @@ UPSTREAM: LiteralString = (
 # hub agency has 18,480 incidents upstream at 100k nodes: refreshing them all in
 # the write took 10.9 s, past the API's 10 s transaction limit.
 DEFER_ABOVE = 1_000
-JOB_LABEL = "LinkedRefresh"
 
 REFRESH_UPSTREAM: LiteralString = (
     "CALL () { " + UPSTREAM + "LIMIT $defer_above + 1 RETURN collect(id) AS upstream } "
     "CALL (upstream) { "
     "  WITH upstream WHERE size(upstream) > $defer_above "
-    "  CREATE (:" + JOB_LABEL + " {id: randomUUID(), starts: $starts, made: datetime()}) "
+    "  CREATE (:LinkedRefresh {id: randomUUID(), starts: $starts, made: datetime()}) "
     "  RETURN count(*) AS deferred "
     "} "
     "WITH CASE WHEN deferred > 0 THEN [] ELSE upstream END + $ids AS all_ids "
@@ -171,11 +169,6 @@ REFRESH_UPSTREAM: LiteralString = (
 
 _FIRST_CLAIMS = {ATTRIBUTED_LINK[0], TARGETED_LINK[0]}
 _ONWARD_CLAIMS = set(ATTRIBUTED_LINK[1].split("|")) | set(TARGETED_LINK[1].split("|"))
-
-
-def _first_end(relationship_id: str, relation: str) -> str:
-    """The id of a claim's first end, read from its id (graph/model.py relation_id)."""
-    return relationship_id.split(f"-{relation}->", 1)[0]
 
 
 def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
@@ -201,9 +194,9 @@ def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
         relation = change.get("relation") or ""
         relationship_id = change.get("relationship_id") or ""
         if relation in _FIRST_CLAIMS and relationship_id:
-            ids.add(_first_end(relationship_id, relation))
+            ids.add(relation_from_id(relationship_id, relation))
         elif relation in _ONWARD_CLAIMS and relationship_id:
-            start = _first_end(relationship_id, relation)
+            start = relation_from_id(relationship_id, relation)
             if start not in created:
                 starts.add(start)
     if not ids and not starts:
@@ -239,8 +232,8 @@ _STILL_BUILDER: LiteralString = _TAKE_FEED_LOCK + "RETURN feed.closure_builder =
 # Entries left by writes made around threatgraph or by an unfinished build.
 _CLEAR_PAGE: LiteralString = (
     _TAKE_FEED_LOCK + "WITH feed WHERE feed.closure_builder = $token "
-    "CALL () { MATCH (old:" + LABEL + ") RETURN old "
-    "UNION ALL MATCH (old:" + COUNT_LABEL + ") RETURN old } "
+    "CALL () { MATCH (old:LinkedIncident) RETURN old "
+    "UNION ALL MATCH (old:LinkedCount) RETURN old } "
     "WITH old LIMIT $batch DELETE old RETURN count(*) AS deleted"
 )
 _INCIDENT_PAGE = (
@@ -303,16 +296,14 @@ async def ensure_closure(graph: Graph) -> bool:
 
 
 _PENDING_JOBS: LiteralString = (
-    "MATCH (j:" + JOB_LABEL + ") WITH j ORDER BY j.made "
+    "MATCH (j:LinkedRefresh) WITH j ORDER BY j.made "
     "RETURN collect(j.id) AS jobs, reduce(all = [], s IN collect(j.starts) | all + s) AS starts"
 )
 _UPSTREAM_IDS: LiteralString = UPSTREAM + "RETURN collect(id) AS ids"
 _START_DONE: LiteralString = (
-    "MATCH (j:"
-    + JOB_LABEL
-    + ") WHERE j.id IN $jobs SET j.starts = [s IN j.starts WHERE s <> $start]"
+    "MATCH (j:LinkedRefresh) WHERE j.id IN $jobs SET j.starts = [s IN j.starts WHERE s <> $start]"
 )
-_DONE_JOBS: LiteralString = "MATCH (j:" + JOB_LABEL + ") WHERE j.id IN $jobs DELETE j"
+_DONE_JOBS: LiteralString = "MATCH (j:LinkedRefresh) WHERE j.id IN $jobs DELETE j"
 REFRESH_BATCH = 500  # incidents per transaction of a deferred refresh: short lock holds
 
 

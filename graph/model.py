@@ -184,3 +184,8 @@ def lookup_key(text: str) -> str:
 def relation_id(from_id: str, relation: str, to_id: str, source_id: str) -> str:
     """The stable id of one source's claim that from -[relation]-> to."""
     return f"{from_id}-{relation}->{to_id}@{source_id}"
+
+
+def relation_from_id(claim_id: str, relation: str) -> str:
+    """The `from_id` a relation_id was made with (ids hold no "-RELATION->")."""
+    return claim_id.split(f"-{relation}->", 1)[0]

@@ -310,9 +310,8 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
     claim ids (so the same graph always shows the same evidence). Which branch
     answers is decided once, before either runs (two checks could see a job or
     the marker come and go between them), so exactly one runs, and each yields
-    one row: an entity nothing links
-    to gives total 0 (not "not found"), and an unresolved or ambiguous reference
-    still reports its candidates.
+    one row: an entity nothing links to gives total 0 (not "not found"), and an
+    unresolved or ambiguous reference still reports its candidates.
     """
     return (
         resolve_prelude("target") + "WITH *, " + STORED_ANSWERS + " AS target_stored "
