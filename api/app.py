@@ -349,7 +349,9 @@ KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
 def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) -> Starlette:
-    """The ASGI app. `graph` may be given (tests); otherwise it is opened in the lifespan."""
+    """The ASGI app. `graph` may be given (tests); otherwise it is opened in the lifespan,
+    with a second, bulk connection for the closure refresher (api/closure_refresher.py).
+    A given graph serves both, and its owner closes it."""
     settings = settings or ApiSettings.from_env()
     tokens = TokenChecker(settings.api_tokens)
     metrics = Metrics()
@@ -376,8 +378,9 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         except GraphError as error:
             # Start anyway: /readyz says 503 until Neo4j answers, then we recover by ourselves.
             access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
-        # Its own connection: no per-transaction time limit, and not in the requests' gate.
-        refresher_graph = Graph.connect(bulk=True)
+        # Its own connection (no per-transaction time limit, not in the requests' gate),
+        # to the same database as the requests': a given graph is used as it is.
+        refresher_graph = Graph.connect(bulk=True) if owned else app.state.graph
         refresher = asyncio.create_task(refresh_deferred_forever(refresher_graph))
         try:
             yield
@@ -385,8 +388,8 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
-            await refresher_graph.close()
             if owned:
+                await refresher_graph.close()
                 await app.state.graph.close()
 
     async def healthz(request: Request) -> Response:
