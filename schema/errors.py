@@ -10,7 +10,6 @@ credential ever reaches a client.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,7 +124,19 @@ class TranslatedErrorsSchema(strawberry.Schema):
         return None
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+# graphql-core appends its suggestions last, as " Did you mean 'a', 'b', or 'c'?"
+# (graphql.pyutils.did_you_mean). Names cannot contain the marker, so its last
+# occurrence starts the suggestion; finding it is linear in the message, which
+# echoes client literals of up to the body limit.
+SUGGESTION_MARKER = " Did you mean "
+
+
+def without_suggestions(message: str) -> str:
+    """`message` without graphql-core's trailing "Did you mean …?" suggestion."""
+    start = message.rfind(SUGGESTION_MARKER)
+    if start < 0 or not message.endswith("?"):
+        return message
+    return message[:start].rstrip()
 
 
 class HideSuggestions(SchemaExtension):
@@ -140,4 +151,4 @@ class HideSuggestions(SchemaExtension):
             *(self.execution_context.pre_execution_errors or []),
         ]
         for error in errors:
-            error.message = _SUGGESTION.sub("", error.message)
+            error.message = without_suggestions(error.message)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -10,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.api_client import make_client
-from tests.live_server import LiveApi, Outcome, SteadyLoad, post_graphql
+from tests.live_server import LiveApi, Outcome, SteadyLoad, post_graphql, served
 
 JSON = {"content-type": "application/json"}
 
@@ -202,6 +204,8 @@ def test_without_introspection_errors_suggest_no_names(neo4j_env: dict[str, str]
             assert "Did you mean" not in text and "'entity'" not in text and "'name'" not in text, (
                 text
             )
+        body = client.post("/graphql", json={"query": queries[0]}).json()
+        assert body["errors"][0]["message"] == "Cannot query field 'entiti' on type 'Query'."
 
 
 def test_with_introspection_on_suggestions_stay(api: TestClient) -> None:
@@ -209,3 +213,30 @@ def test_with_introspection_on_suggestions_stay(api: TestClient) -> None:
     assert body["errors"][0]["message"] == (
         "Cannot query field 'entiti' on type 'Query'. Did you mean 'entity' or '_entities'?"
     )
+
+
+def test_a_near_limit_literal_without_introspection_answers_within_a_second(
+    neo4j_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Validation echoes the literal into its message; stripping suggestions from that
+    message must stay linear, or one anonymous request blocks the event loop."""
+    literal = " " * 900_000
+    query = f'{{ neighbourhood(ref: "apt31", first: "{literal}") {{ nodes {{ id }} }} }}'
+    hostile = {"query": query}
+    read = {"query": '{ entity(ref: "apt31") { id } }'}
+    env = {**os.environ, **neo4j_env, "THREATGRAPH_INTROSPECTION": "0"}
+    with served(env, tmp_path / "api.log") as live:
+
+        def reader(client: httpx.Client) -> Outcome:
+            return post_graphql(client, live.url, read)
+
+        with SteadyLoad(reader, workers=1) as load:
+            load.wait_for(lambda outcome: outcome.status == 200, count=1, timeout_s=30)
+            with httpx.Client() as client:
+                outcome = post_graphql(client, live.url, hostile, timeout_s=30)
+            load.wait_for(lambda o: o.sent > outcome.answered, count=1, timeout_s=5)
+    reads = load.snapshot()
+    assert (outcome.status, outcome.codes) == (200, ("GRAPHQL_VALIDATION_FAILED",))
+    assert outcome.answered - outcome.sent < 1.0
+    assert {(o.status, o.codes) for o in reads} == {(200, ())}
+    assert max(o.answered - o.sent for o in reads) < 1.0, "a reader waited behind it"
