@@ -46,9 +46,9 @@ from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
-from graph.database import Graph, count_round_trips, writes_committed_here
 from graph.errors import GraphError
-from graph.schema_setup import ensure_schema
+from graph.setup import ensure_schema
+from graph.store.database import Graph, count_round_trips, writes_committed_here
 from schema.build import SchemaLimits, build_schema
 from schema.compiled.executor import EXECUTOR_KEY, CompiledExecutor
 from schema.context import Context

@@ -17,7 +17,7 @@ import orjson
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.database import causal_chain
+from graph.store.database import causal_chain
 
 BOOKMARK_HEADER = "x-threatgraph-bookmark"
 MAX_HEADER_CHARS = 4096

@@ -20,12 +20,12 @@ from api.cli_graphiql import graphiql_app
 from api.cli_import import export_app, import_app
 from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
-from graph.database import Graph
 from graph.errors import GraphError
-from graph.linked_closure import rebuild_closure, refresh_deferred
-from graph.loading import cyclic_gc_paused, load_documents
+from graph.linking.upkeep import rebuild_closure, refresh_deferred
 from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
+from graph.store.database import Graph
+from graph.writes.loading import cyclic_gc_paused, load_documents
 from schema.sdl import SCHEMA_FILE, schema_sdl
 from seed.files import read_seed_files, shipped_seed_files
 

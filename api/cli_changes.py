@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-from graph.changes import latest_change, prune_changes
-from graph.database import Graph
 from graph.errors import GraphError
+from graph.store.database import Graph
+from graph.writes.changes import latest_change, prune_changes
 
 changes_app = typer.Typer(help="The change feed other services follow.", no_args_is_help=True)
 

@@ -19,11 +19,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from graph.database import Graph
 from graph.errors import GraphError
-from graph.linked_closure import refresh_deferred
-from graph.loading import cyclic_gc_paused
-from graph.resolution import ImportBatch, ImportSummary, import_batch
+from graph.linking.upkeep import refresh_deferred
+from graph.store.database import Graph
+from graph.writes.loading import cyclic_gc_paused
+from graph.writes.resolution import ImportBatch, ImportSummary, import_batch
 
 import_app = typer.Typer(
     help="Import threat intelligence: STIX 2.1 bundles, MISP galaxies, MITRE ATT&CK.",

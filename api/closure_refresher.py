@@ -1,6 +1,6 @@
 """The API server's background task: it keeps the "linked to" closure usable.
 
-A write whose claim has more than graph/linked_closure.py DEFER_ABOVE incidents
+A write whose claim has more than graph/linking/upkeep.py DEFER_ABOVE incidents
 upstream leaves their refresh as a job, so that an analyst's upsertRelation out
 of a big agency commits in milliseconds instead of running past the
 transaction limit. Until the job is done, incidents(linkedTo:) walks the links
@@ -16,9 +16,9 @@ import asyncio
 import json
 import logging
 
-from graph.database import Graph
 from graph.errors import GraphError
-from graph.linked_closure import ensure_closure, refresh_deferred
+from graph.linking.upkeep import ensure_closure, refresh_deferred
+from graph.store.database import Graph
 
 REFRESH_EVERY_S = 1.0
 MOST_BACKOFF_S = 60.0

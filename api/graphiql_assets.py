@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.settings import PROJECT_ROOT
+from graph.store.settings import PROJECT_ROOT
 
 UNPKG_URL = "https://unpkg.com/"
 VENDOR_DIR = PROJECT_ROOT / ".vendor" / "graphiql"

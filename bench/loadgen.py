@@ -34,7 +34,7 @@ text | null, "wall_s": s, "leftover_transactions_ended": n}]}; a one-client
 group's wall_s is the time its target spent answering.
 
 A 503 with Retry-After (our API's SERVER_BUSY: every turn at Neo4j taken, see
-graph/admission.py) is counted as an error, and its client waits that long before it
+graph/store/admission.py) is counted as an error, and its client waits that long before it
 sends again, as a client that honours the header does.
 
 A request that takes longer than `request_timeout_s` fails (HTTP: the client gives
@@ -311,7 +311,7 @@ def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:
 
 def _bolt_sender(driver: neo4j.AsyncDriver, timeout_s: float) -> Send:
     async def send(payload: dict[str, Any]) -> None:
-        # Sent as the API sends a read (graph/database.py, Graph._auto_commit_read): an
+        # Sent as the API sends a read (graph/store/database.py, Graph._auto_commit_read): an
         # auto-commit transaction in a session sharing the driver's bookmark manager.
         async with driver.session(
             database="neo4j",

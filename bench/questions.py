@@ -4,7 +4,7 @@
 - `direct`: the Cypher statement the API runs, sent straight through the official
   driver: the floor, what Neo4j itself costs. The compiled executor's statement
   (CompiledExecutor.statements) is the floor of `api-compiled`; the resolvers'
-  statement (graph/traversal.py) is `direct-resolvers`, the floor of `api-resolvers`;
+  statement (graph/reads/questions.py) is `direct-resolvers`, the floor of `api-resolvers`;
 - `peer`: the same question in @neo4j/graphql 7's filter language (bench/peer/).
 
 Where the peer's language cannot say what ours does, the nearest honest
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from bench.generate import SyntheticGraph
-from graph import traversal
-from graph.lookup import search_query
+from graph.reads import questions as traversal
+from graph.reads.lookup import search_query
 from schema.build import SchemaLimits, build_schema
 from schema.compiled.executor import CompiledExecutor
 
@@ -129,7 +129,7 @@ class Request:
 
     ours: dict[str, Any]  # {"query", "variables"}
     peer: dict[str, Any]
-    cypher: LiteralString  # the resolvers' statement (graph/traversal.py)
+    cypher: LiteralString  # the resolvers' statement (graph/reads/questions.py)
     parameters: dict[str, Any]
     compiled: dict[str, Any]  # {"cypher", "parameters"}: the compiled executor's statement
 

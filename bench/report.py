@@ -254,12 +254,13 @@ def markdown_table(results: dict[str, Any], questions: list[str]) -> str:
     return "\n".join(lines)
 
 
-README_START = "<!-- bench:start -->"
-README_END = "<!-- bench:end -->"
+# docs/performance.md holds the latest run between these markers (`python -m bench performance`).
+BLOCK_START = "<!-- bench:start -->"
+BLOCK_END = "<!-- bench:end -->"
 
 
-def readme_section(results: dict[str, Any], questions: list[str], chart: str) -> str:
-    """The README's performance block: command, conditions, ratios, table, chart."""
+def performance_section(results: dict[str, Any], questions: list[str], chart: str) -> str:
+    """docs/performance.md's generated block: command, conditions, ratios, table, chart."""
     sizes = ", ".join(f"{int(size):,}" for size in results["sizes"])
     ratio_lines = ["| ratio | value | target | met |", "|---|---|---|---|"]
     for key, target in results["ratios"]["targets"].items():
@@ -272,7 +273,7 @@ def readme_section(results: dict[str, Any], questions: list[str], chart: str) ->
     load = results["machine"]["load_average_at_start"]
     return "\n".join(
         [
-            README_START,
+            BLOCK_START,
             f"Latest run: `{results['command']}` on {results['date']} ({results['profile']} "
             f"profile; sizes measured: {sizes} nodes; {results['seconds_per_cell']} s per "
             f"cell{_at_least(results)}; load average {load[0]:.1f} on "
@@ -286,12 +287,13 @@ def readme_section(results: dict[str, Any], questions: list[str], chart: str) ->
             f"![latency by size]({chart})",
             "",
             results["executor_note"],
-            README_END,
+            BLOCK_END,
         ]
     )
 
 
-def update_readme(readme: Path, section: str) -> None:
-    text = readme.read_text()
-    start, end = text.index(README_START), text.index(README_END) + len(README_END)
-    readme.write_text(text[:start] + section + text[end:])
+def update_block(page: Path, section: str) -> None:
+    """Replace the generated block in `page` (between BLOCK_START and BLOCK_END)."""
+    text = page.read_text()
+    start, end = text.index(BLOCK_START), text.index(BLOCK_END) + len(BLOCK_END)
+    page.write_text(text[:start] + section + text[end:])

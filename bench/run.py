@@ -34,8 +34,8 @@ from bench.servers import (
     start_api,
     start_peer,
 )
-from graph.database import Graph
 from graph.server.process import ManagedServer
+from graph.store.database import Graph
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXECUTORS = ("compiled", "resolvers")
@@ -113,7 +113,7 @@ class Target:
     """What is measured: a question phrasing sent to one endpoint.
 
     `phrasing` is "direct" (the compiled executor's Cypher), "direct-resolvers"
-    (graph/traversal.py's), "ours" (GraphQL to our API) or "peer"; `endpoint` is
+    (graph/reads/questions.py's), "ours" (GraphQL to our API) or "peer"; `endpoint` is
     the load generator's {"kind": "http", "url"} or {"kind": "bolt", "neo4j": {...}}.
     """
 
@@ -259,7 +259,7 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         "leftover_transactions_ended": {},
     }
     with bench_neo4j(str(nodes), nodes) as server:
-        say(f"{nodes:,} nodes: loading through graph/loading.py")
+        say(f"{nodes:,} nodes: loading through graph/writes/loading.py")
         ours = asyncio.run(_ingest(server, synthetic.documents, nodes))
         say(
             f"  loaded {ours.nodes:,} nodes, {ours.relationships:,} relationships "
@@ -368,7 +368,7 @@ COMMANDS = {"quick": "make bench", "full": "make bench-full"}
 
 
 def results_path(date: str, profile: str) -> Path:
-    """Where a run's results go: <date>.json for the runs README shows (quick, full),
+    """Where a run's results go: <date>.json for the runs docs/performance.md shows (quick, full),
     <date>-<profile>.json for any other profile, and for a quick run on a day whose
     <date>.json already holds a full run (hours of measuring a smaller run must not
     overwrite)."""
@@ -430,10 +430,18 @@ def write_outputs(results: dict[str, Any], json_path: Path) -> None:
     json_path.with_suffix(".md").write_text(table + "\n")
 
 
-def update_readme_from(json_path: str) -> None:
-    """Put a results file's ratios, table and chart into README.md's performance section."""
+PERFORMANCE_PAGE = RESULTS_DIR.parent.parent / "docs" / "performance.md"
+
+
+def chart_link(chart: Path, page: Path) -> str:
+    """The chart's path as the page links it (relative to the page's folder, with /)."""
+    return Path(os.path.relpath(chart, page.parent)).as_posix()
+
+
+def update_performance_page(json_path: str, page: Path | None = None) -> None:
+    """Put a results file's ratios, table and chart into docs/performance.md's block."""
+    page = page or PERFORMANCE_PAGE
     path = Path(json_path).resolve()
     results = json.loads(path.read_text())
-    readme = RESULTS_DIR.parent.parent / "README.md"
-    chart = path.with_suffix(".png").relative_to(readme.parent)
-    report.update_readme(readme, report.readme_section(results, QUESTION_NAMES, str(chart)))
+    chart = chart_link(path.with_suffix(".png"), page.resolve())
+    report.update_block(page, report.performance_section(results, QUESTION_NAMES, chart))

@@ -21,7 +21,7 @@ from pathlib import Path
 from graph.server.config import ManagedServerSettings
 from graph.server.install import install_plugins
 from graph.server.process import ManagedServer, free_port
-from graph.settings import PROJECT_ROOT
+from graph.store.settings import PROJECT_ROOT
 
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / ".work"

@@ -46,7 +46,7 @@ class QueryTimeout(DatabaseFault):
 
 
 class ServerBusy(DatabaseFault):
-    """No turn at Neo4j came free in time (graph/admission.py, or the driver's pool).
+    """No turn at Neo4j came free in time (graph/store/admission.py, or the driver's pool).
 
     The transaction refused was never sent to Neo4j.
     """

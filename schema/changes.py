@@ -17,7 +17,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph import changes as feed
+from graph.writes import changes as feed
 from schema.context import Context
 from schema.errors import UserInputError
 from schema.pagination import MAX_PAGE_SIZE

@@ -11,8 +11,8 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from graph.database import Graph, Record
-from graph.traversal import RelationFilter, entities_by_id, relations_of, sources_of
+from graph.reads.questions import RelationFilter, entities_by_id, relations_of, sources_of
+from graph.store.database import Graph, Record
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The Mutation root: every write needs a bearer token and is validated like a seed file.
 
-Writes go through graph.documents (the seed format's rules) and
-graph.loading (one transaction, all or nothing), so an API write can never
+Writes go through graph.model.documents (the seed format's rules) and
+graph.writes.loading (one transaction, all or nothing), so an API write can never
 store what a seed file could not.
 """
 
@@ -13,10 +13,10 @@ import strawberry
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from graph import traversal
-from graph.documents import FORMAT, document_from_text, validate_document
-from graph.loading import load_documents
-from graph.writes import delete_relation
+from graph.model.documents import FORMAT, document_from_text, validate_document
+from graph.reads import questions as traversal
+from graph.writes.claims import delete_relation
+from graph.writes.loading import load_documents
 from schema.context import Context
 from schema.errors import Forbidden, UserInputError
 from schema.scalars import Date, Likelihood

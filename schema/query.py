@@ -11,7 +11,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph import traversal
+from graph.reads import questions as traversal
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
 from schema.errors import UserInputError

@@ -7,7 +7,7 @@ from typing import NewType
 
 import strawberry
 
-from graph.likelihood import Likelihood as LikelihoodTerm
+from graph.model.likelihood import Likelihood as LikelihoodTerm
 
 strawberry.enum(
     LikelihoodTerm,

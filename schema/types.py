@@ -1,6 +1,6 @@
 """GraphQL types: the Entity interface, one type per label, and the evidence types.
 
-Instances are built from the plain dicts graph/traversal.py returns
+Instances are built from the plain dicts graph/reads/questions.py returns
 (`entity_from_row`, `step_from_row`); leaf fields are plain attributes, so no
 per-field resolver runs on hot paths. Only `sources` and `relations` on an
 entity resolve lazily, through the request's DataLoaders.
@@ -14,10 +14,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph.database import Record
-from graph.likelihood import Likelihood as LikelihoodTerm
-from graph.model import RELATION_TYPES
-from graph.traversal import RelationFilter
+from graph.model.likelihood import Likelihood as LikelihoodTerm
+from graph.model.vocabulary import RELATION_TYPES
+from graph.reads.questions import RelationFilter
+from graph.store.database import Record
 from schema.context import Context
 from schema.errors import UserInputError
 from schema.federation import ENTITY_KEY

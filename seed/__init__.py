@@ -1,5 +1,5 @@
 """Seed files, their loader, and importers of outside intelligence (STIX, MISP, ATT&CK).
 
-Everything here produces graph documents (graph.documents) and hands them to
-graph.loading; nothing here talks to Neo4j directly.
+Everything here produces graph documents (graph.model.documents) and hands them to
+graph.writes.loading; nothing here talks to Neo4j directly.
 """

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from graph.documents import (
+from graph.errors import ValidationError
+from graph.model.documents import (
     MAX_DOCUMENT_BYTES,
     GraphDocument,
     combine_failures,
@@ -13,7 +14,6 @@ from graph.documents import (
     read_document_file,
     validate_document,
 )
-from graph.errors import ValidationError
 
 SEED_DIR = Path(__file__).resolve().parent
 

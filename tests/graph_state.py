@@ -18,9 +18,9 @@ from typing import Any
 import neo4j
 import pytest
 
-from graph.database import Graph
-from graph.linked_closure import rebuild_closure
-from graph.loading import LoadSummary, load_documents
+from graph.linking.upkeep import rebuild_closure
+from graph.store.database import Graph
+from graph.writes.loading import LoadSummary, load_documents
 from seed.files import read_seed_files, shipped_seed_files
 
 _seeded_fingerprint: str | None = None
@@ -92,7 +92,7 @@ def load_shipped_seed() -> LoadSummary:
 
 def rebuild_linked_closure() -> None:
     """Build the "linked to" closure again, after a test wrote with Cypher around
-    threatgraph's write paths (which keep it up to date; graph/linked_closure.py)."""
+    threatgraph's write paths (which keep it up to date; graph/linking/upkeep.py)."""
 
     async def run() -> None:
         async with Graph.connect(bulk=True) as graph:

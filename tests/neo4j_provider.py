@@ -15,7 +15,7 @@ from pathlib import Path
 
 from graph.server.config import ManagedServerSettings, api_base_url, browser_setup_commands
 from graph.server.process import ManagedServer, free_port
-from graph.settings import PROJECT_ROOT
+from graph.store.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx2 as httpx
 
-from graph.database import Graph
-from graph.loading import load_documents
 from graph.server.process import ManagedServer
+from graph.store.database import Graph
+from graph.writes.loading import load_documents
 from seed.files import read_seed_files, shipped_seed_files
 from tests.fault_neo4j import FaultNeo4j
 from tests.fuzzing import fuzz

@@ -15,8 +15,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.app import unavailable_status
-from graph.admission import TransactionGate
-from graph.database import (
+from graph.errors import ConfigurationError, Neo4jUnavailable, ServerBusy
+from graph.store.admission import TransactionGate
+from graph.store.database import (
     DRIVER_POOL_SIZE,
     Connection,
     Graph,
@@ -24,8 +25,7 @@ from graph.database import (
     resolve_connection,
     writes_committed_here,
 )
-from graph.errors import ConfigurationError, Neo4jUnavailable, ServerBusy
-from graph.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS, Neo4jSettings
+from graph.store.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS, Neo4jSettings
 from tests.api_client import WRITER_TOKEN, gql, make_client
 from tests.conftest import cypher
 

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from bench.generate import SyntheticGraph, generate, shape_for
-from graph.documents import validate_document
+from graph.model.documents import validate_document
 
 NODES = 2_000
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from api.browser import GUIDE_FILE, STYLE_FILE
 from api.graphiql import EXAMPLE_QUERY, graphiql_page
 from api.graphiql_assets import UNPKG_URL, VENDOR_DIR, VENDOR_PATH, unpkg_assets
-from graph.model import LABELS, RELATION_TYPES
+from graph.model.vocabulary import LABELS, RELATION_TYPES
 from graph.server.config import ManagedServerSettings, render_neo4j_conf
 from tests.browser_assets import grass_rules, guide_queries, node_styles
 from tests.conftest import cypher

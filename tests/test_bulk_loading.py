@@ -11,10 +11,10 @@ import neo4j
 import pytest
 
 from bench.generate import generate
-from graph.changes import changes_after
-from graph.database import Graph
-from graph.documents import GraphDocument, validate_document
-from graph.loading import LoadSummary, cyclic_gc_paused, load_documents
+from graph.model.documents import GraphDocument, validate_document
+from graph.store.database import Graph
+from graph.writes.changes import changes_after
+from graph.writes.loading import LoadSummary, cyclic_gc_paused, load_documents
 from tests.graph_state import canonical_dump, clear
 
 RAW = generate(300, seed=3).documents
@@ -97,7 +97,7 @@ def mixed_reload() -> list[dict[str, Any]]:
 def test_a_batch_of_new_existing_and_twice_declared_entities_matches_one_per_transaction(
     empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
 ) -> None:
-    # New entities are CREATEd and the rest MERGEd (graph/loading.py): in one batch,
+    # New entities are CREATEd and the rest MERGEd (graph/writes/loading.py): in one batch,
     # that must write what one transaction per document does, and record the same
     # changes but one: the entity declared twice is one creation, not a creation
     # and an update.
@@ -122,7 +122,7 @@ def test_a_batch_of_new_existing_and_twice_declared_entities_matches_one_per_tra
 def test_a_failing_batch_keeps_the_batches_before_it_and_writes_none_after_it(
     empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
 ) -> None:
-    # The loader prepares the next batch while one is written (graph/loading.py); a
+    # The loader prepares the next batch while one is written (graph/writes/loading.py); a
     # batch that fails must still stop the load there. A real constraint makes the
     # second of three batches fail: document 9 gives its source document 0's address.
     raw = copy.deepcopy(RAW[:21])
@@ -151,7 +151,7 @@ def test_a_long_parameter_list_reaches_neo4j_whole_and_the_debug_log_names_only_
     neo4j_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # The driver formats every RUN for its DEBUG log even when nothing logs at DEBUG;
-    # graph/database.py sends long lists as a list subclass whose repr is its length.
+    # graph/store/database.py sends long lists as a list subclass whose repr is its length.
     rows = list(range(1_000))
     short = ["a", "b"]
 

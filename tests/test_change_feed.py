@@ -10,13 +10,13 @@ from typing import Any, TypeVar
 import neo4j
 import pytest
 
-from graph.changes import Change, CursorExpired, changes_after, follow_changes, prune_changes
-from graph.database import Graph
-from graph.documents import document_from_text
-from graph.likelihood import Likelihood
-from graph.loading import load_documents
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
-from graph.writes import delete_relation
+from graph.model.documents import document_from_text
+from graph.model.likelihood import Likelihood
+from graph.store.database import Graph
+from graph.writes.changes import Change, CursorExpired, changes_after, follow_changes, prune_changes
+from graph.writes.claims import delete_relation
+from graph.writes.loading import load_documents
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
 from tests.conftest import cypher
 
 T = TypeVar("T")
@@ -309,7 +309,7 @@ def test_pages_of_every_size_cut_across_change_sets_without_loss_or_repeat(
 def test_a_feed_of_change_nodes_from_an_older_version_becomes_change_sets(
     driver: neo4j.Driver,
 ) -> None:
-    from graph.schema_setup import ensure_schema
+    from graph.setup import ensure_schema
 
     load()
     before = run(lambda graph: changes_after(graph, 0, 100))

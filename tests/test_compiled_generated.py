@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from graph.model import RELATION_TYPES
+from graph.model.vocabulary import RELATION_TYPES
 from schema.build import build_schema
 from schema.pagination import encode_cursor
 from tests.differential import Pair

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from graph.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS
+from graph.store.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"graph", "schema", "api", "seed"}

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx2 as httpx
 import neo4j
 
-from graph.database import Graph
-from graph.loading import load_documents
-from graph.resolution import import_batches
+from graph.store.database import Graph
+from graph.writes.loading import load_documents
+from graph.writes.resolution import import_batches
 from seed.files import read_seed_files, shipped_seed_files
 from seed.importers.stix import stix_batches
 from tests.api_client import WRITER_TOKEN

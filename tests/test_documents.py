@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from graph.documents import (
+from graph.errors import ValidationError
+from graph.model.documents import (
     MAX_DEPTH,
     Reference,
     document_from_text,
     parse_yaml,
     read_document_file,
 )
-from graph.errors import ValidationError
-from graph.likelihood import Likelihood
-from graph.model import ACTORS, CLAIM_TYPES, LABELS
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import ACTORS, CLAIM_TYPES, LABELS
 from seed.files import read_seed_file, read_seed_files
 
 BASE = """\

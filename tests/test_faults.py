@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from graph.database import Graph
-from graph.loading import load_documents
-from graph.resolution import import_batches
+from graph.store.database import Graph
+from graph.writes.loading import load_documents
+from graph.writes.resolution import import_batches
 from seed.files import read_seed_files, shipped_seed_files
 from seed.importers.stix import stix_batches
 from tests.api_client import WRITER_TOKEN
@@ -31,7 +31,7 @@ BUNDLE_SIZE = 100  # actors per bundle; each brings a victim and a relationship
 LOCKED_SEED_ID = "actor:apt31"
 LOCKED_BUNDLE_ID = "actor:fault-actor-00150"  # in the second bundle
 # Where a writer blocks on a held entity: the seed loader CREATEs entities new to
-# the graph (graph/loading.py), the STIX importer MERGEs them.
+# the graph (graph/writes/loading.py), the STIX importer MERGEs them.
 ENTITY_UPSERT = "UNWIND $rows AS row"
 
 

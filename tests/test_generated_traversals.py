@@ -2,7 +2,7 @@
 the answers worked out here in Python from the claims themselves.
 
 The linkedTo statement computes every linked incident's strength but builds evidence
-paths for the asked page only (graph/traversal.py `linked_incident_rows`), so these
+paths for the asked page only (graph/reads/questions.py `linked_incident_rows`), so these
 tests walk pages past the first, the last partial page and a page past the end. Each
 evidence path must be the one the rule names: for linkedTo the strongest chain, then
 the shortest, then the first by claim ids; for path the shortest, then the strongest,
@@ -23,10 +23,10 @@ from starlette.testclient import TestClient
 
 from bench.generate import SyntheticGraph, generate
 from bench.ingest import validated
-from graph.database import Graph
-from graph.likelihood import Likelihood
-from graph.loading import load_documents
-from graph.model import CLAIM_TYPES
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import CLAIM_TYPES
+from graph.store.database import Graph
+from graph.writes.loading import load_documents
 from schema.pagination import encode_cursor
 from tests.api_client import gql, make_client
 from tests.conftest import cypher
@@ -34,7 +34,7 @@ from tests.graph_state import clear
 
 # The GraphQL names of the likelihood ranks, weakest (rank 0) first.
 LIKELIHOODS = [term.value for term in Likelihood]
-# What follows the first claim of a chain, by the first claim's type (graph/traversal.py).
+# What follows the first claim of a chain, by the first claim's type (graph/reads/questions.py).
 ONWARD = {"ATTRIBUTED_TO": {"AFFILIATED_WITH", "PART_OF"}, "TARGETED": {"PART_OF"}}
 MAX_ONWARD = 5
 

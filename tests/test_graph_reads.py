@@ -1,4 +1,4 @@
-"""graph/database.py's read transactions: what goes over the wire, and what comes back."""
+"""graph/store/database.py's read transactions: what goes over the wire, and what comes back."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from graph.database import Graph, Record
 from graph.errors import Neo4jUnavailable
+from graph.store.database import Graph, Record
 from tests.tcp_relay import TcpRelay
 
 

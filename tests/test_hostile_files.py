@@ -8,10 +8,10 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph.database import Graph
-from graph.documents import MAX_NAME_CHARS, MAX_STRING_CHARS, document_from_text
 from graph.errors import ValidationError
-from graph.resolution import import_batches
+from graph.model.documents import MAX_NAME_CHARS, MAX_STRING_CHARS, document_from_text
+from graph.store.database import Graph
+from graph.writes.resolution import import_batches
 from seed.importers.misp import galaxy_batches
 from seed.importers.stix import MAX_BUNDLE_BYTES, MAX_JSON_DEPTH, stix_batches
 from tests.conftest import cypher

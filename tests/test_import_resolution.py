@@ -7,9 +7,9 @@ import asyncio
 import neo4j
 import pytest
 
-from graph.database import Graph
-from graph.likelihood import Likelihood
-from graph.resolution import Candidate, ImportBatch, ImportClaim, ImportSummary, import_batch
+from graph.model.likelihood import Likelihood
+from graph.store.database import Graph
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, ImportSummary, import_batch
 from tests.conftest import cypher
 from tests.graph_state import empty_graph  # noqa: F401
 
@@ -122,7 +122,7 @@ def test_each_source_keeps_its_own_claim_and_view(driver: neo4j.Driver) -> None:
                 quote=f"{name} says so",
             )
         )
-        from graph.resolution import Mention
+        from graph.writes.resolution import Mention
 
         batch.mentions.append(Mention(f"source:{name}", f"{name}:1", f"{name}:1", {"name": name}))
         run(batch)

@@ -14,9 +14,9 @@ import typer
 from typer.testing import CliRunner
 
 from api.cli_import import export_app, import_app
-from graph.database import Graph
 from graph.errors import ValidationError
-from graph.resolution import ImportSummary, import_batches
+from graph.store.database import Graph
+from graph.writes.resolution import ImportSummary, import_batches
 from seed.importers.misp import url_source_id
 from seed.importers.stix import export_bundle, stix_batches
 from tests.conftest import cypher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.likelihood import Likelihood
+from graph.model.likelihood import Likelihood
 from seed.importers.common import from_confidence, from_estimative_tags, to_confidence
 
 

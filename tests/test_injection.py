@@ -18,9 +18,9 @@ import neo4j
 import pytest
 from starlette.testclient import TestClient
 
-from graph.database import Graph
-from graph.documents import MAX_NAME_CHARS, MAX_STRING_CHARS
-from graph.resolution import import_batches
+from graph.model.documents import MAX_NAME_CHARS, MAX_STRING_CHARS
+from graph.store.database import Graph
+from graph.writes.resolution import import_batches
 from seed.importers.stix import stix_batches
 from tests.api_client import WRITER_TOKEN, error_codes, gql
 from tests.conftest import cypher
@@ -47,7 +47,7 @@ PAYLOADS = [
 LONG_NAME = "N" * MAX_NAME_CHARS
 LONG_TEXT = "T" * MAX_STRING_CHARS
 # A quote is compared with its source's text with runs of white space as one
-# space (graph/documents.py), so it is stored that way: not a payload for quotes.
+# space (graph/model/documents.py), so it is stored that way: not a payload for quotes.
 QUOTE_PAYLOADS = [p for p in PAYLOADS if p == " ".join(p.split())] + [LONG_TEXT]
 NAME_PAYLOADS = [*PAYLOADS, LONG_NAME]
 

@@ -21,16 +21,16 @@ from starlette.testclient import TestClient
 
 from bench.generate import generate
 from bench.ingest import validated
-from graph import linked_closure
-from graph.database import Graph
-from graph.documents import document_from_text
-from graph.likelihood import Likelihood
-from graph.linked_closure import ensure_closure, rebuild_closure, refresh_deferred
-from graph.loading import load_documents
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
-from graph.schema_setup import ensure_schema
-from graph.traversal import incidents
-from graph.writes import delete_relation
+from graph.linking import upkeep as linked_closure
+from graph.linking.upkeep import ensure_closure, rebuild_closure, refresh_deferred
+from graph.model.documents import document_from_text
+from graph.model.likelihood import Likelihood
+from graph.reads.questions import incidents
+from graph.setup import ensure_schema
+from graph.store.database import Graph
+from graph.writes.claims import delete_relation
+from graph.writes.loading import load_documents
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
 from tests.api_client import WRITER_TOKEN, gql
 from tests.conftest import cypher
 from tests.graph_state import load_shipped_seed

@@ -22,8 +22,8 @@ import pytest
 from neo4j.exceptions import ClientError
 
 from api.bookmarks import BOOKMARK_HEADER, decode_bookmarks, encode_bookmarks
-from graph.database import Graph
 from graph.server.process import free_port
+from graph.store.database import Graph
 from tests.api_client import WRITER_TOKEN
 
 THREATGRAPH = str(Path(sys.executable).parent / "threatgraph")

@@ -14,8 +14,8 @@ import neo4j
 import pytest
 import yaml
 
-from graph.likelihood import Likelihood
-from graph.model import CLAIM_TYPES, LABELS
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import CLAIM_TYPES, LABELS
 from seed.files import SEED_DIR, shipped_seed_files
 from tests.conftest import ROOT, cypher
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph.database import Graph
-from graph.documents import normalise_whitespace
-from graph.model import ATTRIBUTION_LINKS, CLAIM_TYPES
-from graph.schema_setup import ensure_schema, schema_statements
+from graph.model.documents import normalise_whitespace
+from graph.model.vocabulary import ATTRIBUTION_LINKS, CLAIM_TYPES
+from graph.setup import ensure_schema, schema_statements
+from graph.store.database import Graph
 from seed.files import SEED_DIR
 from tests.conftest import ROOT, cypher
 from tests.graph_state import canonical_dump

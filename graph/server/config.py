@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph.server.install import DEFAULT_NEO4J_VERSION
-from graph.settings import PROJECT_ROOT, env_int
+from graph.store.settings import PROJECT_ROOT, env_int
 
 # Where the API serves Neo4j Browser's stylesheet and guide (api/browser.py).
 BROWSER_STYLE_PATH = "/browser/style.grass"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.likelihood import Likelihood as LikelihoodTerm
-from graph.lookup import search_query
-from graph.model import RELATION_TYPES
-from graph.traversal import MAX_NEIGHBOURHOOD_HOPS, MAX_PATH_HOPS, ref_parameters
+from graph.model.likelihood import Likelihood as LikelihoodTerm
+from graph.model.vocabulary import RELATION_TYPES
+from graph.reads.lookup import search_query
+from graph.reads.questions import MAX_NEIGHBOURHOOD_HOPS, MAX_PATH_HOPS, ref_parameters
 from schema.errors import UserInputError
 from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
 from schema.query import MAX_SEARCH_CHARS, checked_range, checked_ref

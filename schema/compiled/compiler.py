@@ -1,4 +1,4 @@
-"""A validated GraphQL operation to graph.compiled plans.
+"""A validated GraphQL operation to graph.reads.compiled plans.
 
 Field collection is graphql-core's own (`collect_fields` / `collect_subfields`),
 the very code the regular path executes with, so fragments, inline fragments on
@@ -31,8 +31,8 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues
 
-from graph.compiled.cypher import KIND_KEY, UncoveredField
-from graph.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
+from graph.reads.compiled.cypher import KIND_KEY, UncoveredField
+from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 
 ROOT_FIELDS = ("entity", "search", "incidents", "path", "neighbourhood")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

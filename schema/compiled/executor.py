@@ -45,11 +45,11 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionResult
 
-from graph.compiled.cypher import RootStatement, UncoveredField, root_statement
-from graph.compiled.plan import RootField, Selection
-from graph.compiled.shape import NullInNonNull, Shaper, value_shaper
-from graph.database import Graph, Statement
 from graph.errors import DatabaseFault, GraphError
+from graph.reads.compiled.cypher import RootStatement, UncoveredField, root_statement
+from graph.reads.compiled.plan import RootField, Selection
+from graph.reads.compiled.shape import NullInNonNull, Shaper, value_shaper
+from graph.store.database import Graph, Statement
 from schema.compiled import arguments
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
 from schema.errors import UserInputError

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from graph.errors import ValidationError
-from graph.likelihood import Likelihood
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention
+from graph.model.likelihood import Likelihood
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention
 
 SOURCE_KEY = "source:mitre-attack-enterprise"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.likelihood import BANDS, Likelihood
+from graph.model.likelihood import BANDS, Likelihood
 
 # STIX confidence (0-100) and MISP attribution-confidence -> PHIA term.
 # Inside a band the band's term; in a gap between two bands (6-9, 21-24,

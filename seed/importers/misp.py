@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from graph.errors import ValidationError
-from graph.likelihood import Likelihood
-from graph.model import lookup_key
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention, short_hash, slug
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import lookup_key
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, short_hash, slug
 from seed.importers.common import from_confidence, from_estimative_tags
 
 DEFAULT_CLUSTERS = ("threat-actor",)
@@ -384,7 +384,7 @@ def url_source_id(url: str) -> str:
 
 
 def _allowed(relation: str, from_label: str, to_label: str) -> bool:
-    from graph.model import RELATION_TYPES
+    from graph.model.vocabulary import RELATION_TYPES
 
     rel = RELATION_TYPES[relation]
     return from_label in rel.from_labels and to_label in rel.to_labels

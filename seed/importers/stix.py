@@ -24,13 +24,13 @@ import ijson  # type: ignore[import-untyped,unused-ignore]
 import stix2  # type: ignore[import-untyped,unused-ignore]
 import stix2.exceptions  # type: ignore[import-untyped,unused-ignore]
 
-from graph import likelihood as phia
-from graph.database import Graph
-from graph.documents import ID_PATTERN
 from graph.errors import AmbiguousReference, NotFound, ValidationError
-from graph.likelihood import Likelihood
-from graph.model import LABELS, RELATION_TYPES, lookup_key
-from graph.resolution import Candidate, ImportBatch, ImportClaim, Mention
+from graph.model import likelihood as phia
+from graph.model.documents import ID_PATTERN
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import LABELS, RELATION_TYPES, lookup_key
+from graph.store.database import Graph
+from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention
 from seed.importers.common import from_confidence, to_confidence
 from seed.importers.misp import url_source_id
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from graph.changes import recorder
-from graph.database import Graph
 from graph.errors import ValidationError
-from graph.model import RELATION_TYPES
+from graph.model.vocabulary import RELATION_TYPES
+from graph.store.database import Graph
+from graph.writes.changes import recorder
 
 _RELATION_IN_ID = re.compile(r"-([A-Z_]+)->")
 

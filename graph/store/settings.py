@@ -61,7 +61,7 @@ class Neo4jSettings:
     database: str
     transaction_timeout_ms: int
     connection_timeout_ms: int
-    # Admission control for API requests (graph/admission.py); 0: no limit.
+    # Admission control for API requests (graph/store/admission.py); 0: no limit.
     max_transactions: int = DEFAULT_MAX_TRANSACTIONS
     queue_timeout_ms: int = DEFAULT_QUEUE_TIMEOUT_MS
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from graph.model import lookup_key
+from graph.model.vocabulary import lookup_key
 
 _OPERATORS = {"AND", "OR", "NOT"}
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graph.compiled.cypher import KIND_KEY
-from graph.compiled.plan import EntityShape, ObjectShape, Selection
+from graph.reads.compiled.cypher import KIND_KEY
+from graph.reads.compiled.plan import EntityShape, ObjectShape, Selection
 
 Shaper = Callable[[Any], Any]
 

@@ -4,7 +4,7 @@
 `write`, `write_in_one_transaction`). It counts Cypher round-trips (the API
 promises one per root field, and tests assert the counts) and translates the
 driver's exceptions into this package's errors in one place, `_translated`.
-An API's Graph admits a bounded number of transactions at once (graph/admission.py).
+An API's Graph admits a bounded number of transactions at once (graph/store/admission.py).
 
 Reads run with READ access and writes with WRITE, so with a neo4j:// URI the
 driver sends reads to followers/read replicas and writes to the leader.
@@ -40,7 +40,6 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph.admission import TransactionGate
 from graph.errors import (
     InvalidBookmark,
     Neo4jAuthError,
@@ -48,7 +47,8 @@ from graph.errors import (
     QueryTimeout,
     ServerBusy,
 )
-from graph.settings import Neo4jSettings
+from graph.store.admission import TransactionGate
+from graph.store.settings import Neo4jSettings
 
 Record = dict[str, Any]
 Statement = tuple[LiteralString, Mapping[str, Any]]
@@ -250,7 +250,7 @@ class Graph:
         # Bulk loads (CLI seed and imports) may take longer than a request may:
         # their transactions are bounded by the server's own limit only.
         self.timeout_s = None if bulk else timeout_ms / 1000
-        # Admission control for requests (graph/admission.py); None: no limit of ours.
+        # Admission control for requests (graph/store/admission.py); None: no limit of ours.
         self.gate = gate
         # How long a failing read is retried (the driver's max_transaction_retry_time).
         self.retry_time_s = retry_time_s

@@ -10,7 +10,7 @@
 - the change feed's ChangeSet.first, ChangeSet.last and ChangeFeed.name are unique.
 - the "linked to" closure's entries by (target, key), whose order is the
   answer's, and by incident, which its upkeep replaces; its counts by (target,
-  strength) (graph/linked_closure.py).
+  strength) (graph/linking/upkeep.py).
 
 Then the closure is built, once, if the store does not have it.
 """
@@ -23,11 +23,11 @@ from typing import LiteralString
 
 from neo4j.exceptions import ClientError
 
-from graph.changes import migrate_change_nodes
-from graph.database import Graph
 from graph.errors import Neo4jUnavailable
-from graph.linked_closure import ensure_closure
-from graph.model import LABELS, RELATION_TYPES
+from graph.linking.upkeep import ensure_closure
+from graph.model.vocabulary import LABELS, RELATION_TYPES
+from graph.store.database import Graph
+from graph.writes.changes import migrate_change_nodes
 
 SEARCH_INDEX = "entity_search"
 LOOKUP_INDEX = "entity_lookup"
@@ -43,7 +43,7 @@ def schema_statements() -> list[LiteralString]:
         "CREATE FULLTEXT INDEX entity_lookup IF NOT EXISTS FOR (e:Entity) ON EACH [e.lookup_keys] "
         "OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
         "CREATE RANGE INDEX incident_started IF NOT EXISTS FOR (i:Incident) ON (i.started)",
-        # The change feed (graph/changes.py): one counter node, one set of changes per
+        # The change feed (graph/writes/changes.py): one counter node, one set of changes per
         # transaction, its first and last numbers unique.
         "CREATE CONSTRAINT change_set_first IF NOT EXISTS "
         "FOR (s:ChangeSet) REQUIRE s.first IS UNIQUE",
@@ -64,7 +64,7 @@ def schema_statements() -> list[LiteralString]:
             f"CREATE CONSTRAINT rel_{rel.lower()}_id IF NOT EXISTS "
             f"FOR ()-[r:{rel}]-() REQUIRE r.id IS UNIQUE"
         )
-        # The loader's prune finds a source's claims by `source` (graph/loading.py).
+        # The loader's prune finds a source's claims by `source` (graph/writes/loading.py).
         statements.append(
             f"CREATE RANGE INDEX rel_{rel.lower()}_source IF NOT EXISTS "
             f"FOR ()-[r:{rel}]-() ON (r.source)"
@@ -84,8 +84,8 @@ def _already_exists(error: ClientError) -> bool:
 async def ensure_schema(graph: Graph) -> None:
     """Create what is missing; a no-op on a database that has it all (three reads).
 
-    Also moves an older database's change feed to change sets (graph/changes.py)
-    and builds the "linked to" closure where it is missing (graph/linked_closure.py).
+    Also moves an older database's change feed to change sets (graph/writes/changes.py)
+    and builds the "linked to" closure where it is missing (graph/linking/upkeep.py).
 
     Safe to run from several processes at once (of two closure builds, the one
     started last finishes; the other stops).

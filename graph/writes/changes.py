@@ -32,7 +32,7 @@ Why this gives consumers a feed they cannot skip through:
   those with last > a and first <= a+k (READ_CHANGES).
 - The lock is the last lock every writer takes, so it adds no deadlock with
   the entity and relationship locks taken before it. After it only the upkeep
-  of the "linked to" closure runs (graph/linked_closure.py), which locks
+  of the "linked to" closure runs (graph/linking/upkeep.py), which locks
   nothing but closure entries, and those only under this lock.
 - A change and its record commit or roll back together: there is no other way
   to write them.
@@ -48,9 +48,9 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graph import linked_closure
-from graph.database import Graph, Record, Statement
 from graph.errors import GraphError, ServerBusy
+from graph.linking import upkeep as linked_closure
+from graph.store.database import Graph, Record, Statement
 
 CREATED = "created"
 UPDATED = "updated"
@@ -213,7 +213,7 @@ def collect_changes(results: Sequence[list[Record]]) -> list[dict[str, Any]]:
 def record_changes(changes: Sequence[dict[str, Any]], origin: str) -> list[Statement]:
     """The statements that record these changes (none when there are none): the
     change set, then the upkeep of the "linked to" closure, which must run under
-    the feed's lock that the first takes (graph/linked_closure.py).
+    the feed's lock that the first takes (graph/linking/upkeep.py).
 
     `origin` says what made the write ("seed:ncsc-2024-03-25.yaml",
     "import:…", "mutation:upsertEntity").
@@ -307,7 +307,7 @@ async def follow_changes(
         try:
             page = await changes_after(graph, cursor, page_size)
         except ServerBusy:
-            # Every turn at Neo4j is taken (graph/admission.py): nothing was read, so
+            # Every turn at Neo4j is taken (graph/store/admission.py): nothing was read, so
             # the cursor stands. A follower waits out the rush rather than ending, and
             # waits longer each time, so that many followers do not keep the queue full.
             await asyncio.sleep(busy_wait_s)

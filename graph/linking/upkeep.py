@@ -1,6 +1,6 @@
 """The stored "linked to" closure, so incidents(linkedTo:) need not walk every link.
 
-For every incident and every entity it is linked to (graph/traversal.py: its
+For every incident and every entity it is linked to (graph/reads/questions.py: its
 first claim, ATTRIBUTED_TO or TARGETED, then up to MAX_ONWARD_CLAIMS onward
 claims; and itself) the store holds one `(:LinkedIncident {target, incident,
 key})` node. `key` spells the answer order, so a composite range index on
@@ -19,7 +19,7 @@ key < (99 - m, two digits) + U+FFFF. The total is the sum of the
 which the upkeep moves by what it deleted and made. Walking every link, the
 benchmark's hub question took 1,096 ms at 1M nodes (bench/README.md).
 
-Upkeep. Every write transaction records its changes (graph/changes.py), and
+Upkeep. Every write transaction records its changes (graph/writes/changes.py), and
 the closure is brought up to date from the same changes in the same
 transaction, after the change feed's counter lock is taken. Holding that lock
 serialises the upkeep of all writers: each one's upkeep reads the graph as
@@ -53,9 +53,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, LiteralString
 
-from graph.database import Graph, Record, Statement
-from graph.model import relation_from_id
-from graph.traversal import (
+from graph.model.vocabulary import relation_from_id
+from graph.reads.questions import (
     ATTRIBUTED_LINK,
     MAX_ONWARD_CLAIMS,
     NO_CLAIM_STRENGTH,
@@ -63,12 +62,13 @@ from graph.traversal import (
     TARGETED_LINK,
     weakest,
 )
+from graph.store.database import Graph, Record, Statement
 
-CREATED = "created"  # graph/changes.py CREATED (which imports this module)
+CREATED = "created"  # graph/writes/changes.py CREATED (which imports this module)
 VERSION = int(STORED_CLOSURE_VERSION)
 BUILD_BATCH = 2_000
 
-# Dates are YYYY, YYYY-MM or YYYY-MM-DD (graph/documents.py DATE_PATTERN).
+# Dates are YYYY, YYYY-MM or YYYY-MM-DD (graph/model/documents.py DATE_PATTERN).
 _NEWEST_FIRST: LiteralString = (
     "reduce(k = '', ch IN split(coalesce(i.started, ''), '') | k + "
     "CASE WHEN ch >= '0' AND ch <= '9' THEN toString(9 - toInteger(ch)) ELSE ':' END) + '~'"
@@ -174,7 +174,7 @@ _ONWARD_CLAIMS = set(ATTRIBUTED_LINK[1].split("|")) | set(TARGETED_LINK[1].split
 def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
     """The statement that brings the closure up to date with `changes` (none if none do).
 
-    Run it after the change feed's lock is taken (graph/changes.py record_changes).
+    Run it after the change feed's lock is taken (graph/writes/changes.py record_changes).
     Two cuts keep a bulk load's upkeep near the cost of building the closure once:
 
     - Entities other than incidents are refreshed only when updated (their label
@@ -207,7 +207,7 @@ def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
     return [(REFRESH_UPSTREAM, parameters)]
 
 
-# The change feed's counter node, locked as every writer locks it (graph/changes.py).
+# The change feed's counter node, locked as every writer locks it (graph/writes/changes.py).
 # A constant write takes the lock. `SET feed.seq = feed.seq` did not lock before
 # reading: it wrote back a number read before another writer's commit, and with 16
 # concurrent writers two change sets were numbered alike.
@@ -255,7 +255,7 @@ async def ensure_closure(graph: Graph) -> bool:
     Entries already there are cleared first, then every incident is refreshed,
     BUILD_BATCH per transaction; each transaction takes the change feed's lock,
     so writers running meanwhile keep what their upkeep refreshes. Until the
-    marker is made at the end, readers walk the links (graph/traversal.py). A
+    marker is made at the end, readers walk the links (graph/reads/questions.py). A
     build that another one took over stops and returns False (_CLAIM_BUILD).
     """
     rows = await graph.read(_BUILT, {"version": VERSION})

@@ -18,22 +18,28 @@ from typing import Any, LiteralString
 
 from neo4j.exceptions import ConstraintError
 
-from graph.changes import CREATED, WITHDRAWN, change_sort_key, collect_changes, record_changes
-from graph.database import Graph, Record, Statement
-from graph.documents import GraphDocument, a, combine_failures, wrong_label
 from graph.errors import ValidationError, WriteConflict
-from graph.model import LABELS, RELATION_TYPES
-from graph.schema_setup import ensure_schema
+from graph.model.documents import GraphDocument, a, combine_failures, wrong_label
+from graph.model.vocabulary import LABELS, RELATION_TYPES
+from graph.setup import ensure_schema
+from graph.store.database import Graph, Record, Statement
+from graph.writes.changes import (
+    CREATED,
+    WITHDRAWN,
+    change_sort_key,
+    collect_changes,
+    record_changes,
+)
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
 # Names that importers added (imported_aliases / imported_lookup_keys, see
-# graph/resolution.py) are kept after the document's own, so a reload leaves an
+# graph/writes/resolution.py) are kept after the document's own, so a reload leaves an
 # imported actor findable by its imported names.
 #
 # Entities new to the graph are CREATEd (see EXISTING_ENTITIES); every MERGE
 # compares what it found with what it left (properties and labels), so the
 # change feed records real changes only: a reload of the same file records
-# nothing (see graph/changes.py).
+# nothing (see graph/writes/changes.py).
 #
 # Labels and relationship types are written into the statement text, one
 # statement per label or type that a batch uses (they come from the model's
@@ -268,7 +274,7 @@ async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> 
         raise combine_failures(failures)
 
 
-# A change as the write statements return it and RECORD_CHANGES takes it (graph/changes.py).
+# A change as the write statements return it and RECORD_CHANGES takes it (graph/writes/changes.py).
 ChangeRecord = dict[str, Any]
 Plan = list[tuple[Statement, list[ChangeRecord] | None]]
 
@@ -303,7 +309,7 @@ class BatchWrite:
        CREATE for what the probe says is new (and claims with a new end,
        mentions by a new source), MERGE with change detection for the rest.
     3. `prune`: claims and mentions the batch's existing sources no longer make.
-    Then the change feed records what every stage changed (graph/changes.py).
+    Then the change feed records what every stage changed (graph/writes/changes.py).
     """
 
     entity_rows: dict[str, list[dict[str, Any]]]  # label -> {id, props, source}

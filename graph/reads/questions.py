@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
-from graph.database import Graph, Record
 from graph.errors import AmbiguousReference, NotFound
-from graph.lookup import exact_key_query, search_query
-from graph.model import CLAIM_TYPE_PATTERN, RELATION_TYPES
+from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
+from graph.reads.lookup import exact_key_query, search_query
+from graph.store.database import Graph, Record
 
 # linkedTo: at most this many claims after an incident's first one. Text, because it
 # is written into the Cypher pattern's quantifier, {0,5}.
@@ -259,13 +259,13 @@ def _walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
     )
 
 
-# The stored closure's layout (graph/linked_closure.py); a store built to another one is
+# The stored closure's layout (graph/linking/upkeep.py); a store built to another one is
 # rebuilt at the next start, and walked until then.
 STORED_CLOSURE_VERSION: LiteralString = "2"
-# The closure's keys of links at least $min strong sort below this (graph/linked_closure.py).
+# The closure's keys of links at least $min strong sort below this (graph/linking/upkeep.py).
 STORED_KEY_BOUND: LiteralString = "right('0' + toString(99 - $min), 2) + '\\uFFFF'"
 # The stored closure answers when it is built, no write has left a refresh to do
-# (graph/linked_closure.py DEFER_ABOVE) and no date window is asked for (dates are
+# (graph/linking/upkeep.py DEFER_ABOVE) and no date window is asked for (dates are
 # the incident's, not the link's: the walk filters them).
 STORED_ANSWERS: LiteralString = (
     "target IS NOT NULL AND $since IS NULL AND $until IS NULL "
@@ -304,7 +304,7 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
 
     Answer order is strongest link first (a link is as strong as its weakest claim),
     then newest, then by id. The order and total come from the stored closure
-    (graph/linked_closure.py) when it can answer, else from walking every link;
+    (graph/linking/upkeep.py) when it can answer, else from walking every link;
     both give the same answer. Only the page, rows[skip..skip + first], carries its
     evidence path `best.p`: the strongest chain, then the shortest, then the first by
     claim ids (so the same graph always shows the same evidence). Which branch

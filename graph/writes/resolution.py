@@ -49,13 +49,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, LiteralString
 
-from graph import likelihood as phia
-from graph.changes import recorder
-from graph.database import Graph, Statement
-from graph.documents import ID_PATTERN, MAX_NAME_CHARS, MAX_STRING_CHARS
 from graph.errors import ValidationError
-from graph.model import LABELS, RELATION_TYPES, id_prefix, lookup_key, relation_id
-from graph.schema_setup import LOOKUP_INDEX, ensure_schema
+from graph.model import likelihood as phia
+from graph.model.documents import ID_PATTERN, MAX_NAME_CHARS, MAX_STRING_CHARS
+from graph.model.vocabulary import LABELS, RELATION_TYPES, id_prefix, lookup_key, relation_id
+from graph.setup import LOOKUP_INDEX, ensure_schema
+from graph.store.database import Graph, Statement
+from graph.writes.changes import recorder
 
 # --------------------------------------------------------------------------- data
 
@@ -478,7 +478,7 @@ def _ambiguous(res: Resolution, c: Candidate, ids: list[str], how: str) -> None:
 # --------------------------------------------------------------------------- writing
 
 # Like the loader's, these upserts compare what they found with what they left
-# and return what really changed for the change feed (graph/changes.py).
+# and return what really changed for the change feed (graph/writes/changes.py).
 UPSERT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {id: row.id})

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph import traversal
-from graph.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
-from graph.likelihood import Likelihood
-from graph.model import CLAIM_TYPE_PATTERN
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import CLAIM_TYPE_PATTERN
+from graph.reads import questions as traversal
+from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 
 KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
 LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"

@@ -18,9 +18,16 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from graph import likelihood as phia
 from graph.errors import GraphError, ValidationError
-from graph.model import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES, lookup_key, relation_id
+from graph.model import likelihood as phia
+from graph.model.vocabulary import (
+    BODIES,
+    CLAIM_TYPES,
+    LABELS,
+    RELATION_TYPES,
+    lookup_key,
+    relation_id,
+)
 
 FORMAT = "threatgraph-seed/1"
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -83,7 +90,7 @@ class EntityRecord:
     def row(self) -> dict[str, Any]:
         """Parameters for the loader: every property the label knows is set (None removes it),
         so the node is exactly what was declared (the loader also removes the other kind
-        labels, graph/loading.py)."""
+        labels, graph/writes/loading.py)."""
         props = {
             **dict.fromkeys(LABELS[self.label].extra_properties),
             "name": self.name,
