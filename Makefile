@@ -35,7 +35,7 @@ run: install
 test: install lint
 	$(BIN)/pytest
 
-# Ten minutes of mixed load with Neo4j killed under it; prints the figures (README: Reliability).
+# Ten minutes of mixed load with Neo4j killed under it; prints the figures (docs/operations.md: Reliability).
 soak: install
 	$(BIN)/python -m tests.soak --seconds $${SOAK_SECONDS:-600}
 
