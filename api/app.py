@@ -373,15 +373,20 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = graph is None
         app.state.graph = graph or Graph.connect()
+        schema_ready = True
         try:
             await ensure_schema(app.state.graph)
         except GraphError as error:
-            # Start anyway: /readyz says 503 until Neo4j answers, then we recover by ourselves.
+            schema_ready = False
+            # Start anyway: /readyz says 503 until Neo4j answers; the refresher sets the
+            # store up once it does.
             access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
         # Its own connection (no per-transaction time limit, not in the requests' gate),
         # to the same database as the requests': a given graph is used as it is.
         refresher_graph = Graph.connect(bulk=True) if owned else app.state.graph
-        refresher = asyncio.create_task(refresh_deferred_forever(refresher_graph))
+        refresher = asyncio.create_task(
+            refresh_deferred_forever(refresher_graph, schema_ready=schema_ready)
+        )
         try:
             yield
         finally:

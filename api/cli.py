@@ -24,6 +24,7 @@ from graph.errors import GraphError
 from graph.linking.upkeep import rebuild_closure, refresh_deferred
 from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
+from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.loading import cyclic_gc_paused, load_documents
 from schema.sdl import SCHEMA_FILE, schema_sdl
@@ -154,6 +155,7 @@ def seed(
                     return f"graph already holds {rows[0]['n']} entities; seed skipped (--if-empty)"
             with cyclic_gc_paused():
                 documents = read_seed_files(paths)
+                await ensure_schema(graph)
                 summary = await load_documents(graph, documents)
             await refresh_deferred(graph)
             return f"seeded {summary.describe()}"

@@ -21,9 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from graph.errors import GraphError
 from graph.linking.upkeep import refresh_deferred
+from graph.setup import ensure_schema
 from graph.store.database import Graph
+from graph.writes.batches import ImportBatch, ImportSummary
+from graph.writes.importing import import_batch
 from graph.writes.loading import cyclic_gc_paused
-from graph.writes.resolution import ImportBatch, ImportSummary, import_batch
 
 import_app = typer.Typer(
     help="Import threat intelligence: STIX 2.1 bundles, MISP galaxies, MITRE ATT&CK.",
@@ -69,6 +71,7 @@ async def run_batches(
         with _progress(quiet) as progress:
             task = progress.add_task("importing", total=len(batches))
             async with Graph.connect(bulk=True) as graph:
+                await ensure_schema(graph)
                 for batch in batches:
                     progress.update(task, description=f"importing {Path(batch.origin).name}")
                     total.add(await import_batch(graph, batch))
@@ -140,7 +143,7 @@ def export_stix(
     ),
 ) -> None:
     """Write the graph, or a neighbourhood, as a STIX 2.1 bundle."""
-    from seed.importers.stix import export_bundle
+    from seed.importers.stix_export import export_bundle
 
     async def run() -> bytes:
         async with Graph.connect() as graph:

@@ -18,6 +18,7 @@ import logging
 
 from graph.errors import GraphError
 from graph.linking.upkeep import ensure_closure, refresh_deferred
+from graph.setup import ensure_schema
 from graph.store.database import Graph
 
 REFRESH_EVERY_S = 1.0
@@ -26,10 +27,13 @@ MOST_BACKOFF_S = 60.0
 log = logging.getLogger("threatgraph.closure")
 
 
-async def refresh_deferred_forever(graph: Graph, every_s: float = REFRESH_EVERY_S) -> None:
+async def refresh_deferred_forever(
+    graph: Graph, every_s: float = REFRESH_EVERY_S, schema_ready: bool = True
+) -> None:
     """Build the closure if missing and do deferred refreshes, every `every_s`, until
-    cancelled. `graph` should be a bulk connection: the walk upstream of a hub is
-    not bounded by the API's per-transaction time limit.
+    cancelled. With `schema_ready` false (start-up found Neo4j away) it first sets the
+    store up (graph/setup.py): writes do not. `graph` should be a bulk connection:
+    the walk upstream of a hub is not bounded by the API's per-transaction time limit.
 
     After a failure it waits twice as long each time, up to MOST_BACKOFF_S, and
     logs once per outage rather than once per try.
@@ -37,6 +41,9 @@ async def refresh_deferred_forever(graph: Graph, every_s: float = REFRESH_EVERY_
     failures = 0
     while True:
         try:
+            if not schema_ready:
+                await ensure_schema(graph)
+                schema_ready = True
             await ensure_closure(graph)
             refreshed = await refresh_deferred(graph)
         except GraphError as error:

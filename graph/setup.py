@@ -24,6 +24,7 @@ from typing import LiteralString
 from neo4j.exceptions import ClientError
 
 from graph.errors import Neo4jUnavailable
+from graph.linking.stored import INDEXES as closure_indexes
 from graph.linking.upkeep import ensure_closure
 from graph.model.vocabulary import LABELS, RELATION_TYPES
 from graph.store.database import Graph
@@ -51,12 +52,7 @@ def schema_statements() -> list[LiteralString]:
         "FOR (s:ChangeSet) REQUIRE s.last IS UNIQUE",
         "CREATE CONSTRAINT change_feed_name IF NOT EXISTS "
         "FOR (f:ChangeFeed) REQUIRE f.name IS UNIQUE",
-        "CREATE RANGE INDEX linked_incident_key IF NOT EXISTS "
-        "FOR (l:LinkedIncident) ON (l.target, l.key)",
-        "CREATE RANGE INDEX linked_incident_incident IF NOT EXISTS "
-        "FOR (l:LinkedIncident) ON (l.incident)",
-        "CREATE RANGE INDEX linked_count_target IF NOT EXISTS "
-        "FOR (c:LinkedCount) ON (c.target, c.strength)",
+        *closure_indexes,
     ]
     for rel in RELATION_TYPES:
         # Relationship types come from the model's fixed list, never from input.

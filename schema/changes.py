@@ -17,6 +17,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graph.model import change_kinds
 from graph.writes import changes as feed
 from schema.context import Context
 from schema.errors import UserInputError
@@ -29,10 +30,10 @@ _PREFIX = "change:"
 
 @strawberry.enum(description="What happened to an entity or relationship.")
 class ChangeKind(enum.Enum):
-    CREATED = feed.CREATED
-    UPDATED = feed.UPDATED
-    DELETED = feed.DELETED
-    WITHDRAWN = feed.WITHDRAWN
+    CREATED = change_kinds.CREATED
+    UPDATED = change_kinds.UPDATED
+    DELETED = change_kinds.DELETED
+    WITHDRAWN = change_kinds.WITHDRAWN
 
 
 def encode_change_cursor(seq: int) -> str:

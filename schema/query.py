@@ -11,6 +11,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
 from graph.reads import questions as traversal
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
@@ -34,14 +35,6 @@ from schema.types import (
 
 MAX_REF_CHARS = 500
 MAX_SEARCH_CHARS = 500
-
-LINKED_TO_RULE = (
-    "An incident is linked to X when a chain of claims leads from it to X, always forwards: "
-    "ATTRIBUTED_TO then any AFFILIATED_WITH / PART_OF (the actor and whom it works for), or "
-    "TARGETED then any PART_OF (the victim and what it belongs to), at most 6 steps. A chain "
-    "is never walked backwards: an incident attributed to 'a China state-affiliated actor' is "
-    "linked to China, but not to the MSS merely because the MSS is part of China."
-)
 
 
 def checked_ref(value: str, argument: str) -> str:
@@ -101,7 +94,7 @@ class Query:
     @strawberry.field(
         description=(
             "Incidents, newest first; with linkedTo, only those linked to that entity (strongest "
-            "link first), each with `linkPath`, the evidence for the link. " + LINKED_TO_RULE
+            "link first), each with `linkPath`, the evidence for the link. " + LINKED_TO_DESCRIPTION
         )
     )
     async def incidents(

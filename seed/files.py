@@ -6,14 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from graph.errors import ValidationError
-from graph.model.documents import (
-    MAX_DOCUMENT_BYTES,
-    GraphDocument,
-    combine_failures,
-    parse_yaml,
-    read_document_file,
-    validate_document,
-)
+from graph.model.document_yaml import MAX_DOCUMENT_BYTES, parse_yaml, read_document_file
+from graph.model.documents import combine_failures, validate_document
+from graph.model.records import GraphDocument
 
 SEED_DIR = Path(__file__).resolve().parent
 

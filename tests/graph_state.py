@@ -19,6 +19,7 @@ import neo4j
 import pytest
 
 from graph.linking.upkeep import rebuild_closure
+from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.loading import LoadSummary, load_documents
 from seed.files import read_seed_files, shipped_seed_files
@@ -74,10 +75,17 @@ def fingerprint(driver: neo4j.Driver, ignore: frozenset[str] = frozenset()) -> s
 
 
 def clear(driver: neo4j.Driver) -> None:
-    """Delete every node and relationship (the schema stays)."""
+    """Delete every node and relationship, then set the store up as `threatgraph seed`
+    does (constraints and indexes stay; the closure's marker is made again)."""
     global _seeded_fingerprint
     _seeded_fingerprint = None
     driver.execute_query("MATCH (n) DETACH DELETE n", database_="neo4j")
+
+    async def set_up() -> None:
+        async with Graph.connect(bulk=True) as graph:
+            await ensure_schema(graph)
+
+    asyncio.run(set_up())
 
 
 def load_shipped_seed() -> LoadSummary:

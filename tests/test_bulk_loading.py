@@ -11,7 +11,8 @@ import neo4j
 import pytest
 
 from bench.generate import generate
-from graph.model.documents import GraphDocument, validate_document
+from graph.model.documents import validate_document
+from graph.model.records import GraphDocument
 from graph.store.database import Graph
 from graph.writes.changes import changes_after
 from graph.writes.loading import LoadSummary, cyclic_gc_paused, load_documents

@@ -13,10 +13,11 @@ import pytest
 from graph.model.documents import document_from_text
 from graph.model.likelihood import Likelihood
 from graph.store.database import Graph
+from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 from graph.writes.changes import Change, CursorExpired, changes_after, follow_changes, prune_changes
 from graph.writes.claims import delete_relation
+from graph.writes.importing import import_batch
 from graph.writes.loading import load_documents
-from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
 from tests.conftest import cypher
 
 T = TypeVar("T")

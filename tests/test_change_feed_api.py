@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from graph.writes.resolution import import_batch
+from graph.writes.importing import import_batch
 from schema.changes import encode_change_cursor
 from schema.pagination import encode_cursor
 from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client

@@ -10,8 +10,8 @@ import httpx2 as httpx
 import neo4j
 
 from graph.store.database import Graph
+from graph.writes.importing import import_batches
 from graph.writes.loading import load_documents
-from graph.writes.resolution import import_batches
 from seed.files import read_seed_files, shipped_seed_files
 from seed.importers.stix import stix_batches
 from tests.api_client import WRITER_TOKEN

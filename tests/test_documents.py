@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 
 from graph.errors import ValidationError
-from graph.model.documents import (
-    MAX_DEPTH,
-    Reference,
-    document_from_text,
-    parse_yaml,
-    read_document_file,
-)
+from graph.model.document_yaml import MAX_DEPTH, parse_yaml, read_document_file
+from graph.model.documents import document_from_text
 from graph.model.likelihood import Likelihood
+from graph.model.records import Reference
 from graph.model.vocabulary import ACTORS, CLAIM_TYPES, LABELS
 from seed.files import read_seed_file, read_seed_files
 

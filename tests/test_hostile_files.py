@@ -9,9 +9,10 @@ import neo4j
 import pytest
 
 from graph.errors import ValidationError
-from graph.model.documents import MAX_NAME_CHARS, MAX_STRING_CHARS, document_from_text
+from graph.model.documents import document_from_text
+from graph.model.field_checks import MAX_NAME_CHARS, MAX_STRING_CHARS
 from graph.store.database import Graph
-from graph.writes.resolution import import_batches
+from graph.writes.importing import import_batches
 from seed.importers.misp import galaxy_batches
 from seed.importers.stix import MAX_BUNDLE_BYTES, MAX_JSON_DEPTH, stix_batches
 from tests.conftest import cypher

@@ -9,7 +9,8 @@ import pytest
 
 from graph.model.likelihood import Likelihood
 from graph.store.database import Graph
-from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, ImportSummary, import_batch
+from graph.writes.batches import Candidate, ImportBatch, ImportClaim, ImportSummary
+from graph.writes.importing import import_batch
 from tests.conftest import cypher
 from tests.graph_state import empty_graph  # noqa: F401
 
@@ -122,7 +123,7 @@ def test_each_source_keeps_its_own_claim_and_view(driver: neo4j.Driver) -> None:
                 quote=f"{name} says so",
             )
         )
-        from graph.writes.resolution import Mention
+        from graph.writes.batches import Mention
 
         batch.mentions.append(Mention(f"source:{name}", f"{name}:1", f"{name}:1", {"name": name}))
         run(batch)

@@ -16,9 +16,11 @@ from typer.testing import CliRunner
 from api.cli_import import export_app, import_app
 from graph.errors import ValidationError
 from graph.store.database import Graph
-from graph.writes.resolution import ImportSummary, import_batches
+from graph.writes.batches import ImportSummary
+from graph.writes.importing import import_batches
 from seed.importers.misp import url_source_id
-from seed.importers.stix import export_bundle, stix_batches
+from seed.importers.stix import stix_batches
+from seed.importers.stix_export import export_bundle
 from tests.conftest import cypher
 from tests.graph_state import clear, empty_graph, seeded_graph  # noqa: F401
 

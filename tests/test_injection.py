@@ -18,9 +18,9 @@ import neo4j
 import pytest
 from starlette.testclient import TestClient
 
-from graph.model.documents import MAX_NAME_CHARS, MAX_STRING_CHARS
+from graph.model.field_checks import MAX_NAME_CHARS, MAX_STRING_CHARS
 from graph.store.database import Graph
-from graph.writes.resolution import import_batches
+from graph.writes.importing import import_batches
 from seed.importers.stix import stix_batches
 from tests.api_client import WRITER_TOKEN, error_codes, gql
 from tests.conftest import cypher

@@ -28,9 +28,10 @@ from graph.model.likelihood import Likelihood
 from graph.reads.questions import incidents
 from graph.setup import ensure_schema
 from graph.store.database import Graph
+from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 from graph.writes.claims import delete_relation
+from graph.writes.importing import import_batch
 from graph.writes.loading import load_documents
-from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, import_batch
 from tests.api_client import WRITER_TOKEN, gql
 from tests.conftest import cypher
 from tests.graph_state import load_shipped_seed

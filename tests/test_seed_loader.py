@@ -12,13 +12,14 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from graph.model.documents import normalise_whitespace
-from graph.model.vocabulary import ATTRIBUTION_LINKS, CLAIM_TYPES
+from graph.linking.rule import ATTRIBUTION_TYPES
+from graph.model.field_checks import normalise_whitespace
+from graph.model.vocabulary import CLAIM_TYPES
 from graph.setup import ensure_schema, schema_statements
 from graph.store.database import Graph
 from seed.files import SEED_DIR
 from tests.conftest import ROOT, cypher
-from tests.graph_state import canonical_dump
+from tests.graph_state import canonical_dump, fingerprint
 
 SHIPPED = SEED_DIR / "ncsc-2024-03-25.yaml"
 FIXTURES = ROOT / "tests" / "fixtures" / "seed"
@@ -122,7 +123,7 @@ INVOLVEMENT = sorted(CLAIM_TYPES - {"WARNED_ABOUT"})
 @pytest.mark.parametrize(
     "types",
     [
-        pytest.param(ATTRIBUTION_LINKS, id="attribution"),
+        pytest.param(ATTRIBUTION_TYPES, id="attribution"),
         pytest.param(INVOLVEMENT, id="involvement"),
     ],
 )
@@ -327,12 +328,15 @@ def test_a_bad_file_is_refused_with_exit_1_and_nothing_written(
 ) -> None:
     bad = tmp_path / name
     bad.write_bytes(content)
+    # An empty store that is set up holds only its bookkeeping (the feed, the closure's marker).
+    before = fingerprint(driver)
     completed = seed_cli(SHIPPED, bad, env=neo4j_env)
     assert (completed.returncode, completed.stdout) == (1, "")
     assert completed.stderr == (
         f"threatgraph: {bad}: 1 problem(s), nothing written\n  {bad}: {problem}\n"
     )
-    assert count(driver, "MATCH (n) RETURN count(n) AS n") == 0
+    assert count(driver, "MATCH (e:Entity) RETURN count(e) AS n") == 0
+    assert fingerprint(driver) == before
 
 
 def test_problems_in_several_files_are_reported_together(

@@ -1,23 +1,4 @@
-"""The stored "linked to" closure, so incidents(linkedTo:) need not walk every link.
-
-For every incident and every entity it is linked to (graph/reads/questions.py: its
-first claim, ATTRIBUTED_TO or TARGETED, then up to MAX_ONWARD_CLAIMS onward
-claims; and itself) the store holds one `(:LinkedIncident {target, incident,
-key})` node. `key` spells the answer order, so a composite range index on
-(target, key) hands over any page in order with a seek:
-
-    two digits, 99 - strength     strongest link first (a chain is as strong
-                                  as its weakest claim; itself is 99)
-    started, each digit d as 9-d, newest first; `~` ends it, so a shorter
-    '-' as ':', then '~'          date ("2021") sorts after the longer ones it
-                                  begins ("2021-03"), and no date sorts last
-    the incident's id             then by id
-
-A minimum grade is a range of the same index: strength >= m exactly when
-key < (99 - m, two digits) + U+FFFF. The total is the sum of the
-`(:LinkedCount {target, strength, n})` nodes, one per target and strength,
-which the upkeep moves by what it deleted and made. Walking every link, the
-benchmark's hub question took 1,096 ms at 1M nodes (bench/README.md).
+"""Keeping the stored "linked to" closure (stored.py) equal to the walk (walked.py).
 
 Upkeep. Every write transaction records its changes (graph/writes/changes.py), and
 the closure is brought up to date from the same changes in the same
@@ -28,9 +9,9 @@ every earlier writer committed it, so a chain completed by two transactions
 commits second. The upkeep recomputes, from scratch, the entries of
 
 - every changed incident, and every updated entity (its label may have changed),
-- the first end of every changed ATTRIBUTED_TO or TARGETED claim, and
-- every incident upstream of the first end of a changed AFFILIATED_WITH or
-  PART_OF claim (created, updated, withdrawn or deleted alike), except where
+- the first end of every changed first claim (rule.py FIRST_CLAIM_TYPES), and
+- every incident upstream of the first end of a changed onward claim
+  (ONWARD_CLAIM_TYPES; created, updated, withdrawn or deleted alike), except where
   that end is new in the same transaction (`upkeep` says why that is enough).
 
 A claim out of an entity high in a hierarchy can have tens of thousands of
@@ -53,29 +34,25 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, LiteralString
 
-from graph.model.vocabulary import relation_from_id
-from graph.reads.questions import (
-    ATTRIBUTED_LINK,
+from graph.linking.rule import (
+    FIRST_CLAIM_TYPES,
+    LINKS,
     MAX_ONWARD_CLAIMS,
     NO_CLAIM_STRENGTH,
-    STORED_CLOSURE_VERSION,
-    TARGETED_LINK,
-    weakest,
+    ONWARD_CLAIM_TYPES,
+    Link,
 )
+from graph.linking.stored import NEWEST_FIRST_KEY, STORED_CLOSURE_VERSION
+from graph.model.change_kinds import CREATED
+from graph.model.likelihood import weakest_rank
+from graph.model.vocabulary import relation_from_id
 from graph.store.database import Graph, Record, Statement
 
-CREATED = "created"  # graph/writes/changes.py CREATED (which imports this module)
 VERSION = int(STORED_CLOSURE_VERSION)
 BUILD_BATCH = 2_000
 
-# Dates are YYYY, YYYY-MM or YYYY-MM-DD (graph/model/documents.py DATE_PATTERN).
-_NEWEST_FIRST: LiteralString = (
-    "reduce(k = '', ch IN split(coalesce(i.started, ''), '') | k + "
-    "CASE WHEN ch >= '0' AND ch <= '9' THEN toString(9 - toInteger(ch)) ELSE ':' END) + '~'"
-)
 
-
-def _reached_through(link: tuple[LiteralString, LiteralString]) -> LiteralString:
+def _reached_through(link: Link) -> LiteralString:
     """A UNION branch: each entity `t` incident `i` reaches the `link` way, with the
     strength of that chain (the weaker of its first claim and its onward claims)."""
     claim, onward = link
@@ -87,7 +64,7 @@ def _reached_through(link: tuple[LiteralString, LiteralString]) -> LiteralString
         + "]->(y)){0,"
         + MAX_ONWARD_CLAIMS
         + "} (t) "
-        "RETURN t, " + weakest("c.likelihood_rank", "o") + " AS strength "
+        "RETURN t, " + weakest_rank("c.likelihood_rank", "o") + " AS strength "
     )
 
 
@@ -106,16 +83,12 @@ REFRESH: LiteralString = (
     "OPTIONAL MATCH (i:Entity {id: id}) WHERE i:Incident "
     "CALL (i) { "
     "  WITH i WHERE i IS NOT NULL "
-    "  CALL (i) { "
-    + _reached_through(ATTRIBUTED_LINK)
-    + "  UNION ALL "
-    + _reached_through(TARGETED_LINK)
-    + "  UNION ALL "
+    "  CALL (i) { " + "  UNION ALL ".join(_reached_through(link) for link in LINKS) + "  UNION ALL "
     "    RETURN i AS t, " + NO_CLAIM_STRENGTH + " AS strength "
     "  } "
     "  WITH i, t, max(strength) AS strength "
     "  CREATE (:LinkedIncident {target: t.id, incident: i.id, "
-    "key: right('0' + toString(99 - strength), 2) + " + _NEWEST_FIRST + " + i.id}) "
+    "key: right('0' + toString(99 - strength), 2) + " + NEWEST_FIRST_KEY + " + i.id}) "
     "  RETURN collect({t: t.id, s: strength, d: 1}) AS made "
     "} "
     "UNWIND gone + made AS change "
@@ -137,11 +110,9 @@ UPSTREAM: LiteralString = (
     "UNWIND $starts AS start_id "
     "MATCH (start:Entity {id: start_id}) "
     "MATCH (i:Incident)-[:"
-    + ATTRIBUTED_LINK[0]
-    + "|"
-    + TARGETED_LINK[0]
+    + "|".join(first for first, _ in LINKS)
     + "]->(hop) ((x)-[:"
-    + ATTRIBUTED_LINK[1]
+    + "|".join(sorted(ONWARD_CLAIM_TYPES))
     + "]->(y)){0,"
     + str(int(MAX_ONWARD_CLAIMS) - 1)
     + "} (start) "
@@ -151,9 +122,8 @@ UPSTREAM: LiteralString = (
 # A write's own upkeep refreshes up to DEFER_ABOVE incidents upstream of the onward
 # claims it changed. Past that, it leaves a (:LinkedRefresh {id, starts, made}) job and
 # refreshes only its own incidents; readers walk the links while any job is left,
-# and refresh_deferred does the job in batches. A new claim out of the benchmark's
-# hub agency has 18,480 incidents upstream at 100k nodes: refreshing them all in
-# the write took 10.9 s, past the API's 10 s transaction limit.
+# and refresh_deferred does the job in batches. A write that refreshed a hub's
+# whole upstream would run past the API's transaction time limit.
 DEFER_ABOVE = 1_000
 
 REFRESH_UPSTREAM: LiteralString = (
@@ -167,12 +137,9 @@ REFRESH_UPSTREAM: LiteralString = (
     + REFRESH.replace("UNWIND $ids AS id ", "UNWIND all_ids AS id ", 1)
 )
 
-_FIRST_CLAIMS = {ATTRIBUTED_LINK[0], TARGETED_LINK[0]}
-_ONWARD_CLAIMS = set(ATTRIBUTED_LINK[1].split("|")) | set(TARGETED_LINK[1].split("|"))
 
-
-def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
-    """The statement that brings the closure up to date with `changes` (none if none do).
+def upkeep(changes: Sequence[dict[str, Any]]) -> Statement | None:
+    """The statement that brings the closure up to date with `changes` (None if none do).
 
     Run it after the change feed's lock is taken (graph/writes/changes.py record_changes).
     Two cuts keep a bulk load's upkeep near the cost of building the closure once:
@@ -193,24 +160,23 @@ def upkeep(changes: Sequence[dict[str, Any]]) -> list[Statement]:
             ids.add(entity_id)
         relation = change.get("relation") or ""
         relationship_id = change.get("relationship_id") or ""
-        if relation in _FIRST_CLAIMS and relationship_id:
+        if relation in FIRST_CLAIM_TYPES and relationship_id:
             ids.add(relation_from_id(relationship_id, relation))
-        elif relation in _ONWARD_CLAIMS and relationship_id:
+        elif relation in ONWARD_CLAIM_TYPES and relationship_id:
             start = relation_from_id(relationship_id, relation)
             if start not in created:
                 starts.add(start)
     if not ids and not starts:
-        return []
+        return None
     if not starts:
-        return [(REFRESH, {"ids": sorted(ids)})]
+        return REFRESH, {"ids": sorted(ids)}
     parameters = {"ids": sorted(ids), "starts": sorted(starts), "defer_above": DEFER_ABOVE}
-    return [(REFRESH_UPSTREAM, parameters)]
+    return REFRESH_UPSTREAM, parameters
 
 
 # The change feed's counter node, locked as every writer locks it (graph/writes/changes.py).
-# A constant write takes the lock. `SET feed.seq = feed.seq` did not lock before
-# reading: it wrote back a number read before another writer's commit, and with 16
-# concurrent writers two change sets were numbered alike.
+# A constant write takes the lock; `SET feed.seq = feed.seq` would write back a
+# number read before taking it, racing other writers.
 _TAKE_FEED_LOCK: LiteralString = (
     "MERGE (feed:ChangeFeed {name: 'changes'}) "
     "  ON CREATE SET feed.seq = 0, feed.pruned_through = 0 "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import LiteralString
 
 
 class Likelihood(enum.Enum):
@@ -99,3 +100,29 @@ def parse(value: object) -> Likelihood:
 
 def weakest(terms: list[Likelihood]) -> Likelihood:
     return min(terms, key=lambda term: term.rank)
+
+
+# Claims store their term's rank as `likelihood_rank`, so Cypher compares ranks.
+
+
+def weakest_rank(start: LiteralString, claims: LiteralString) -> LiteralString:
+    """Cypher: the lowest `likelihood_rank` in the list `claims`, or `start` if lower."""
+    return (
+        "reduce(s = " + start + ", r IN " + claims + " | "
+        "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
+    )
+
+
+def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> LiteralString:
+    """Cypher: the claim `rel` is graded at least `minimum` (a rank).
+
+    `minimum = 0` comes first, so at the default every claim passes without its
+    rank being read (a db hit per relationship expanded otherwise).
+    """
+    return "(" + minimum + " = 0 OR " + rel + ".likelihood_rank >= " + minimum + ")"
+
+
+# Above every rank: the strength of a chain of no claims.
+ABOVE_EVERY_RANK: LiteralString = "99"
+# The strength of path `p`: its weakest claim.
+PATH_STRENGTH: LiteralString = weakest_rank(ABOVE_EVERY_RANK, "relationships(p)")

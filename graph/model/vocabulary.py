@@ -163,10 +163,6 @@ CLAIM_TYPES = frozenset(RELATION_TYPES) - NON_CLAIM_TYPES
 # thousands) instead of reading and dropping each one. From the model's fixed list.
 CLAIM_TYPE_PATTERN: LiteralString = "|".join(name for name in RELATION_TYPES if name in CLAIM_TYPES)
 
-# What "linked to" follows (always forwards): attribution and organisation
-# relations, and targeting followed by membership. Never walked backwards.
-ATTRIBUTION_LINKS = ("ATTRIBUTED_TO", "AFFILIATED_WITH", "PART_OF")
-TARGETING_LINKS = ("TARGETED", "PART_OF")
 
 ENTITY_CORE_PROPERTIES = ("id", "name", "aliases", "description")
 CLAIM_PROPERTIES = ("likelihood", "sources", "quote", "assessed_by", "valid_from", "valid_to")

@@ -4,13 +4,10 @@ Every function here makes exactly one round-trip, whatever the size of its
 answer: entity references are resolved inside the statement (the
 `RESOLVE_*` preludes), and evidence (quotes, sources, who assessed) is
 gathered with pattern comprehensions in the same statement. Results are plain
-dicts shaped like the GraphQL types, so the schema layer only wraps them.
+dicts of the graph's own field names, which the schema layer wraps.
 
-"Linked to" follows claim relationships forwards only: an incident is linked
-to X through ATTRIBUTED_TO then any AFFILIATED_WITH / PART_OF, or through
-TARGETED then any PART_OF. Nothing is ever walked backwards: the Electoral
-Commission compromise reaches China through "a China state-affiliated actor",
-and never reaches the MSS just because the MSS is part of China.
+What "linked to" means is graph/linking/'s: incidents(linkedTo:) resolves its
+reference here and takes the rest from there.
 """
 
 from __future__ import annotations
@@ -19,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from graph.errors import AmbiguousReference, NotFound
+from graph.linking.answer import linked_rows
+from graph.model.dates import INCIDENT_IN_WINDOW
+from graph.model.likelihood import PATH_STRENGTH, at_least_min
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
 from graph.reads.lookup import exact_key_query, search_query
 from graph.store.database import Graph, Record
 
-# linkedTo: at most this many claims after an incident's first one. Text, because it
-# is written into the Cypher pattern's quantifier, {0,5}.
-MAX_ONWARD_CLAIMS: LiteralString = "5"
 MAX_PATH_HOPS = 8
 MAX_NEIGHBOURHOOD_HOPS = 3
 
@@ -97,31 +94,6 @@ def raise_unless_resolved(ref: str, candidates: list[str]) -> None:
         raise AmbiguousReference(ref, candidates)
 
 
-def weakest(start: LiteralString, claims: LiteralString) -> LiteralString:
-    """The lowest likelihood rank among the list `claims`, or `start` if lower (or none)."""
-    return (
-        "reduce(s = " + start + ", r IN " + claims + " | "
-        "CASE WHEN r.likelihood_rank < s THEN r.likelihood_rank ELSE s END)"
-    )
-
-
-# What a chain of no claims scores (an incident is linked to itself): above every rank.
-NO_CLAIM_STRENGTH: LiteralString = "99"
-# The strength of path `p`: its weakest claim.
-STRENGTH: LiteralString = weakest(NO_CLAIM_STRENGTH, "relationships(p)")
-
-
-def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> LiteralString:
-    """A predicate: the claim `rel` is graded at least `minimum` (a likelihood rank).
-
-    At the default minimum, 0, every claim passes without its rank being read:
-    `minimum = 0` comes first and Cypher's OR stops there. Reading the property cost
-    a db hit per relationship expanded, for nothing: a shortest path across dense
-    nodes at 1M nodes was 1.35 times slower with it (bench/README.md).
-    """
-    return "(" + minimum + " = 0 OR " + rel + ".likelihood_rank >= " + minimum + ")"
-
-
 # -- entity ---------------------------------------------------------------
 
 ENTITY_QUERY: LiteralString = (
@@ -160,178 +132,11 @@ async def search(graph: Graph, text: str, first: int) -> list[Record]:
 
 # -- incidents --------------------------------------------------------------
 
-DATE_FLOOR: LiteralString = (
-    "left(@D@ + CASE size(@D@) WHEN 4 THEN '-01-01' WHEN 7 THEN '-01' ELSE '' END, 10)"
-)
-DATE_CEILING: LiteralString = (
-    "left(@D@ + CASE size(@D@) WHEN 4 THEN '-12-31' WHEN 7 THEN '-31' ELSE '' END, 10)"
-)
-
-INCIDENT_FILTER: LiteralString = (
-    "($since IS NULL OR "
-    + DATE_CEILING.replace("@D@", "coalesce(i.ended, i.started, '9999')")
-    + " >= $since) AND ($until IS NULL OR "
-    + DATE_FLOOR.replace("@D@", "coalesce(i.started, '0000')")
-    + " <= $until)"
-)
-
-
-# The two ways an incident links to `target` (module docstring): its first claim, then
-# up to MAX_ONWARD_CLAIMS claims of the onward types.
-ATTRIBUTED_LINK: tuple[LiteralString, LiteralString] = ("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
-TARGETED_LINK: tuple[LiteralString, LiteralString] = ("TARGETED", "PART_OF")
-
-
-def _onward_to_target(onward: LiteralString) -> LiteralString:
-    """The pattern from a node to `target` through 0 to MAX_ONWARD_CLAIMS claims of the
-    `onward` types."""
-    return (
-        "((x)-[o:"
-        + onward
-        + " WHERE "
-        + at_least_min("o")
-        + "]->(y)){0,"
-        + MAX_ONWARD_CLAIMS
-        + "} (target) "
-    )
-
-
-def _first_claim(claim: LiteralString) -> LiteralString:
-    """The pattern from an incident through its first claim, `c`, to `hop`."""
-    return "-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) "
-
-
-def _chain(link: tuple[LiteralString, LiteralString]) -> LiteralString:
-    """The whole chain of one way of linking, as the pattern that follows a bound `(i)`
-    when fetching one incident's evidence."""
-    claim, onward = link
-    return _first_claim(claim) + _onward_to_target(onward)
-
-
-def _strengths_through(link: tuple[LiteralString, LiteralString]) -> LiteralString:
-    """A UNION branch: each incident linked to `target` the `link` way (its first claim,
-    then claims of the onward types), with its strength, once per first claim.
-
-    The strongest onward chain is found once per node the incidents' first claims
-    reach (`hop`), not once per incident: the benchmark's hub has about 1,200 such
-    nodes at 100k and 15 times as many linked incidents, and the weakest-claim
-    `reduce` over each incident's own copy of the chain was a fifth of finding them.
-    The weaker of the first claim and the best onward chain is the strength through
-    that claim, as for the whole path, since min(c, x) is largest where x is.
-    """
-    claim, onward = link
-    return (
-        "  WITH target WHERE target IS NOT NULL "
-        "  MATCH (hop) " + _onward_to_target(onward) + " "
-        "  WITH hop, max(" + weakest(NO_CLAIM_STRENGTH, "o") + ") AS best_chain "
-        "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + INCIDENT_FILTER + " "
-        "  RETURN i, CASE WHEN c.likelihood_rank < best_chain THEN c.likelihood_rank "
-        "  ELSE best_chain END AS strength "
-    )
-
-
-def _walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
-    """A UNION branch: `total` and `top` found by walking every link to `target`.
-
-    The aggregation is inside its own CALL: over no rows it still yields one, so
-    outside, the branch would answer even when its WHERE had dropped `target`.
-    Strengths alone are computed for every linked incident, without building
-    paths: building, de-duplicating and sorting all their paths made the
-    benchmark's hub question 1.2-1.4 times slower.
-    """
-    return (
-        "CALL (target) { CALL (target) { "
-        + _strengths_through(ATTRIBUTED_LINK)
-        + "  UNION ALL "
-        + _strengths_through(TARGETED_LINK)
-        + "  UNION ALL "
-        "  WITH target WHERE target:Incident "
-        # Found again by its id (the unique constraint): `MATCH (i:Incident) WHERE i = target`
-        # was planned as a scan of every incident, for every linkedTo question.
-        "  MATCH (i:Entity {id: target.id}) WHERE i:Incident AND " + INCIDENT_FILTER + " "
-        "  RETURN i, " + NO_CLAIM_STRENGTH + " AS strength "
-        "} "
-        "WITH i, max(strength) AS strength "
-        "ORDER BY strength DESC, coalesce(i.started, '') DESC, i.id "
-        "WITH collect({i: i, strength: strength}) AS linked "
-        "RETURN size(linked) AS total, linked[.." + skip + " + " + first + "] AS top } "
-        "RETURN total, top "
-    )
-
-
-# The stored closure's layout (graph/linking/upkeep.py); a store built to another one is
-# rebuilt at the next start, and walked until then.
-STORED_CLOSURE_VERSION: LiteralString = "2"
-# The closure's keys of links at least $min strong sort below this (graph/linking/upkeep.py).
-STORED_KEY_BOUND: LiteralString = "right('0' + toString(99 - $min), 2) + '\\uFFFF'"
-# The stored closure answers when it is built, no write has left a refresh to do
-# (graph/linking/upkeep.py DEFER_ABOVE) and no date window is asked for (dates are
-# the incident's, not the link's: the walk filters them).
-STORED_ANSWERS: LiteralString = (
-    "target IS NOT NULL AND $since IS NULL AND $until IS NULL "
-    "AND EXISTS { MATCH (:LinkedClosure {version: " + STORED_CLOSURE_VERSION + "}) } "
-    "AND NOT EXISTS { MATCH (:LinkedRefresh) }"
-)
-
-
-def _stored_top(skip: LiteralString, first: LiteralString) -> LiteralString:
-    """A UNION branch: `total` and `top` read from the stored closure.
-
-    The (target, key) index hands over the first `skip + first` in answer order
-    (ORDER BY both properties, so the plan uses the index's order instead of
-    sorting every entry); the total adds the stored counts per strength at
-    least $min (counting the hub's 138,604 entries at 1M nodes took 19 ms).
-    """
-    return (
-        "CALL (target) { "
-        "  MATCH (l:LinkedIncident) WHERE l.target = target.id AND l.key < "
-        + STORED_KEY_BOUND
-        + " "
-        "  WITH l ORDER BY l.target, l.key LIMIT " + skip + " + " + first + " "
-        "  RETURN collect(l) AS entries "
-        "} "
-        "RETURN reduce(total = 0, n IN COLLECT { MATCH (c:LinkedCount) "
-        "WHERE c.target = target.id AND c.strength >= $min RETURN c.n } | total + n) AS total, "
-        "[l IN entries | {i: COLLECT { MATCH (i:Entity {id: l.incident}) RETURN i }[0], "
-        "strength: 99 - toInteger(left(l.key, 2))}] AS top "
-    )
-
 
 def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
-    """Binds `total`, the number of incidents linked to `target`, and `rows`: the first
-    `skip + first` of them in answer order, those before the page as {i, strength} and
-    the page's as {i, best: {strength, p}}.
-
-    Answer order is strongest link first (a link is as strong as its weakest claim),
-    then newest, then by id. The order and total come from the stored closure
-    (graph/linking/upkeep.py) when it can answer, else from walking every link;
-    both give the same answer. Only the page, rows[skip..skip + first], carries its
-    evidence path `best.p`: the strongest chain, then the shortest, then the first by
-    claim ids (so the same graph always shows the same evidence). Which branch
-    answers is decided once, before either runs (two checks could see a job or
-    the marker come and go between them), so exactly one runs, and each yields
-    one row: an entity nothing links to gives total 0 (not "not found"), and an
-    unresolved or ambiguous reference still reports its candidates.
-    """
-    return (
-        resolve_prelude("target") + "WITH *, " + STORED_ANSWERS + " AS target_stored "
-        "CALL (target, target_stored) { "
-        "WITH target WHERE target_stored " + _stored_top(skip, first) + "UNION ALL "
-        "WITH target WHERE NOT target_stored " + _walked_top(skip, first) + "} "
-        "WITH *, top[.." + skip + "] + [k IN range(" + skip + ", size(top) - 1) | "
-        "{i: top[k].i, best: {strength: top[k].strength, p: COLLECT { "
-        "  WITH top[k].i AS i "
-        "  CALL (target, i) { "
-        "    MATCH p = (i)" + _chain(ATTRIBUTED_LINK) + "RETURN p "
-        "    UNION ALL "
-        "    MATCH p = (i)" + _chain(TARGETED_LINK) + "RETURN p "
-        "    UNION ALL "
-        "    WITH i, target WHERE i = target MATCH p = (i) RETURN p "
-        "  } "
-        "  WITH p ORDER BY " + STRENGTH + " DESC, length(p), [r IN relationships(p) | r.id] "
-        "  LIMIT 1 RETURN p "
-        "}[0]}}] AS rows "
-    )
+    """Resolves `target` from $target_key/$target_ref, then graph/linking/answer.py's
+    `total` and `rows` for it."""
+    return resolve_prelude("target") + linked_rows(skip, first)
 
 
 LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$skip", "$first") + (
@@ -343,7 +148,7 @@ LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$skip", "$first") 
 
 # Every incident the date filter keeps, newest first, as `rows` of nodes.
 ALL_INCIDENT_ROWS: LiteralString = (
-    "MATCH (i:Incident) WHERE " + INCIDENT_FILTER + " "
+    "MATCH (i:Incident) WHERE " + INCIDENT_IN_WINDOW + " "
     "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
     "WITH collect(i) AS rows "
 )
@@ -407,7 +212,7 @@ def path_core(max_hops: int) -> LiteralString:
         # 1M nodes, and 100 times for random pairs.
         "  MATCH p = allShortestPaths((origin)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + hops + "]-"
         "(destination)) WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
-        "  WITH p, " + STRENGTH + " AS strength "
+        "  WITH p, " + PATH_STRENGTH + " AS strength "
         "  ORDER BY strength DESC, [r IN relationships(p) | r.id] LIMIT 1 "
         "  RETURN p AS best, strength "
         "} "

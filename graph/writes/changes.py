@@ -12,12 +12,13 @@ RECORD_CHANGES to the same transaction. That statement
 2. creates one `(:ChangeSet)` node for the transaction's changes, numbered
    `first` = seq+1 … `last` = seq+n, with one list per field (`kinds`,
    `entity_ids`, …; "" where a change has no such field, as Neo4j lists hold
-   no nulls), so change seq is item seq - first of each list.
+   no nulls), so change seq is item seq - first of each list, and
+3. brings the "linked to" closure up to date in a subquery of the same
+   statement, under that lock (graph/linking/upkeep.py).
 
 Why one node per transaction and not one per change: a bulk load changes as
-many things as it writes, and a node per change doubled the load's cost (20k
-generated nodes: 19.6 s with Change nodes, 13 s with change sets, 11 s with no
-feed; bench/README.md, profiling notes). A change set is written once and
+many things as it writes, and a node per change about doubles the load's cost
+(bench/README.md). A change set is written once and
 never altered, except that pruning trims its front.
 
 Why this gives consumers a feed they cannot skip through:
@@ -50,22 +51,9 @@ from typing import Any
 
 from graph.errors import GraphError, ServerBusy
 from graph.linking import upkeep as linked_closure
+from graph.model.change_kinds import FIELDS
 from graph.store.database import Graph, Record, Statement
 
-CREATED = "created"
-UPDATED = "updated"
-DELETED = "deleted"
-WITHDRAWN = "withdrawn"
-KINDS = {
-    CREATED: "an entity or relationship that did not exist now does",
-    UPDATED: "an existing one had a property or label changed (a write of equal values is none)",
-    DELETED: "a claim was deleted on request (the deleteRelation mutation)",
-    WITHDRAWN: "a claim or mention was removed because its source no longer makes it "
-    "(a seed file reloaded without it)",
-}
-
-# The fields of a change, each stored as one list property of its ChangeSet.
-FIELDS = ("kind", "entity_id", "entity_label", "relationship_id", "relation", "source_id")
 _LISTS = {field: field + "s" for field in FIELDS}  # kind -> kinds, entity_id -> entity_ids …
 
 RECORD_CHANGES = """
@@ -77,8 +65,8 @@ CREATE (s:ChangeSet {
   kinds: $kinds, entity_ids: $entity_ids, entity_labels: $entity_labels,
   relationship_ids: $relationship_ids, relations: $relations, source_ids: $source_ids
 })
-RETURN s.first AS first, s.last AS last
 """
+RECORDED = "RETURN s.first AS first, s.last AS last"
 
 # Changes after+1 … after+limit: the sets that hold them, each sliced to its part
 # (numbers have no gaps, see above). At most `limit` sets, walked in `last` order.
@@ -223,7 +211,15 @@ def record_changes(changes: Sequence[dict[str, Any]], origin: str) -> list[State
     parameters: dict[str, Any] = {
         _LISTS[field]: [change.get(field) or "" for change in changes] for field in FIELDS
     }
-    return [(RECORD_CHANGES, {**parameters, "origin": origin}), *linked_closure.upkeep(changes)]
+    parameters["origin"] = origin
+    # The upkeep runs in the same statement, after the lock is taken: one round trip.
+    # Its parameters (ids, starts, defer_above) are not the record's.
+    upkeep = linked_closure.upkeep(changes)
+    if upkeep is None:
+        return [(RECORD_CHANGES + RECORDED, parameters)]
+    text, upkeep_parameters = upkeep
+    statement = RECORD_CHANGES + "WITH s CALL () { " + text + " } " + RECORDED
+    return [(statement, {**parameters, **upkeep_parameters})]
 
 
 def recorder(origin: str) -> Callable[[list[list[Record]]], list[Statement]]:

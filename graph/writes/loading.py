@@ -1,8 +1,9 @@
 """Write validated graph documents: one transaction per document, UNWIND batches.
 
-A load is checked as a whole first (`check_references`: ids that a document
+A load is checked as a whole before anything is written (ids that a document
 uses but does not declare must exist in the graph, with a label the relation
-allows); only then is anything written. Each document is written in one
+allows): a load of several transactions by `check_references` first, a load of
+one inside it, from the read that opens it. Each document is written in one
 transaction, so a failure leaves the graph as it was before that document.
 """
 
@@ -19,13 +20,12 @@ from typing import Any, LiteralString
 from neo4j.exceptions import ConstraintError
 
 from graph.errors import ValidationError, WriteConflict
-from graph.model.documents import GraphDocument, a, combine_failures, wrong_label
+from graph.model.change_kinds import CREATED, WITHDRAWN
+from graph.model.documents import combine_failures, with_article, wrong_label
+from graph.model.records import GraphDocument
 from graph.model.vocabulary import LABELS, RELATION_TYPES
-from graph.setup import ensure_schema
 from graph.store.database import Graph, Record, Statement
 from graph.writes.changes import (
-    CREATED,
-    WITHDRAWN,
     change_sort_key,
     collect_changes,
     record_changes,
@@ -33,10 +33,10 @@ from graph.writes.changes import (
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
 # Names that importers added (imported_aliases / imported_lookup_keys, see
-# graph/writes/resolution.py) are kept after the document's own, so a reload leaves an
+# graph/writes/importing.py) are kept after the document's own, so a reload leaves an
 # imported actor findable by its imported names.
 #
-# Entities new to the graph are CREATEd (see EXISTING_ENTITIES); every MERGE
+# Entities new to the graph are CREATEd (see PROBE); every MERGE
 # compares what it found with what it left (properties and labels), so the
 # change feed records real changes only: a reload of the same file records
 # nothing (see graph/writes/changes.py).
@@ -50,6 +50,13 @@ from graph.writes.changes import (
 # removing dynamic labels cost 15 db hits per node (bench/README.md, profiling notes).
 
 
+# The kinds of the ids a load uses but does not declare (its references).
+REFERENCED_LABELS = (
+    "MATCH (e:Entity) WHERE e.id IN $refs "
+    "RETURN collect({id: e.id, label: [l IN labels(e) WHERE l <> 'Entity'][0]}) AS referenced"
+)
+
+
 # What the graph already holds of a batch's entities. Everything else is new to
 # this transaction and is written with CREATE, which skips MERGE's look-up and
 # the before/after comparison: all of it is a change of kind 'created'. So is
@@ -60,7 +67,12 @@ from graph.writes.changes import (
 # concurrent loader create one of those ids between this probe and the CREATE,
 # the uniqueness constraint refuses the CREATE and the transaction is retried
 # (`_write_batch`), probing again.
-EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN collect(e.id) AS existing"
+# With it, in the same read, the kinds of the load's references when the load is
+# one transaction: the check then needs no round trip of its own.
+PROBE = (
+    "CALL () { UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN collect(e.id) AS existing } "
+    "CALL () { " + REFERENCED_LABELS + " } RETURN existing, referenced"
+)
 
 
 def _create_entities(label: str) -> LiteralString:
@@ -227,11 +239,16 @@ class LoadSummary:
         )
 
 
-async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> None:
-    """Resolve every id used but not declared, across the whole load and the graph.
+def undeclared_references(documents: Sequence[GraphDocument]) -> list[str]:
+    """The ids the documents use without declaring any of them, sorted."""
+    declared = {entity.id for document in documents for entity in document.entities}
+    return sorted({ref for doc in documents for ref in doc.unresolved if ref not in declared})
 
-    Raises one ValidationError listing every problem of every document; reads only.
-    """
+
+def raise_on_reference_problems(documents: Sequence[GraphDocument], found: dict[str, str]) -> None:
+    """One ValidationError listing every problem of every document: an id declared as
+    two kinds, an id neither declared nor in `found` (the graph's id -> kind), or one
+    of a kind its use does not allow."""
     declared: dict[str, str] = {}
     declared_in: dict[str, str] = {}
     failures: list[ValidationError] = []
@@ -242,18 +259,9 @@ async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> 
             declared_in.setdefault(entity.id, document.origin)
             if first != entity.label:
                 conflicts.setdefault(document.origin, []).append(
-                    f"{entity.id} is declared as {a(entity.label)} here but as {a(first)} "
-                    f"in {declared_in[entity.id]}"
+                    f"{entity.id} is declared as {with_article(entity.label)} here "
+                    f"but as {with_article(first)} in {declared_in[entity.id]}"
                 )
-    wanted = sorted({ref for doc in documents for ref in doc.unresolved if ref not in declared})
-    found: dict[str, str] = {}
-    if wanted:
-        rows = await graph.read(
-            "MATCH (e:Entity) WHERE e.id IN $ids "
-            "RETURN e.id AS id, [l IN labels(e) WHERE l <> 'Entity'][0] AS label",
-            {"ids": wanted},
-        )
-        found = {row["id"]: row["label"] for row in rows}
     labels = {**found, **declared}
     for document in documents:
         problems = list(conflicts.get(document.origin, []))
@@ -272,6 +280,20 @@ async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> 
             failures.append(ValidationError(document.origin, problems))
     if failures:
         raise combine_failures(failures)
+
+
+def _found_labels(rows: Sequence[Record]) -> dict[str, str]:
+    return {item["id"]: item["label"] for item in rows[0]["referenced"]} if rows else {}
+
+
+async def check_references(graph: Graph, documents: Sequence[GraphDocument]) -> None:
+    """Resolve every id used but not declared, across the whole load and the graph.
+
+    Raises one ValidationError listing every problem of every document; reads only.
+    """
+    wanted = undeclared_references(documents)
+    rows = await graph.read(REFERENCED_LABELS, {"refs": wanted}) if wanted else []
+    raise_on_reference_problems(documents, _found_labels(rows))
 
 
 # A change as the write statements return it and RECORD_CHANGES takes it (graph/writes/changes.py).
@@ -320,9 +342,10 @@ class BatchWrite:
     # Plans by the probe's answer: each stage and the summary ask for the same one.
     _plans: dict[frozenset[str], Plan] = field(default_factory=dict, compare=False, repr=False)
 
-    def probe(self) -> Statement:
+    def probe(self, refs: Sequence[str] = ()) -> Statement:
+        """What the graph holds of the batch's entities and, of `refs`, their kinds."""
         ids = sorted({row["id"] for rows in self.entity_rows.values() for row in rows})
-        return EXISTING_ENTITIES, {"ids": ids}
+        return PROBE, {"ids": ids, "refs": list(refs)}
 
     @staticmethod
     def _existing(results: Sequence[list[Record]]) -> set[str]:
@@ -501,13 +524,16 @@ async def load_documents(
     """
     if documents_per_transaction < 1:
         raise ValueError(f"documents_per_transaction: at least 1, not {documents_per_transaction}")
-    await check_references(graph, documents)
-    await ensure_schema(graph)
     summary = LoadSummary()
     batches = [
         documents[start : start + documents_per_transaction]
         for start in range(0, len(documents), documents_per_transaction)
     ]
+    # A load of several transactions is checked whole before the first is written;
+    # a load of one is checked inside it, from its probe.
+    checked_in_transaction = len(batches) == 1
+    if not checked_in_transaction:
+        await check_references(graph, documents)
     upcoming: asyncio.Future[BatchWrite] | None = None
     try:
         for index, batch in enumerate(batches):
@@ -524,7 +550,9 @@ async def load_documents(
                 upcoming = asyncio.ensure_future(
                     asyncio.to_thread(prepare_batch, batches[index + 1], replace_source_claims)
                 )
-            results = await _write_batch(graph, write, origin or _seed_origin(batch))
+            results = await _write_batch(
+                graph, write, origin or _seed_origin(batch), batch if checked_in_transaction else ()
+            )
             _summarise(summary, batch, write, results)
     finally:
         if upcoming is not None and not upcoming.cancel() and not upcoming.cancelled():
@@ -591,19 +619,32 @@ def cyclic_gc_paused() -> Iterator[None]:
 CONSTRAINT_RETRIES = 5
 
 
-async def _write_batch(graph: Graph, write: BatchWrite, origin: str) -> list[list[Record]]:
+async def _write_batch(
+    graph: Graph, write: BatchWrite, origin: str, check: Sequence[GraphDocument] = ()
+) -> list[list[Record]]:
     """One transaction for the batch, retried when a concurrent loader won a MERGE race.
+
+    With `check`, the documents' references are checked from the probe's answer
+    before anything is written: a problem raises ValidationError and the
+    transaction rolls back.
 
     CREATE and MERGE on a uniquely constrained id fail with ConstraintValidationFailed
     when another transaction created the same node or relationship after this one
     looked for it; the whole transaction rolled back, and running it again finds
     (and updates) what the other loader created.
     """
+
+    def check_references_found(results: list[list[Record]]) -> list[Statement]:
+        raise_on_reference_problems(check, _found_labels(results[0]))
+        return []
+
+    refs = undeclared_references(check) if check else []
     for attempt in range(CONSTRAINT_RETRIES):
         try:
             return await graph.write_in_one_transaction(
-                [write.probe()],
+                [write.probe(refs)],
                 then=[
+                    check_references_found,
                     write.upserts,
                     write.prune,
                     lambda results: record_changes(write.changes(results), origin),

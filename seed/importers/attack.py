@@ -18,7 +18,7 @@ import orjson
 
 from graph.errors import ValidationError
 from graph.model.likelihood import Likelihood
-from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention
+from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 
 SOURCE_KEY = "source:mitre-attack-enterprise"
 

@@ -19,7 +19,7 @@ import orjson
 from graph.errors import ValidationError
 from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import lookup_key
-from graph.writes.resolution import Candidate, ImportBatch, ImportClaim, Mention, short_hash, slug
+from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention, short_hash, slug
 from seed.importers.common import from_confidence, from_estimative_tags
 
 DEFAULT_CLUSTERS = ("threat-actor",)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph.model.likelihood import Likelihood
+from graph.model.likelihood import Likelihood, at_least_min
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN
 from graph.reads import questions as traversal
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
@@ -27,6 +27,11 @@ FACT_RANK = Likelihood.FACT.rank
 def key(name: str) -> str:
     """A response key as a Cypher map key (backtick-quoted, backticks doubled)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def type_name(shape: ObjectShape) -> str:
+    """The shape's type name (the schema layer's) as a Cypher string literal."""
+    return "'" + shape.type_name.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def kind_of(node: str) -> str:
@@ -132,7 +137,7 @@ class CypherBuilder:
         found = (
             f"COLLECT {{ MATCH ({node})-[{rel}:{CLAIM_TYPE_PATTERN}]-() "
             f"WHERE (${a}_types IS NULL OR type({rel}) IN ${a}_types) "
-            f"AND {traversal.at_least_min(rel, f'${a}_min')} "
+            f"AND {at_least_min(rel, f'${a}_min')} "
             f"AND (${a}_direction = 'BOTH' "
             f"OR (${a}_direction = 'OUT' AND startNode({rel}) = {node}) "
             f"OR (${a}_direction = 'IN' AND endNode({rel}) = {node})) "
@@ -146,10 +151,10 @@ class CypherBuilder:
 
     def step(self, rel: str, shape: ObjectShape) -> str:
         """A map for the claim bound to `rel` (a relationship variable)."""
-        entries = [f"{key(s.key)}: {self._step_field(rel, s)}" for s in shape.selections]
+        entries = [f"{key(s.key)}: {self._step_field(rel, s, shape)}" for s in shape.selections]
         return "{" + ", ".join(entries) + "}"
 
-    def _step_field(self, rel: str, s: Selection) -> str:
+    def _step_field(self, rel: str, s: Selection, shape: ObjectShape) -> str:
         simple = {
             "id": f"{rel}.id",
             "relation": f"type({rel})",
@@ -157,7 +162,7 @@ class CypherBuilder:
             "quote": f"{rel}.quote",
             "valid_from": f"{rel}.valid_from",
             "valid_to": f"{rel}.valid_to",
-            TYPENAME: "'EvidenceStep'",
+            TYPENAME: type_name(shape),
         }
         if s.field in simple:
             return simple[s.field]
@@ -196,7 +201,7 @@ class CypherBuilder:
                 r = self.fresh("r")
                 value = f"[{r} IN {rels} | {self.step(r, _object(s))}]"
             elif s.field == TYPENAME:
-                value = "'EvidencePath'"
+                value = type_name(shape)
             else:
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")
@@ -246,7 +251,7 @@ class CypherBuilder:
                     elif e.field == "node":
                         edge.append(f"{key(e.key)}: {node_map(v, e.sub)}")
                     elif e.field == TYPENAME:
-                        edge.append(f"{key(e.key)}: '{_object(s).type_name}'")
+                        edge.append(f"{key(e.key)}: {type_name(_object(s))}")
                     else:
                         raise UncoveredField(e.field)
                 value = (
@@ -256,7 +261,7 @@ class CypherBuilder:
             elif s.field == "page_info":
                 value = self._page_info(page, count, a, _object(s))
             elif s.field == TYPENAME:
-                value = f"'{shape.type_name}'"
+                value = type_name(shape)
             else:
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")
@@ -268,7 +273,7 @@ class CypherBuilder:
             "has_previous_page": f"${a}_skip > 0",
             "start_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[0] END",
             "end_cursor": f"CASE WHEN size({page}) > 0 THEN ${a}_cursors[size({page}) - 1] END",
-            TYPENAME: "'PageInfo'",
+            TYPENAME: type_name(shape),
         }
         entries = []
         for s in shape.selections:
@@ -333,7 +338,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
             elif s.field == "score":
                 value = "score"
             elif s.field == TYPENAME:
-                value = "'SearchHit'"
+                value = type_name(hit)
             else:
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")
@@ -385,7 +390,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
                     _literal(build.step(q, _object(s))), _literal(q)
                 )
             elif s.field == TYPENAME:
-                value = "'Subgraph'"
+                value = type_name(page)
             else:
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")

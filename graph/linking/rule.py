@@ -1,0 +1,47 @@
+"""The "linked to" rule: an incident is linked to X when a chain of claims leads
+from it to X, always forwards.
+
+A chain is an incident's first claim, ATTRIBUTED_TO or TARGETED, then up to
+MAX_ONWARD_CLAIMS onward claims: AFFILIATED_WITH or PART_OF after an
+attribution (the actor and whom it works for), PART_OF after a targeting (the
+victim and what it belongs to). Nothing is walked backwards: the Electoral
+Commission compromise reaches China through "a China state-affiliated actor",
+and never reaches the MSS just because the MSS is part of China. An incident is
+also linked to itself. A chain is as strong as its weakest claim.
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from graph.model.likelihood import ABOVE_EVERY_RANK
+
+# One way of linking: (the first claim's type, the onward claims' types), each as
+# a relationship pattern's type list.
+Link = tuple[LiteralString, LiteralString]
+
+ATTRIBUTED_LINK: Link = ("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
+TARGETED_LINK: Link = ("TARGETED", "PART_OF")
+LINKS: tuple[Link, ...] = (ATTRIBUTED_LINK, TARGETED_LINK)
+
+# Text, because it is written into the Cypher pattern's quantifier, {0,5}.
+MAX_ONWARD_CLAIMS: LiteralString = "5"
+MAX_CLAIMS = 1 + int(MAX_ONWARD_CLAIMS)
+
+FIRST_CLAIM_TYPES = frozenset(first for first, _ in LINKS)
+ONWARD_CLAIM_TYPES = frozenset(t for _, onward in LINKS for t in onward.split("|"))
+# Every type a chain of each way may hold, first claim first.
+ATTRIBUTION_TYPES = (ATTRIBUTED_LINK[0], *ATTRIBUTED_LINK[1].split("|"))
+TARGETING_TYPES = (TARGETED_LINK[0], *TARGETED_LINK[1].split("|"))
+
+# What a chain of no claims scores (an incident is linked to itself): above every rank.
+NO_CLAIM_STRENGTH: LiteralString = ABOVE_EVERY_RANK
+
+DESCRIPTION = (
+    "An incident is linked to X when a chain of claims leads from it to X, always forwards: "
+    f"{ATTRIBUTED_LINK[0]} then any {ATTRIBUTED_LINK[1].replace('|', ' / ')} (the actor and "
+    f"whom it works for), or {TARGETED_LINK[0]} then any {TARGETED_LINK[1]} (the victim and "
+    f"what it belongs to), at most {MAX_CLAIMS} steps. A chain is never walked backwards: an "
+    "incident attributed to 'a China state-affiliated actor' is linked to China, but not to "
+    "the MSS merely because the MSS is part of China."
+)
