@@ -180,7 +180,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
     """The five questions with ARGUMENT_SETS argument sets each (fixed by the seed)."""
     rng = random.Random(seed)
     executor = _executor()
-    base = {"min": 0, "since": None, "until": None, "skip": 0, "first": PAGE}
+    base = {"min": 0, "since": None, "until": None, "root_skip": 0, "root_first": PAGE}
     incidents = [
         _with_compiled(
             executor,

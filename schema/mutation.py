@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from graph.model.documents import FORMAT, document_from_text, validate_document
 from graph.reads import questions as traversal
+from graph.reads.questions import ref_parameters
 from graph.writes.claims import delete_relation
 from graph.writes.loading import load_documents
 from schema.context import Context
@@ -108,7 +109,7 @@ class Mutation:
         await load_documents(
             graph, [document], replace_source_claims=False, origin="mutation:upsertEntity"
         )
-        row = await traversal.find_entity(graph, input.id)
+        row = await traversal.find_entity(graph, ref_parameters("target", input.id), input.id)
         assert row is not None
         return entity_from_row(row)
 

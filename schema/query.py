@@ -13,11 +13,11 @@ from strawberry.types import Info
 
 from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
 from graph.reads import questions as traversal
+from schema import arguments
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
-from schema.errors import UserInputError
-from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor, page_window
-from schema.scalars import Date, Likelihood, date_ceiling, date_floor
+from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor
+from schema.scalars import Date, Likelihood
 from schema.types import (
     Entity,
     EvidencePath,
@@ -27,28 +27,10 @@ from schema.types import (
     Subgraph,
     entity_from_row,
     incident_with_path,
-    min_rank,
     page_info,
-    path_from_steps,
+    path_from_row,
     step_from_row,
 )
-
-MAX_REF_CHARS = 500
-MAX_SEARCH_CHARS = 500
-
-
-def checked_ref(value: str, argument: str) -> str:
-    if not value.strip():
-        raise UserInputError(f"{argument}: must not be empty")
-    if len(value) > MAX_REF_CHARS:
-        raise UserInputError(f"{argument}: at most {MAX_REF_CHARS} characters")
-    return value
-
-
-def checked_range(value: int, argument: str, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise UserInputError(f"{argument}: must be between {low} and {high}, not {value}")
-    return value
 
 
 @strawberry.type(description="Questions about the graph; every answer carries its evidence.")
@@ -69,7 +51,8 @@ class Query:
             ),
         ],
     ) -> Entity | None:
-        row = await traversal.find_entity(info.context.graph, checked_ref(ref, "ref"))
+        parameters = arguments.entity({"ref": ref})
+        row = await traversal.find_entity(info.context.graph, parameters, ref)
         return entity_from_row(row) if row else None
 
     @strawberry.field(
@@ -82,13 +65,13 @@ class Query:
             str, strawberry.argument(description="Words to look for, e.g. Electoral Register.")
         ],
         first: Annotated[
-            int, strawberry.argument(description="At most this many hits (0-500).")
-        ] = 20,
+            int, strawberry.argument(description=f"At most this many hits (0-{MAX_PAGE_SIZE}).")
+        ] = arguments.DEFAULT_SEARCH_HITS,
     ) -> list[SearchHit]:
-        if len(text) > MAX_SEARCH_CHARS:
-            raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
-        checked_range(first, "first", 0, MAX_PAGE_SIZE)
-        rows = await traversal.search(info.context.graph, text, first)
+        parameters = arguments.search({"text": text, "first": first})
+        if parameters is None:
+            return []
+        rows = await traversal.search(info.context.graph, parameters)
         return [SearchHit(entity=entity_from_row(r["entity"]), score=r["score"]) for r in rows]
 
     @strawberry.field(
@@ -123,16 +106,18 @@ class Query:
         first: PageSize = None,
         after: PageCursor = None,
     ) -> IncidentConnection:
-        skip, size = page_window(first, after)
-        page = await traversal.incidents(
-            info.context.graph,
-            linked_to=checked_ref(linked_to, "linkedTo") if linked_to is not None else None,
-            min_rank=min_rank(min_likelihood),
-            since=date_floor(since) if since else None,
-            until=date_ceiling(until) if until else None,
-            skip=skip,
-            first=size,
+        parameters = arguments.incidents(
+            {
+                "linkedTo": linked_to,
+                "minLikelihood": min_likelihood,
+                "since": since,
+                "until": until,
+                "first": first,
+                "after": after,
+            }
         )
+        skip = parameters["root_skip"]
+        page = await traversal.incidents(info.context.graph, parameters, linked_to)
         nodes = [incident_with_path(row) for row in page.rows]
         return IncidentConnection(
             total_count=page.total,
@@ -148,7 +133,7 @@ class Query:
             "The shortest explained chain of claims between two entities (each step shown in "
             "its own direction), the strongest of equally short ones (then the first by claim "
             "ids, so the same graph always shows the same chain). Null when none exists "
-            "within maxHops (1-8)."
+            f"within maxHops (1-{traversal.MAX_PATH_HOPS})."
         )
     )
     async def path(
@@ -165,27 +150,27 @@ class Query:
             str, strawberry.argument(description="Where the chain ends: id, name or alias.")
         ],
         max_hops: Annotated[
-            int, strawberry.argument(description="Longest chain considered, in claims (1-8).")
-        ] = 6,
+            int,
+            strawberry.argument(
+                description=f"Longest chain considered, in claims (1-{traversal.MAX_PATH_HOPS})."
+            ),
+        ] = arguments.DEFAULT_MAX_HOPS,
         min_likelihood: Annotated[
             Likelihood | None,
             strawberry.argument(description="Use only claims at least this likely."),
         ] = None,
     ) -> EvidencePath | None:
-        checked_range(max_hops, "maxHops", 1, traversal.MAX_PATH_HOPS)
-        found = await traversal.shortest_path(
-            info.context.graph,
-            checked_ref(from_, "from"),
-            checked_ref(to, "to"),
-            max_hops,
-            min_rank(min_likelihood),
+        parameters = arguments.path(
+            {"from": from_, "to": to, "maxHops": max_hops, "minLikelihood": min_likelihood}
         )
-        return path_from_steps(found["steps"]) if found else None
+        found = await traversal.shortest_path(info.context.graph, parameters, max_hops, from_, to)
+        return path_from_row(found) if found else None
 
     @strawberry.field(
         description=(
-            "Everything within `hops` (1-3) claims of an entity, in either direction, and the "
-            "claims between those nodes; at most `first` (≤ 500) neighbours besides the centre."
+            f"Everything within `hops` (1-{traversal.MAX_NEIGHBOURHOOD_HOPS}) claims of an entity, "
+            "in either direction, and the claims between those nodes; at most `first` "
+            f"(≤ {MAX_PAGE_SIZE}) neighbours besides the centre."
         )
     )
     async def neighbourhood(
@@ -198,8 +183,12 @@ class Query:
             ),
         ],
         hops: Annotated[
-            int, strawberry.argument(description="How many claims out from the centre (1-3).")
-        ] = 1,
+            int,
+            strawberry.argument(
+                description="How many claims out from the centre "
+                f"(1-{traversal.MAX_NEIGHBOURHOOD_HOPS})."
+            ),
+        ] = arguments.DEFAULT_HOPS,
         min_likelihood: Annotated[
             Likelihood | None,
             strawberry.argument(description="Follow only claims at least this likely."),
@@ -207,15 +196,15 @@ class Query:
         first: Annotated[
             int,
             strawberry.argument(
-                description="At most this many neighbours (0-500), nearest first, then by id."
+                description=f"At most this many neighbours (0-{MAX_PAGE_SIZE}), nearest "
+                "first, then by id."
             ),
-        ] = 100,
+        ] = arguments.DEFAULT_NEIGHBOURS,
     ) -> Subgraph:
-        checked_range(hops, "hops", 1, traversal.MAX_NEIGHBOURHOOD_HOPS)
-        checked_range(first, "first", 0, MAX_PAGE_SIZE)
-        found = await traversal.neighbourhood(
-            info.context.graph, checked_ref(ref, "ref"), hops, min_rank(min_likelihood), first
+        parameters = arguments.neighbourhood(
+            {"ref": ref, "hops": hops, "minLikelihood": min_likelihood, "first": first}
         )
+        found = await traversal.neighbourhood(info.context.graph, parameters, hops, ref)
         return Subgraph(
             nodes=[entity_from_row(row) for row in found["nodes"]],
             relationships=[step_from_row(row) for row in found["relationships"]],

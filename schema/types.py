@@ -15,13 +15,11 @@ import strawberry
 from strawberry.types import Info
 
 from graph.model.likelihood import Likelihood as LikelihoodTerm
-from graph.model.vocabulary import RELATION_TYPES
-from graph.reads.questions import RelationFilter
 from graph.store.database import Record
+from schema import arguments
 from schema.context import Context
-from schema.errors import UserInputError
 from schema.federation import ENTITY_KEY
-from schema.pagination import PageCursor, PageSize, encode_cursor, page_window
+from schema.pagination import PageCursor, PageSize, encode_cursor
 from schema.scalars import Date, Likelihood
 
 
@@ -110,17 +108,16 @@ class Entity:
         first: PageSize = None,
         after: PageCursor = None,
     ) -> RelationConnection:
-        for name in types or []:
-            if name not in RELATION_TYPES or name == "MENTIONS":
-                raise UserInputError(f"types: unknown relation type {name!r}")
-        skip, size = page_window(first, after)
-        filters = RelationFilter(
-            types=tuple(types) if types else None,
-            direction=direction.value,
-            min_rank=min_rank(min_likelihood),
-            skip=skip,
-            first=size,
+        filters = arguments.relation_filter(
+            {
+                "types": types,
+                "direction": direction,
+                "minLikelihood": min_likelihood,
+                "first": first,
+                "after": after,
+            }
         )
+        skip = filters.skip
         total, rows = await info.context.relations_loader(filters).load(str(self.id))
         steps = [step_from_row(row) for row in rows]
         return RelationConnection(
@@ -342,14 +339,11 @@ class EvidencePath:
     )
 
 
-def path_from_steps(rows: list[Record]) -> EvidencePath:
-    steps = [step_from_row(row) for row in rows]
-    weakest = min(
-        (LikelihoodTerm(s.likelihood) for s in steps),
-        key=lambda t: t.rank,
-        default=LikelihoodTerm.FACT,
-    )
-    return EvidencePath(likelihood=weakest, steps=steps)
+def path_from_row(row: Record) -> EvidencePath:
+    """An evidence path from a row's `likelihood` (graph/reads/fields.py path_likelihood)
+    and `steps`."""
+    steps = [step_from_row(step) for step in row["steps"]]
+    return EvidencePath(likelihood=LikelihoodTerm(row["likelihood"]), steps=steps)
 
 
 @strawberry.type(description="A claim with its cursor.")
@@ -398,5 +392,5 @@ def incident_with_path(row: Record) -> Incident:
     incident = entity_from_row(row["incident"])
     assert isinstance(incident, Incident)
     if row.get("steps") is not None:
-        incident.link_path = path_from_steps(row["steps"])
+        incident.link_path = path_from_row(row)
     return incident

@@ -7,6 +7,7 @@ only when a previous test left the database changed.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ import neo4j
 import pytest
 
 from graph.server.process import ManagedServer
+from graph.setup import ensure_schema
+from graph.store.database import Graph
 from tests.api_client import api  # noqa: F401
 from tests.differential import pair  # noqa: F401
 from tests.fault_neo4j import fault_neo4j  # noqa: F401
@@ -81,9 +84,16 @@ def _docker_neo4j(request: pytest.FixtureRequest) -> Iterator[SuiteNeo4j]:
 
 @pytest.fixture(scope="session")
 def neo4j_env(test_neo4j: SuiteNeo4j) -> Iterator[dict[str, str]]:
-    """Point every project component in this process at the test server."""
+    """Point every project component in this process at the test server, set up as
+    `threatgraph seed` sets a store up (writes do not)."""
     saved = {key: os.environ.get(key) for key in test_neo4j.env()}
     os.environ.update(test_neo4j.env())
+
+    async def set_up() -> None:
+        async with Graph.connect(bulk=True) as graph:
+            await ensure_schema(graph)
+
+    asyncio.run(set_up())
     yield test_neo4j.env()
     for key, value in saved.items():
         if value is None:

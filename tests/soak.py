@@ -22,6 +22,7 @@ from typing import Any
 import httpx2 as httpx
 
 from graph.server.process import ManagedServer
+from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.loading import load_documents
 from seed.files import read_seed_files, shipped_seed_files
@@ -163,6 +164,7 @@ def main() -> int:
 def seed(fault: FaultNeo4j) -> None:
     async def load() -> None:
         async with Graph.connect(env=fault.env(), bulk=True) as graph:
+            await ensure_schema(graph)  # as threatgraph seed does
             await load_documents(graph, read_seed_files(shipped_seed_files()))
 
     asyncio.run(load())

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+import schema.compiled.executor as executor_module
+from graph.reads.compiled.shape import NullInNonNull
 from tests.api_client import WRITER_TOKEN, gql, make_client
 from tests.differential import Pair
 from tests.test_api_queries import LINKED
@@ -268,20 +270,44 @@ def test_every_cookbook_query_answers_alike_on_the_compiled_path(
     assert answers.round_trips == len(answers.cypher) >= 1
 
 
-FALLBACK: list[tuple[str, str, dict[str, Any]]] = [
-    ("not-found", '{ incidents(linkedTo: "Atlantis") { totalCount } }', {}),
-    ("path-not-found", '{ path(from: "Atlantis", to: "GCHQ") { likelihood } }', {}),
-    ("neighbourhood-not-found", '{ neighbourhood(ref: "Atlantis") { nodes { id } } }', {}),
-    ("empty-ref", '{ entity(ref: "  ") { id } }', {}),
-    ("bad-first", "{ incidents(first: 501) { totalCount } }", {}),
-    ("bad-cursor", '{ incidents(after: "nonsense") { totalCount } }', {}),
-    ("bad-hops", '{ neighbourhood(ref: "APT31", hops: 4) { nodes { id } } }', {}),
-    ("bad-max-hops", '{ path(from: "APT31", to: "MSS", maxHops: 0) { likelihood } }', {}),
-    ("bad-type", '{ entity(ref: "APT31") { relations(types: ["NOPE"]) { totalCount } } }', {}),
-    ("bad-date", "query ($s: Date) { incidents(since: $s) { totalCount } }", {"s": "21-1"}),
-    ("bad-variable", "query ($r: String!) { entity(ref: $r) { id } }", {"r": 5}),
-    ("unknown-field", '{ entity(ref: "APT31") { colour } }', {}),
-    ("syntax", "{ entity(ref: ", {}),
+# (id, query, variables, which executor answers): root fields' bad arguments and
+# unresolved references are answered on the compiled path, with the resolvers' very
+# errors; parse and validation errors, bad variables and a nested field's bad
+# argument are Strawberry's to report, before anything has run.
+ERRORS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("not-found", '{ incidents(linkedTo: "Atlantis") { totalCount } }', {}, "compiled"),
+    ("path-not-found", '{ path(from: "Atlantis", to: "GCHQ") { likelihood } }', {}, "compiled"),
+    (
+        "neighbourhood-not-found",
+        '{ neighbourhood(ref: "Atlantis") { nodes { id } } }',
+        {},
+        "compiled",
+    ),
+    ("empty-ref", '{ entity(ref: "  ") { id } }', {}, "compiled"),
+    ("bad-first", "{ incidents(first: 501) { totalCount } }", {}, "compiled"),
+    ("bad-cursor", '{ incidents(after: "nonsense") { totalCount } }', {}, "compiled"),
+    ("bad-hops", '{ neighbourhood(ref: "APT31", hops: 4) { nodes { id } } }', {}, "compiled"),
+    (
+        "bad-max-hops",
+        '{ path(from: "APT31", to: "MSS", maxHops: 0) { likelihood } }',
+        {},
+        "compiled",
+    ),
+    (
+        "bad-type",
+        '{ entity(ref: "APT31") { relations(types: ["NOPE"]) { totalCount } } }',
+        {},
+        "resolvers",
+    ),
+    (
+        "bad-date",
+        "query ($s: Date) { incidents(since: $s) { totalCount } }",
+        {"s": "21-1"},
+        "resolvers",
+    ),
+    ("bad-variable", "query ($r: String!) { entity(ref: $r) { id } }", {"r": 5}, "resolvers"),
+    ("unknown-field", '{ entity(ref: "APT31") { colour } }', {}, "resolvers"),
+    ("syntax", "{ entity(ref: ", {}, "resolvers"),
     (
         "too-deep",
         '{ entity(ref: "APT31") { '
@@ -290,17 +316,21 @@ FALLBACK: list[tuple[str, str, dict[str, Any]]] = [
         + " } } }" * 5
         + " } }",
         {},
+        "resolvers",
     ),
 ]
 
 
-@pytest.mark.parametrize(("query", "variables"), [pytest.param(q, v, id=i) for i, q, v in FALLBACK])
-def test_errors_come_from_the_resolvers_unchanged(
-    pair: Pair, seeded_graph: None, query: str, variables: dict[str, Any]
+@pytest.mark.parametrize(
+    ("query", "variables", "executor"),
+    [pytest.param(q, v, e, id=i) for i, q, v, e in ERRORS],
+)
+def test_errors_are_the_resolvers_errors(
+    pair: Pair, seeded_graph: None, query: str, variables: dict[str, Any], executor: str
 ) -> None:
     answers = pair.same(query, variables)
     assert b'"errors"' in answers.compiled
-    assert answers.executor == "resolvers"
+    assert answers.executor == executor
 
 
 def test_ambiguous_reference_is_the_same_error(pair: Pair, seeded_graph: None) -> None:
@@ -322,7 +352,7 @@ def test_ambiguous_reference_is_the_same_error(pair: Pair, seeded_graph: None) -
         assert b"matches 2 entities" in answers.compiled
     answers = pair.same('{ incidents(linkedTo: "MSS") { totalCount } }')
     assert b"AMBIGUOUS_REFERENCE" in answers.compiled
-    assert answers.executor == "resolvers"
+    assert answers.executor == "compiled"
 
 
 def test_an_entity_no_incident_links_to_has_none_rather_than_not_found(
@@ -395,3 +425,24 @@ def test_statements_are_what_the_compiled_executor_runs(pair: Pair, seeded_graph
     assert dict(statements[0][1]) == {"target_ref": "APT31", "target_key": '"apt31"'}
     assert executor.statements('mutation { deleteRelation(id: "x") }') is None
     assert executor.statements("{ entity(ref: 1) { id } }") is None
+
+
+def test_a_failure_on_the_compiled_path_surfaces_and_runs_nothing_twice(
+    seeded_graph: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_shaper(selection: Any) -> Any:
+        def shape(value: Any) -> Any:
+            raise NullInNonNull(selection.key)
+
+        return shape
+
+    monkeypatch.setattr(executor_module, "value_shaper", broken_shaper)
+    with make_client(THREATGRAPH_DEBUG="1") as client:
+        response = client.post("/graphql", json={"query": '{ entity(ref: "APT31") { id } }'})
+    body = response.json()
+    assert body["errors"] == [
+        {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ]
+    assert body["data"] is None
+    assert response.headers["x-threatgraph-round-trips"] == "1"
+    assert "NullInNonNull" in caplog.text

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.importing import import_batches
 from graph.writes.loading import load_documents
@@ -56,6 +57,7 @@ def load_in_process(fault: FaultNeo4j, seed: bool, bundles: list[Path]) -> None:
         async with Graph.connect(
             env=fault.env(THREATGRAPH_TRANSACTION_TIMEOUT_MS="300000")
         ) as graph:
+            await ensure_schema(graph)  # as threatgraph seed and import do
             if seed:
                 await load_documents(graph, read_seed_files(shipped_seed_files()))
             if bundles:

@@ -20,48 +20,35 @@ from graph.linking.answer import linked_rows
 from graph.model.dates import INCIDENT_IN_WINDOW
 from graph.model.likelihood import PATH_STRENGTH, at_least_min
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
-from graph.reads.lookup import exact_key_query, search_query
+from graph.reads.fields import (
+    claims_of,
+    entity_row,
+    entity_row_at,
+    literal,
+    mentioning_sources,
+    path_likelihood,
+    step_row,
+)
+from graph.reads.lookup import exact_key_query
 from graph.store.database import Graph, Record
 
 MAX_PATH_HOPS = 8
 MAX_NEIGHBOURHOOD_HOPS = 3
 
-ENTITY_MAP: LiteralString = (
-    "{.id, .name, .aliases, .description, .started, .ended, .status, .outcome, .disclosed, "
-    ".url, .publisher, .published, .title, .role, .iso_code, .stix_type, .first_seen, "
-    ".last_seen, .software_type, kind: [l IN labels(NODE) WHERE l <> 'Entity'][0]}"
-)
-
 
 def entity_map(variable: LiteralString) -> LiteralString:
-    """`variable {...}`: the properties every Entity type can show, plus its kind."""
-    return variable + " " + ENTITY_MAP.replace("NODE", variable)
+    """Every field an entity row shows of the entity bound to `variable`, and its kind."""
+    return literal(entity_row(variable))
 
 
 def project(expression: LiteralString) -> LiteralString:
-    """entity_map for any node expression (map projection needs a plain variable)."""
-    return "head([tg_node IN [" + expression + "] | " + entity_map("tg_node") + "])"
+    """entity_map of any node expression; null stays null."""
+    return literal(entity_row_at(expression))
 
 
 def step_map(rel: LiteralString) -> LiteralString:
     """One claim as an evidence step: endpoints, grade, quote, sources and assessor."""
-    start: LiteralString = "startNode(" + rel + ")"
-    end: LiteralString = "endNode(" + rel + ")"
-    return (
-        "{id: " + rel + ".id, relation: type(" + rel + "), likelihood: " + rel + ".likelihood, "
-        "quote: "
-        + rel
-        + ".quote, validFrom: "
-        + rel
-        + ".valid_from, validTo: "
-        + rel
-        + ".valid_to, "
-        "from: " + project(start) + ", to: " + project(end) + ", "
-        "sources: COLLECT { MATCH (tg_source:Entity) WHERE tg_source.id IN " + rel + ".sources "
-        "RETURN " + entity_map("tg_source") + " ORDER BY tg_source.id }, "
-        "assessedBy: COLLECT { MATCH (tg_assessor:Entity {id: " + rel + ".assessed_by}) "
-        "RETURN " + entity_map("tg_assessor") + " }[0]}"
-    )
+    return literal(step_row(rel))
 
 
 def resolve_prelude(name: LiteralString) -> LiteralString:
@@ -102,12 +89,13 @@ ENTITY_QUERY: LiteralString = (
 )
 
 
-async def find_entity(graph: Graph, ref: str) -> Record | None:
+async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Record | None:
     """The entity a reference (id, name or alias; any case) names, or None.
 
-    Raises AmbiguousReference when the reference names several entities.
+    `parameters` are ref_parameters("target", ref). Raises AmbiguousReference
+    when the reference names several entities.
     """
-    rows = await graph.read(ENTITY_QUERY, ref_parameters("target", ref))
+    rows = await graph.read(ENTITY_QUERY, parameters)
     row = rows[0]
     if len(row["candidates"]) > 1:
         raise AmbiguousReference(ref, row["candidates"])
@@ -116,18 +104,19 @@ async def find_entity(graph: Graph, ref: str) -> Record | None:
 
 # -- search ---------------------------------------------------------------
 
-SEARCH_QUERY: LiteralString = (
+# Binds `node` and `score` for the best $first hits of the Lucene query $query, best
+# first, then by id.
+SEARCH_HITS: LiteralString = (
     "CALL db.index.fulltext.queryNodes('entity_search', $query, {limit: $first}) "
-    "YIELD node, score RETURN " + entity_map("node") + " AS entity, score "
-    "ORDER BY score DESC, node.id LIMIT $first"
+    "YIELD node, score WITH node, score ORDER BY score DESC, node.id LIMIT $first "
 )
 
+SEARCH_QUERY: LiteralString = SEARCH_HITS + "RETURN " + entity_map("node") + " AS entity, score"
 
-async def search(graph: Graph, text: str, first: int) -> list[Record]:
-    query = search_query(text)
-    if not query:
-        return []
-    return await graph.read(SEARCH_QUERY, {"query": query, "first": first})
+
+async def search(graph: Graph, parameters: dict[str, Any]) -> list[Record]:
+    """The best $first hits for the Lucene query $query (lookup.search_query)."""
+    return await graph.read(SEARCH_QUERY, parameters)
 
 
 # -- incidents --------------------------------------------------------------
@@ -139,10 +128,11 @@ def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralSt
     return resolve_prelude("target") + linked_rows(skip, first)
 
 
-LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$skip", "$first") + (
+# The page of incidents(linkedTo:) is $root_skip and $root_first, as in every connection.
+LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$root_skip", "$root_first") + (
     "RETURN target_candidates AS candidates, total, "
-    "[row IN rows[$skip..$skip + $first] | {incident: " + project("row.i") + ", "
-    "strength: row.best.strength, "
+    "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
+    "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
     "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
 )
 
@@ -155,38 +145,26 @@ ALL_INCIDENT_ROWS: LiteralString = (
 
 ALL_INCIDENTS_QUERY: LiteralString = (
     ALL_INCIDENT_ROWS + "RETURN [] AS candidates, size(rows) AS total, "
-    "[i IN rows[$skip..$skip + $first] | {incident: " + entity_map("i") + ", "
-    "strength: null, steps: null}] AS page"
+    "[i IN rows[$root_skip..$root_skip + $root_first] | {incident: " + entity_map("i") + ", "
+    "likelihood: null, steps: null}] AS page"
 )
 
 
 @dataclass(frozen=True)
 class IncidentPage:
     total: int
-    rows: list[Record]  # {incident, strength, steps}
+    rows: list[Record]  # {incident, likelihood, steps}
 
 
 async def incidents(
-    graph: Graph,
-    linked_to: str | None,
-    min_rank: int,
-    since: str | None,
-    until: str | None,
-    skip: int,
-    first: int,
+    graph: Graph, parameters: dict[str, Any], linked_to: str | None
 ) -> IncidentPage:
-    """Incidents, optionally only those linked to an entity, each with its strongest link path."""
-    parameters: dict[str, Any] = {
-        "min": min_rank,
-        "since": since,
-        "until": until,
-        "skip": skip,
-        "first": first,
-    }
+    """Incidents, optionally only those linked to an entity, each with its strongest link
+    path. `parameters`: $min, $since, $until, $root_skip, $root_first and, with
+    `linked_to`, its ref_parameters("target", linked_to)."""
     if linked_to is None:
         rows = await graph.read(ALL_INCIDENTS_QUERY, parameters)
     else:
-        parameters.update(ref_parameters("target", linked_to))
         rows = await graph.read(LINKED_INCIDENTS_QUERY, parameters)
         raise_unless_resolved(linked_to, rows[0]["candidates"] if rows else [])
     if not rows:
@@ -221,7 +199,10 @@ def path_core(max_hops: int) -> LiteralString:
 
 def _path_query(max_hops: int) -> LiteralString:
     return (
-        path_core(max_hops) + "RETURN origin_candidates, destination_candidates, strength, "
+        path_core(max_hops) + "RETURN origin_candidates, destination_candidates, "
+        "CASE WHEN best IS NULL THEN null ELSE "
+        + literal(path_likelihood("relationships(best)"))
+        + " END AS likelihood, "
         "CASE WHEN best IS NULL THEN null ELSE "
         "[q IN relationships(best) | " + step_map("q") + "] "
         "END AS steps"
@@ -232,19 +213,19 @@ PATH_QUERIES = {hops: _path_query(hops) for hops in range(1, MAX_PATH_HOPS + 1)}
 
 
 async def shortest_path(
-    graph: Graph, origin: str, destination: str, max_hops: int, min_rank: int
+    graph: Graph, parameters: dict[str, Any], max_hops: int, origin: str, destination: str
 ) -> Record | None:
     """The shortest chain of claims between two entities (either direction per step),
-    the strongest of equally short ones, then the first by claim ids; None when there is
-    none within max_hops."""
-    parameters = {**ref_parameters("origin", origin), **ref_parameters("destination", destination)}
-    rows = await graph.read(PATH_QUERIES[max_hops], {**parameters, "min": min_rank})
+    the strongest of equally short ones, then the first by claim ids: {likelihood,
+    steps}; None when there is none within max_hops. `parameters`: $min and the
+    ref_parameters of "origin" and "destination"."""
+    rows = await graph.read(PATH_QUERIES[max_hops], parameters)
     row = rows[0]
     raise_unless_resolved(origin, row["origin_candidates"])
     raise_unless_resolved(destination, row["destination_candidates"])
     if row["steps"] is None:
         return None
-    return {"strength": row["strength"], "steps": row["steps"]}
+    return {"likelihood": row["likelihood"], "steps": row["steps"]}
 
 
 # -- neighbourhood -------------------------------------------------------------
@@ -300,11 +281,10 @@ NEIGHBOURHOOD_QUERIES = {
 }
 
 
-async def neighbourhood(graph: Graph, ref: str, hops: int, min_rank: int, first: int) -> Record:
-    rows = await graph.read(
-        NEIGHBOURHOOD_QUERIES[hops],
-        {**ref_parameters("centre", ref), "min": min_rank, "first": first},
-    )
+async def neighbourhood(graph: Graph, parameters: dict[str, Any], hops: int, ref: str) -> Record:
+    """{nodes, relationships} within `hops` of `ref`. `parameters`: $min, $first and
+    ref_parameters("centre", ref)."""
+    rows = await graph.read(NEIGHBOURHOOD_QUERIES[hops], parameters)
     row = rows[0]
     raise_unless_resolved(ref, row["centre_candidates"])
     return {"nodes": row["nodes"], "relationships": row["relationships"]}
@@ -312,15 +292,15 @@ async def neighbourhood(graph: Graph, ref: str, hops: int, min_rank: int, first:
 
 # -- batched per-entity reads (DataLoaders call these once per query level) ----
 
-SOURCES_OF_QUERY: LiteralString = (
+SOURCES_OF_QUERY: LiteralString = literal(
     "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
-    "RETURN id, [(s:Source)-[:MENTIONS]->(e) | " + entity_map("s") + "] AS sources"
+    f"RETURN id, [s IN {mentioning_sources('e', 'tg_source')} | {entity_row('s')}] AS sources"
 )
 
 
 async def sources_of(graph: Graph, ids: list[str]) -> dict[str, list[Record]]:
     rows = await graph.read(SOURCES_OF_QUERY, {"ids": ids})
-    found = {row["id"]: sorted(row["sources"], key=lambda s: s["id"]) for row in rows}
+    found = {row["id"]: row["sources"] for row in rows}
     return {entity_id: found.get(entity_id, []) for entity_id in ids}
 
 
@@ -336,46 +316,40 @@ async def entities_by_id(graph: Graph, ids: list[str]) -> dict[str, Record | Non
     return {entity_id: found.get(entity_id) for entity_id in ids}
 
 
-RELATIONS_OF_QUERY: LiteralString = (
+# An entity's claims, paged: parameters $rel_types, $rel_direction, $rel_min, $rel_skip
+# and $rel_first (RelationFilter.parameters).
+RELATIONS_OF_QUERY: LiteralString = literal(
     "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
-    "CALL (e) { "
-    "  OPTIONAL MATCH (e)-[r:" + CLAIM_TYPE_PATTERN + "]-(other) "
-    "  WHERE r IS NULL OR (($types IS NULL OR type(r) IN $types) "
-    "    AND " + at_least_min("r") + " "
-    "    AND ($direction = 'BOTH' OR ($direction = 'OUT' AND startNode(r) = e) "
-    "         OR ($direction = 'IN' AND endNode(r) = e))) "
-    "  WITH r ORDER BY r.likelihood_rank DESC, type(r), r.id "
-    "  RETURN collect(r) AS rels "
-    "} "
+    f"WITH id, {claims_of('e', 'tg_r', 'rel')} AS rels "
     "RETURN id, size(rels) AS total, "
-    "[q IN rels[$skip..$skip + $first] | " + step_map("q") + "] "
-    "AS page"
+    f"[q IN rels[$rel_skip..$rel_skip + $rel_first] | {step_row('q')}] AS page"
 )
 
 
 @dataclass(frozen=True)
 class RelationFilter:
+    """Which of an entity's claims, and which page of them (fields.claims_of)."""
+
     types: tuple[str, ...] | None
     direction: str  # OUT, IN or BOTH
     min_rank: int
     skip: int
     first: int
 
+    def parameters(self, prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix}_types": list(self.types) if self.types else None,
+            f"{prefix}_direction": self.direction,
+            f"{prefix}_min": self.min_rank,
+            f"{prefix}_skip": self.skip,
+            f"{prefix}_first": self.first,
+        }
+
 
 async def relations_of(
     graph: Graph, ids: list[str], filters: RelationFilter
 ) -> dict[str, tuple[int, list[Record]]]:
-    rows = await graph.read(
-        RELATIONS_OF_QUERY,
-        {
-            "ids": ids,
-            "types": list(filters.types) if filters.types else None,
-            "direction": filters.direction,
-            "min": filters.min_rank,
-            "skip": filters.skip,
-            "first": filters.first,
-        },
-    )
+    rows = await graph.read(RELATIONS_OF_QUERY, {"ids": ids, **filters.parameters("rel")})
     found = {row["id"]: (row["total"], row["page"]) for row in rows}
     return {entity_id: found.get(entity_id, (0, [])) for entity_id in ids}
 

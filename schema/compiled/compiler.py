@@ -55,6 +55,7 @@ class ArgumentSite:
     field_name: str
     definition: GraphQLField
     node: FieldNode
+    nodes: tuple[FieldNode, ...]  # every node merged into the field (errors locate them all)
 
 
 @dataclass
@@ -80,7 +81,9 @@ class _Collector:
         found = self.sites.get(identity)
         if found is None:
             prefix = "root" if name in ROOT_FIELDS else f"a{len(self.sites)}"
-            found = ArgumentSite(prefix, name, definition, nodes[0].node)
+            found = ArgumentSite(
+                prefix, name, definition, nodes[0].node, tuple(d.node for d in nodes)
+            )
             self.sites[identity] = found
         return found.prefix
 

@@ -2,15 +2,18 @@
 
 Parse and validate (cached per document, with the same limits as the schema's
 extensions), compile (cached per document, operation and @skip/@include
-variable values), bind arguments, run every statement in one read transaction,
-shape. `execute` returns None whenever the regular path must answer instead:
-parse or validation errors, mutations, introspection, a bad argument, a
-reference that resolves to nothing or to several entities, or a null where the
-schema forbids one. The regular path then gives its own answer or error, so both
-paths always say the same. Neo4j failing (a DatabaseFault: away, out of time, out of
-turns) is answered here, one error per root field as the resolvers would give it:
-they would only meet the same fault after doing the work again (a question that ran
-into the 10 s limit ran twice, for 20 s).
+variable values), bind arguments (schema/arguments.py, as the resolvers do), run
+every statement in one read transaction, shape.
+
+`execute` returns None, before anything has run, when Strawberry's execution
+must answer instead: parse or validation errors, mutations, subscriptions,
+introspection, fields the compiler does not cover, and a bad argument of a
+nested field (whose error path holds list indexes only execution knows).
+Everything else is answered here, errors included: a bad root argument, a
+reference that resolves to nothing or to several entities, Neo4j failing (one
+error per root field, as the resolvers give them). A null where the schema
+forbids one, or any other failure, is a bug: it is reported as an internal
+error and logged, never answered a second time by the resolvers.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -48,9 +51,10 @@ from strawberry.types import ExecutionResult
 from graph.errors import DatabaseFault, GraphError
 from graph.reads.compiled.cypher import RootStatement, UncoveredField, root_statement
 from graph.reads.compiled.plan import RootField, Selection
-from graph.reads.compiled.shape import NullInNonNull, Shaper, value_shaper
+from graph.reads.compiled.shape import Shaper, value_shaper
+from graph.reads.questions import raise_unless_resolved
 from graph.store.database import Graph, Statement
-from schema.compiled import arguments
+from schema import arguments
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
 from schema.errors import UserInputError
 
@@ -91,8 +95,23 @@ class _Root:
     statements: dict[tuple[object, ...], RootStatement]
 
 
-# A root field bound for one request: response key, root, statement, parameters.
-_Bound = tuple[str, _Root, RootStatement, dict[str, Any]]
+@dataclass
+class _Bound:
+    """A root field bound for one request."""
+
+    key: str
+    root: _Root
+    statement: RootStatement
+    parameters: dict[str, Any]
+    site: ArgumentSite
+    refs: tuple[str, ...]  # its references as given, one per statement.candidates column
+
+
+@dataclass
+class _Binding:
+    batch: list[_Bound] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, GraphQLError] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,13 +159,15 @@ class CompiledExecutor:
         if planned is None:
             return None
         plan, coerced = planned
+        binding = self._bind(plan, coerced)
+        if binding is None:
+            return None
         try:
-            return await self._run(graph, plan, coerced)
-        except (UserInputError, NullInNonNull, GraphError):
-            return None
-        except Exception:
-            log.exception("compiled execution failed; answering through the resolvers")
-            return None
+            return await self._run(graph, plan, binding)
+        except Exception as bug:
+            # translate() logs it with its traceback and masks it for the client.
+            error = GraphQLError(str(bug), original_error=bug)
+            return ExecutionResult(data=None, errors=[error], extensions=None)
 
     def statements(
         self,
@@ -164,8 +185,10 @@ class CompiledExecutor:
         if planned is None:
             return None
         plan, coerced = planned
-        batch, _ = self._bind(plan, coerced)
-        return [(statement.text, parameters) for _, _, statement, parameters in batch]
+        binding = self._bind(plan, coerced)
+        if binding is None:
+            return None
+        return [(bound.statement.text, bound.parameters) for bound in binding.batch]
 
     def _plan(
         self, query: str | None, variables: dict[str, Any] | None, operation_name: str | None
@@ -228,71 +251,83 @@ class CompiledExecutor:
             return None
         return _Plan(roots, compiled.sites)
 
-    def _bind(self, plan: _Plan, variables: VariableValues) -> tuple[list[_Bound], dict[str, Any]]:
-        """Each root field's statement and parameters, and the answers known without Neo4j."""
+    def _bind(self, plan: _Plan, variables: VariableValues) -> _Binding | None:
+        """Each root field's statement and parameters, the answers known without Neo4j,
+        and the root fields refused for their arguments; None when a nested field's
+        argument is bad (Strawberry's execution reports it at its path)."""
         nested: dict[str, Any] = {}
         bound: list[tuple[ArgumentSite, dict[str, Any]]] = []
         for site in plan.sites:
             args = get_argument_values(site.definition, site.node, variables)
             if site.prefix == "root":
                 bound.append((site, args))
-            else:
+                continue
+            try:
                 nested.update(arguments.relations(site.prefix, args))
+            except UserInputError:
+                return None
         root_args = iter(bound)
-        batch: list[_Bound] = []
-        answers: dict[str, Any] = {}
+        binding = _Binding()
         for key, root in plan.roots:
             if isinstance(root, str):
                 continue
             site, args = next(root_args)
-            parameters = _BINDERS[root.root.field](args)
+            binder, references = _BINDERS[root.root.field]
+            try:
+                parameters = binder(args)
+            except UserInputError as refused:
+                binding.errors[key] = _located(refused, site, key)
+                continue
             if parameters is None:  # a search with no words in it
-                answers[key] = []
+                binding.answers[key] = []
                 continue
             variant = _variant(root.root, args)
             statement = root.statements.get(variant)
             if statement is None:
                 statement = root_statement(root.root, **_variant_kwargs(root.root, args))
                 root.statements[variant] = statement
-            batch.append((key, root, statement, {**nested, **parameters}))
-        return batch, answers
+            refs = tuple(args[name] for name in references if args.get(name) is not None)
+            binding.batch.append(_Bound(key, root, statement, {**nested, **parameters}, site, refs))
+        return binding
 
-    async def _run(self, graph: Graph, plan: _Plan, variables: VariableValues) -> ExecutionResult:
-        batch, answers = self._bind(plan, variables)
+    async def _run(self, graph: Graph, plan: _Plan, binding: _Binding) -> ExecutionResult:
+        batch = binding.batch
         try:
             results = await graph.read_in_one_transaction(
-                [(statement.text, parameters) for _, _, statement, parameters in batch]
+                [(bound.statement.text, bound.parameters) for bound in batch]
             )
         except DatabaseFault as fault:
-            return self._faulted(plan, batch, answers, fault)
-        for (key, root, statement, _), rows in zip(batch, results, strict=True):
-            if not rows:
-                raise UserInputError("no rows: the resolvers say why")
-            row = rows[0]
-            for column in statement.candidates:
-                if len(row[column]) != 1 and not (root.root.field == "entity" and not row[column]):
-                    raise UserInputError("unresolved reference: the resolvers say why")
-            answers[key] = root.shaper(row["value"])
-        data = {key: root if isinstance(root, str) else answers[key] for key, root in plan.roots}
-        return ExecutionResult(data=data, errors=None, extensions=self._extensions(batch))
+            for bound in batch:
+                binding.errors[bound.key] = _located(fault, bound.site, bound.key)
+            return self._result(plan, binding)
+        for bound, rows in zip(batch, results, strict=True):
+            row = rows[0]  # every root statement returns exactly one row
+            try:
+                for column, ref in zip(bound.statement.candidates, bound.refs, strict=True):
+                    _raise_unless_resolved(bound.root.root.field, ref, row[column])
+            except GraphError as unresolved:
+                binding.errors[bound.key] = _located(unresolved, bound.site, bound.key)
+                continue
+            binding.answers[bound.key] = bound.root.shaper(row["value"])
+        return self._result(plan, binding)
 
-    def _faulted(
-        self,
-        plan: _Plan,
-        batch: list[_Bound],
-        answers: dict[str, Any],
-        fault: DatabaseFault,
-    ) -> ExecutionResult:
-        """What the resolvers answer when Neo4j fails under every root field it was asked:
-        each is null with an error at its path, and a non-null one nulls the whole data."""
-        failed = [key for key, _, _, _ in batch]
-        errors = [GraphQLError(str(fault), path=[key], original_error=fault) for key in failed]
+    def _result(self, plan: _Plan, binding: _Binding) -> ExecutionResult:
+        """The response: every root field's answer, null where it failed, with its
+        error; a failed non-null root field nulls the whole data, as GraphQL says."""
         data: dict[str, Any] | None = {
-            key: root if isinstance(root, str) else answers.get(key) for key, root in plan.roots
+            key: root if isinstance(root, str) else binding.answers.get(key)
+            for key, root in plan.roots
         }
-        if not all(root.root.nullable for _, root, _, _ in batch):
+        errors = [binding.errors[key] for key, _ in plan.roots if key in binding.errors]
+        if any(
+            not root.root.nullable
+            for key, root in plan.roots
+            if not isinstance(root, str) and key in binding.errors
+        ):
             data = None
-        return ExecutionResult(data=data, errors=errors, extensions=self._extensions(batch))
+        return ExecutionResult(
+            data=data, errors=errors or None, extensions=self._extensions(binding.batch)
+        )
 
     def _extensions(self, batch: list[_Bound]) -> dict[str, Any] | None:
         if not self.debug:
@@ -300,17 +335,31 @@ class CompiledExecutor:
         return {
             EXECUTOR_KEY: {
                 "executor": "compiled",
-                "cypher": [statement.text for _, _, statement, _ in batch],
+                "cypher": [bound.statement.text for bound in batch],
             }
         }
 
 
-_BINDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
-    "entity": arguments.entity,
-    "search": arguments.search,
-    "incidents": arguments.incidents,
-    "path": arguments.path,
-    "neighbourhood": arguments.neighbourhood,
+def _located(error: Exception, site: ArgumentSite, key: str) -> GraphQLError:
+    """`error` at a root field, as graphql-core locates a resolver's error."""
+    return GraphQLError(str(error), nodes=list(site.nodes), path=[key], original_error=error)
+
+
+def _raise_unless_resolved(question: str, ref: str, candidates: list[str]) -> None:
+    """As the resolvers: `entity` answers null for nothing found, the rest say NOT_FOUND."""
+    if question == "entity" and not candidates:
+        return
+    raise_unless_resolved(ref, candidates)
+
+
+# Each root field's binder, and the arguments holding its references, in the order of
+# its statement's candidate columns.
+_BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tuple[str, ...]]] = {
+    "entity": (arguments.entity, ("ref",)),
+    "search": (arguments.search, ()),
+    "incidents": (arguments.incidents, ("linkedTo",)),
+    "path": (arguments.path, ("from", "to")),
+    "neighbourhood": (arguments.neighbourhood, ("ref",)),
 }
 
 
@@ -319,23 +368,28 @@ def _variant(root: RootField, args: dict[str, Any]) -> tuple[object, ...]:
     if root.field == "incidents":
         return (args.get("linkedTo") is not None,)
     if root.field == "path":
-        return (args.get("maxHops", 6),)
+        return (args["maxHops"],)
     if root.field == "neighbourhood":
-        return (args.get("hops", 1),)
+        return (args["hops"],)
     return ()
 
 
 def _probe_variant(root: RootField) -> dict[str, Any]:
-    return {"linkedTo": "x"} if root.field == "incidents" else {}
+    """Arguments for a statement built at compile time to find uncovered fields."""
+    return {
+        "linkedTo": "x",
+        "maxHops": arguments.DEFAULT_MAX_HOPS,
+        "hops": arguments.DEFAULT_HOPS,
+    }
 
 
 def _variant_kwargs(root: RootField, args: dict[str, Any]) -> dict[str, Any]:
     if root.field == "incidents":
         return {"linked": args.get("linkedTo") is not None}
     if root.field == "path":
-        return {"hops": args.get("maxHops", 6)}
+        return {"hops": args["maxHops"]}
     if root.field == "neighbourhood":
-        return {"hops": args.get("hops", 1)}
+        return {"hops": args["hops"]}
     return {}
 
 

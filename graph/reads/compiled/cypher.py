@@ -4,8 +4,9 @@ Every object in the response is a map literal keyed by its response keys
 (aliases included); nested lists are pattern comprehensions or COLLECT
 subqueries; pages are sliced inside the statement. User values only ever
 travel as parameters: the only text taken from a request is response keys,
-which are escaped as map keys. The semantics (which claims, in which order,
-how references resolve) are traversal.py's own statements, reused piecewise.
+which are escaped as map keys. What each field means is graph/reads/fields.py's,
+and what each question asks (which claims, in which order, how references
+resolve) is graph/reads/questions.py's, reused piecewise.
 """
 
 from __future__ import annotations
@@ -14,28 +15,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import LiteralString
 
-from graph.model.likelihood import Likelihood, at_least_min
-from graph.model.vocabulary import CLAIM_TYPE_PATTERN
-from graph.reads import questions as traversal
+from graph.reads import questions
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
+from graph.reads.fields import (
+    claim_assessor,
+    claim_sources,
+    claims_of,
+    entity_leaf,
+    key,
+    kind_of,
+    literal,
+    mentioning_sources,
+    path_likelihood,
+    step_leaf,
+)
 
 KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
-LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"
-FACT_RANK = Likelihood.FACT.rank
-
-
-def key(name: str) -> str:
-    """A response key as a Cypher map key (backtick-quoted, backticks doubled)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def type_name(shape: ObjectShape) -> str:
     """The shape's type name (the schema layer's) as a Cypher string literal."""
     return "'" + shape.type_name.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def kind_of(node: str) -> str:
-    return f"[tg_l IN labels({node}) WHERE tg_l <> 'Entity'][0]"
 
 
 class UncoveredField(Exception):
@@ -108,42 +108,22 @@ class CypherBuilder:
 
     def _entity_field(self, node: str, s: Selection, link_path: str | None) -> str:
         name = s.field
-        if name in ("kind", TYPENAME):
-            return kind_of(node)
-        if name == "aliases":
-            return f"coalesce({node}.aliases, [])"
-        if name == "description":
-            return f"coalesce({node}.description, '')"
         if name == "link_path":
             if link_path is None:
                 return "null"
             return self.path(link_path, _object(s))
         if name == "sources":
-            source = self.fresh("s")
-            found = (
-                f"COLLECT {{ MATCH ({source}:Source)-[:MENTIONS]->({node}) "
-                f"RETURN {source} ORDER BY {source}.id }}"
-            )
-            return self.entities(found, _entity(s))
+            return self.entities(mentioning_sources(node, self.fresh("s")), _entity(s))
         if name == "relations":
             return self._relations(node, s)
         if s.sub is not None:
             raise UncoveredField(name)
-        return f"{node}.{key(name)}"
+        return entity_leaf(node, name)
 
     def _relations(self, node: str, s: Selection) -> str:
         a = _arguments(s)
         rel, rels = self.fresh("r"), self.fresh("rels")
-        found = (
-            f"COLLECT {{ MATCH ({node})-[{rel}:{CLAIM_TYPE_PATTERN}]-() "
-            f"WHERE (${a}_types IS NULL OR type({rel}) IN ${a}_types) "
-            f"AND {at_least_min(rel, f'${a}_min')} "
-            f"AND (${a}_direction = 'BOTH' "
-            f"OR (${a}_direction = 'OUT' AND startNode({rel}) = {node}) "
-            f"OR (${a}_direction = 'IN' AND endNode({rel}) = {node})) "
-            f"WITH {rel} ORDER BY {rel}.likelihood_rank DESC, type({rel}), {rel}.id "
-            f"RETURN {rel} }}"
-        )
+        found = claims_of(node, rel, a)
         body = self.connection(rels, a, _object(s), lambda item, shape: self.step(item, shape))
         return f"head([{rels} IN [{found}] | {body}])"
 
@@ -155,34 +135,19 @@ class CypherBuilder:
         return "{" + ", ".join(entries) + "}"
 
     def _step_field(self, rel: str, s: Selection, shape: ObjectShape) -> str:
-        simple = {
-            "id": f"{rel}.id",
-            "relation": f"type({rel})",
-            "likelihood": f"{rel}.likelihood",
-            "quote": f"{rel}.quote",
-            "valid_from": f"{rel}.valid_from",
-            "valid_to": f"{rel}.valid_to",
-            TYPENAME: type_name(shape),
-        }
-        if s.field in simple:
-            return simple[s.field]
+        if s.field == TYPENAME:
+            return type_name(shape)
+        leaf = step_leaf(rel, s.field)
+        if leaf is not None:
+            return leaf
         if s.field == "from_":
             return self.entity_at(f"startNode({rel})", _entity(s))
         if s.field == "to":
             return self.entity_at(f"endNode({rel})", _entity(s))
         if s.field == "sources":
-            source = self.fresh("s")
-            found = (
-                f"COLLECT {{ MATCH ({source}:Entity) WHERE {source}.id IN {rel}.sources "
-                f"RETURN {source} ORDER BY {source}.id }}"
-            )
-            return self.entities(found, _entity(s))
+            return self.entities(claim_sources(rel, self.fresh("s")), _entity(s))
         if s.field == "assessed_by":
-            assessor = self.fresh("a")
-            found = (
-                f"COLLECT {{ MATCH ({assessor}:Entity {{id: {rel}.assessed_by}}) "
-                f"RETURN {assessor} }}"
-            )
+            found = claim_assessor(rel, self.fresh("a"))
             return f"head({self.entities(found, _entity(s))})"
         raise UncoveredField(s.field)
 
@@ -191,12 +156,7 @@ class CypherBuilder:
         entries = []
         for s in shape.selections:
             if s.field == "likelihood":
-                r = self.fresh("r")
-                weakest = (
-                    f"reduce(tg_w = {FACT_RANK}, {r} IN {rels} | CASE WHEN "
-                    f"{r}.likelihood_rank < tg_w THEN {r}.likelihood_rank ELSE tg_w END)"
-                )
-                value = f"{LIKELIHOOD_NAMES}[{weakest}]"
+                value = path_likelihood(rels)
             elif s.field == "steps":
                 r = self.fresh("r")
                 value = f"[{r} IN {rels} | {self.step(r, _object(s))}]"
@@ -324,11 +284,11 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
     if root.field == "entity":
         shape = _entity_root(root)
         text = (
-            traversal.resolve_prelude("target")
+            questions.resolve_prelude("target")
             + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL "
             f"THEN null ELSE {build.entity('target', shape)} END AS value"
         )
-        return RootStatement(_literal(text), ("candidates",))
+        return RootStatement(literal(text), ("candidates",))
     if root.field == "search":
         hit = _object_root(root)
         entries = []
@@ -342,13 +302,8 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
             else:
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")
-        text = (
-            "CALL db.index.fulltext.queryNodes('entity_search', $query, "
-            "{limit: $first}) YIELD node, score "
-            "WITH node, score ORDER BY score DESC, node.id LIMIT $first "
-            "RETURN collect({" + ", ".join(entries) + "}) AS value"
-        )
-        return RootStatement(_literal(text), ())
+        text = questions.SEARCH_HITS + "RETURN collect({" + ", ".join(entries) + "}) AS value"
+        return RootStatement(literal(text), ())
     if root.field == "incidents" and linked:
         page = _object_root(root)
         body = build.connection(
@@ -360,23 +315,23 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
             ),
             total="total",
         )
-        rows = traversal.linked_incident_rows(_literal(f"${a}_skip"), _literal(f"${a}_first"))
+        rows = questions.linked_incident_rows(literal(f"${a}_skip"), literal(f"${a}_first"))
         text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
-        return RootStatement(_literal(text), ("candidates",))
+        return RootStatement(literal(text), ("candidates",))
     if root.field == "incidents":
         page = _object_root(root)
         body = build.connection("rows", a, page, entity_item=build.entity)
-        text = traversal.ALL_INCIDENT_ROWS + f"RETURN {body} AS value"
-        return RootStatement(_literal(text), ())
+        text = questions.ALL_INCIDENT_ROWS + f"RETURN {body} AS value"
+        return RootStatement(literal(text), ())
     if root.field == "path":
         assert hops is not None
         page = _object_root(root)
         text = (
-            traversal.path_core(hops)
+            questions.path_core(hops)
             + "RETURN origin_candidates, destination_candidates, CASE WHEN best IS NULL "
             f"THEN null ELSE {build.path('relationships(best)', page)} END AS value"
         )
-        return RootStatement(_literal(text), ("origin_candidates", "destination_candidates"))
+        return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
     if root.field == "neighbourhood":
         assert hops is not None
         page = _object_root(root)
@@ -386,8 +341,8 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
                 value = build.entities("members", _entity(s))
             elif s.field == "relationships":
                 q = build.fresh("q")
-                value = traversal.neighbourhood_relationships(
-                    _literal(build.step(q, _object(s))), _literal(q)
+                value = questions.neighbourhood_relationships(
+                    literal(build.step(q, _object(s))), literal(q)
                 )
             elif s.field == TYPENAME:
                 value = type_name(page)
@@ -395,12 +350,12 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
                 raise UncoveredField(s.field)
             entries.append(f"{key(s.key)}: {value}")
         text = (
-            traversal.neighbourhood_core(hops)
+            questions.neighbourhood_core(hops)
             + "RETURN centre_candidates, {"
             + ", ".join(entries)
             + "} AS value"
         )
-        return RootStatement(_literal(text), ("centre_candidates",))
+        return RootStatement(literal(text), ("centre_candidates",))
     raise UncoveredField(root.field)
 
 
@@ -414,9 +369,3 @@ def _object_root(root: RootField) -> ObjectShape:
     if not isinstance(root.sub, ObjectShape):
         raise UncoveredField(root.field)
     return root.sub
-
-
-def _literal(text: str) -> LiteralString:
-    # Built only from this module's text, escaped keys and generated names: never a
-    # user value (those are parameters), which is what LiteralString stands for here.
-    return text

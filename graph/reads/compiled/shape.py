@@ -2,8 +2,8 @@
 
 Neo4j builds every value, but its maps do not keep key order, so each object
 is re-keyed here in the order the operation selected. A null where the schema
-says non-null raises NullInNonNull: the caller then answers through the
-regular path, which reports it the GraphQL way.
+says non-null raises NullInNonNull: the graph holds what the model forbids, or a
+statement is wrong, and the caller reports it as an internal error.
 """
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""The Cypher behind each field of an entity and of a claim, defined once.
+
+Both ways of answering build their maps from these: the whole-entity rows of
+questions.py (which the resolvers wrap) and the per-selection maps of
+compiled/cypher.py. Change what a field means here, and both follow.
+
+Functions take and return Cypher text built only from this package's own text
+and generated variable names; user values always travel as parameters.
+"""
+
+from __future__ import annotations
+
+from typing import LiteralString
+
+from graph.model.likelihood import Likelihood, at_least_min, weakest_rank
+from graph.model.vocabulary import CLAIM_TYPE_PATTERN, ENTITY_CORE_PROPERTIES, LABELS
+from graph.reads.compiled.plan import TYPENAME
+
+# The kinds' own properties an entity row carries besides the core ones
+# (threat actors' motivation and sophistication are stored but not shown).
+_NOT_SHOWN = frozenset({"motivation", "sophistication"})
+ENTITY_ROW_FIELDS: tuple[str, ...] = (
+    *ENTITY_CORE_PROPERTIES,
+    *dict.fromkeys(
+        p for label in LABELS.values() for p in label.extra_properties if p not in _NOT_SHOWN
+    ),
+    "kind",
+)
+
+LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"
+
+
+def literal(text: str) -> LiteralString:
+    """Mark Cypher built by this package as a literal (it holds no user value)."""
+    return text
+
+
+def key(name: str) -> str:
+    """A name as a Cypher map key or property name (backtick-quoted, backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def kind_of(node: str) -> str:
+    """The kind label of the entity `node`."""
+    return f"[tg_l IN labels({node}) WHERE tg_l <> 'Entity'][0]"
+
+
+# -- entities -------------------------------------------------------------------
+
+
+def entity_leaf(node: str, field: str) -> str:
+    """One scalar field of the entity `node`: a stored property, or its kind."""
+    if field in ("kind", TYPENAME):
+        return kind_of(node)
+    if field == "aliases":
+        return f"coalesce({node}.aliases, [])"
+    if field == "description":
+        return f"coalesce({node}.description, '')"
+    return f"{node}.{key(field)}"
+
+
+def entity_row(node: str) -> str:
+    """Every field of ENTITY_ROW_FIELDS of the entity `node`, as a map."""
+    return "{" + ", ".join(f"{f}: {entity_leaf(node, f)}" for f in ENTITY_ROW_FIELDS) + "}"
+
+
+def entity_row_at(expression: str) -> str:
+    """entity_row of any node expression; null stays null."""
+    return f"head([tg_e IN [{expression}] WHERE tg_e IS NOT NULL | {entity_row('tg_e')}])"
+
+
+def mentioning_sources(node: str, source: str) -> str:
+    """The sources that mention the entity `node`, by id, as a list of nodes."""
+    return (
+        f"COLLECT {{ MATCH ({source}:Source)-[:MENTIONS]->({node}) "
+        f"RETURN {source} ORDER BY {source}.id }}"
+    )
+
+
+def claims_of(node: str, rel: str, prefix: str) -> str:
+    """The claims of the entity `node`, strongest first, then by type and id, as a list
+    of relationships, filtered by the parameters $<prefix>_types (null: all),
+    $<prefix>_direction (OUT, IN or BOTH) and $<prefix>_min (a rank)."""
+    return (
+        f"COLLECT {{ MATCH ({node})-[{rel}:{CLAIM_TYPE_PATTERN}]-() "
+        f"WHERE (${prefix}_types IS NULL OR type({rel}) IN ${prefix}_types) "
+        f"AND {at_least_min(literal(rel), literal(f'${prefix}_min'))} "
+        f"AND (${prefix}_direction = 'BOTH' "
+        f"OR (${prefix}_direction = 'OUT' AND startNode({rel}) = {node}) "
+        f"OR (${prefix}_direction = 'IN' AND endNode({rel}) = {node})) "
+        f"WITH {rel} ORDER BY {rel}.likelihood_rank DESC, type({rel}), {rel}.id "
+        f"RETURN {rel} }}"
+    )
+
+
+# -- claims -------------------------------------------------------------------------
+
+_STEP_LEAVES = {
+    "id": "{rel}.id",
+    "relation": "type({rel})",
+    "likelihood": "{rel}.likelihood",
+    "quote": "{rel}.quote",
+    "valid_from": "{rel}.valid_from",
+    "valid_to": "{rel}.valid_to",
+}
+
+
+def step_leaf(rel: str, field: str) -> str | None:
+    """One scalar field of the claim `rel`, or None when `field` is not one."""
+    template = _STEP_LEAVES.get(field)
+    return None if template is None else template.format(rel=rel)
+
+
+def claim_sources(rel: str, source: str) -> str:
+    """The sources that make the claim `rel`, by id, as a list of nodes."""
+    return (
+        f"COLLECT {{ MATCH ({source}:Entity) WHERE {source}.id IN {rel}.sources "
+        f"RETURN {source} ORDER BY {source}.id }}"
+    )
+
+
+def claim_assessor(rel: str, assessor: str) -> str:
+    """Who assessed the claim `rel`, as a list of at most one node."""
+    return f"COLLECT {{ MATCH ({assessor}:Entity {{id: {rel}.assessed_by}}) RETURN {assessor} }}"
+
+
+def step_row(rel: str) -> str:
+    """The claim `rel` as an evidence step: its fields, ends, sources and assessor."""
+    leaves = [
+        ("id", "id"),
+        ("relation", "relation"),
+        ("likelihood", "likelihood"),
+        ("quote", "quote"),
+        ("validFrom", "valid_from"),
+        ("validTo", "valid_to"),
+    ]
+    entries = [f"{name}: {step_leaf(rel, field)}" for name, field in leaves]
+    entries += [
+        f"from: {entity_row_at(f'startNode({rel})')}",
+        f"to: {entity_row_at(f'endNode({rel})')}",
+        f"sources: [tg_s IN {claim_sources(rel, 'tg_source')} | {entity_row('tg_s')}]",
+        f"assessedBy: head([tg_a IN {claim_assessor(rel, 'tg_assessor')} | {entity_row('tg_a')}])",
+    ]
+    return "{" + ", ".join(entries) + "}"
+
+
+def path_likelihood(rels: str) -> str:
+    """The likelihood term of a chain of claims (the list `rels`): its weakest claim's."""
+    start = literal(str(Likelihood.FACT.rank))
+    return f"{LIKELIHOOD_NAMES}[{weakest_rank(start, literal(rels))}]"

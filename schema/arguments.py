@@ -1,0 +1,140 @@
+"""Every read question's arguments, defined once: defaults, limits and checks, and
+the Cypher parameters they become.
+
+Both ways of answering a query call these: the resolvers (schema/query.py,
+schema/types.py) and the compiled executor (schema/compiled/). `args` is keyed
+by the GraphQL argument names, with the schema's defaults filled in, as
+graphql-core's `get_argument_values` gives them. A bad value raises
+UserInputError naming the argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.model.dates import date_ceiling, date_floor
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import CLAIM_TYPES
+from graph.reads.lookup import search_query
+from graph.reads.questions import (
+    MAX_NEIGHBOURHOOD_HOPS,
+    MAX_PATH_HOPS,
+    RelationFilter,
+    ref_parameters,
+)
+from schema.errors import UserInputError
+from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
+
+Parameters = dict[str, Any]
+
+MAX_REF_CHARS = 500
+MAX_SEARCH_CHARS = 500
+DEFAULT_SEARCH_HITS = 20
+DEFAULT_MAX_HOPS = 6
+DEFAULT_HOPS = 1
+DEFAULT_NEIGHBOURS = 100
+
+
+def checked_ref(value: str, argument: str) -> str:
+    if not value.strip():
+        raise UserInputError(f"{argument}: must not be empty")
+    if len(value) > MAX_REF_CHARS:
+        raise UserInputError(f"{argument}: at most {MAX_REF_CHARS} characters")
+    return value
+
+
+def checked_range(value: int, argument: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise UserInputError(f"{argument}: must be between {low} and {high}, not {value}")
+    return value
+
+
+def rank(value: object) -> int:
+    """The rank of a minLikelihood argument (absent: 0, every claim)."""
+    if value is None:
+        return 0
+    if isinstance(value, Likelihood):
+        return value.rank
+    return Likelihood(getattr(value, "value", value)).rank
+
+
+def page(prefix: str, first: int | None, after: str | None) -> Parameters:
+    """$<prefix>_skip, $<prefix>_first and $<prefix>_cursors (one per page position)."""
+    skip, size = page_window(first, after)
+    return {
+        f"{prefix}_skip": skip,
+        f"{prefix}_first": size,
+        f"{prefix}_cursors": [encode_cursor(skip + i) for i in range(size)],
+    }
+
+
+def relation_filter(args: dict[str, Any]) -> RelationFilter:
+    """Entity.relations: which claims, and which page of them."""
+    types = args.get("types")
+    for name in types or []:
+        if name not in CLAIM_TYPES:
+            raise UserInputError(f"types: unknown relation type {name!r}")
+    skip, size = page_window(args.get("first"), args.get("after"))
+    direction = args["direction"]
+    return RelationFilter(
+        types=tuple(types) if types else None,
+        direction=str(getattr(direction, "value", direction)),
+        min_rank=rank(args.get("minLikelihood")),
+        skip=skip,
+        first=size,
+    )
+
+
+def relations(prefix: str, args: dict[str, Any]) -> Parameters:
+    filters = relation_filter(args)
+    cursors = [encode_cursor(filters.skip + i) for i in range(filters.first)]
+    return {**filters.parameters(prefix), f"{prefix}_cursors": cursors}
+
+
+def entity(args: dict[str, Any]) -> Parameters:
+    return ref_parameters("target", checked_ref(args["ref"], "ref"))
+
+
+def search(args: dict[str, Any]) -> Parameters | None:
+    """None when the text has no words: the answer is [] without asking Neo4j."""
+    text, first = args["text"], args["first"]
+    if len(text) > MAX_SEARCH_CHARS:
+        raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
+    checked_range(first, "first", 0, MAX_PAGE_SIZE)
+    query = search_query(text)
+    return {"query": query, "first": first} if query else None
+
+
+def incidents(args: dict[str, Any]) -> Parameters:
+    parameters = page("root", args.get("first"), args.get("after"))
+    linked_to = args.get("linkedTo")
+    since, until = args.get("since"), args.get("until")
+    parameters.update(
+        {
+            "min": rank(args.get("minLikelihood")),
+            "since": date_floor(since) if since else None,
+            "until": date_ceiling(until) if until else None,
+        }
+    )
+    if linked_to is not None:
+        parameters.update(ref_parameters("target", checked_ref(linked_to, "linkedTo")))
+    return parameters
+
+
+def path(args: dict[str, Any]) -> Parameters:
+    checked_range(args["maxHops"], "maxHops", 1, MAX_PATH_HOPS)
+    return {
+        **ref_parameters("origin", checked_ref(args["from"], "from")),
+        **ref_parameters("destination", checked_ref(args["to"], "to")),
+        "min": rank(args.get("minLikelihood")),
+    }
+
+
+def neighbourhood(args: dict[str, Any]) -> Parameters:
+    checked_range(args["hops"], "hops", 1, MAX_NEIGHBOURHOOD_HOPS)
+    checked_range(args["first"], "first", 0, MAX_PAGE_SIZE)
+    return {
+        **ref_parameters("centre", checked_ref(args["ref"], "ref")),
+        "min": rank(args.get("minLikelihood")),
+        "first": args["first"],
+    }
