@@ -14,13 +14,14 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from graph.model.documents import FORMAT, document_from_text, validate_document
+from graph.model.likelihood import Likelihood
 from graph.reads import questions as traversal
 from graph.reads.questions import ref_parameters
 from graph.writes.claims import delete_relation
 from graph.writes.loading import load_documents
 from schema.context import Context
 from schema.errors import Forbidden, UserInputError
-from schema.scalars import Date, Likelihood
+from schema.scalars import Date
 from schema.types import Entity, EvidenceStep, entity_from_row, step_from_row
 
 MAX_INGEST_CHARS = 2 * 1024 * 1024

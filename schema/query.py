@@ -1,5 +1,16 @@
 """The Query root: every field answers with one Cypher round-trip.
 
+Two ways answer a query operation, over the same definitions. The compiled
+executor (schema/compiled/) answers the operations it covers with one
+statement per root field, shaped to the selection. These resolvers answer the
+rest: operations mixing in the change feed, introspection or federation, a
+nested field's bad argument, and the entities that mutations return. They stay,
+as a thin layer, because Strawberry's execution is what gives those their
+GraphQL semantics; they add no rule of their own. Both bind arguments with
+schema/arguments.py, build their Cypher from graph/reads/ (questions.py for the
+question, fields.py for every field) and report errors through schema/errors.py,
+so a question is defined once whichever way answers it.
+
 Nested `sources` / `relations` on the entities returned add one batched
 round-trip per level of nesting (DataLoaders), never one per result.
 """
@@ -12,12 +23,13 @@ import strawberry
 from strawberry.types import Info
 
 from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
+from graph.model.likelihood import Likelihood
 from graph.reads import questions as traversal
 from schema import arguments
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
 from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor
-from schema.scalars import Date, Likelihood
+from schema.scalars import Date
 from schema.types import (
     Entity,
     EvidencePath,

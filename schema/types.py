@@ -14,13 +14,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph.model.likelihood import Likelihood as LikelihoodTerm
+from graph.model.likelihood import Likelihood
 from graph.store.database import Record
 from schema import arguments
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageSize, encode_cursor
-from schema.scalars import Date, Likelihood
+from schema.scalars import Date
 
 
 @strawberry.enum(description="Which way a relationship points, seen from the entity.")
@@ -30,7 +30,7 @@ class Direction(Enum):
     BOTH = "BOTH"
 
 
-def min_rank(term: LikelihoodTerm | None) -> int:
+def min_rank(term: Likelihood | None) -> int:
     return term.rank if term is not None else 0
 
 
@@ -316,7 +316,7 @@ def step_from_row(row: Record) -> EvidenceStep:
         from_=entity_from_row(row["from"]),
         relation=row["relation"],
         to=entity_from_row(row["to"]),
-        likelihood=LikelihoodTerm(row["likelihood"]),
+        likelihood=Likelihood(row["likelihood"]),
         quote=row.get("quote"),
         sources=[entity_from_row(s) for s in row.get("sources") or []],  # type: ignore[misc]
         assessed_by=entity_from_row(row["assessedBy"]) if row.get("assessedBy") else None,
@@ -343,7 +343,7 @@ def path_from_row(row: Record) -> EvidencePath:
     """An evidence path from a row's `likelihood` (graph/reads/fields.py path_likelihood)
     and `steps`."""
     steps = [step_from_row(step) for step in row["steps"]]
-    return EvidencePath(likelihood=LikelihoodTerm(row["likelihood"]), steps=steps)
+    return EvidencePath(likelihood=Likelihood(row["likelihood"]), steps=steps)
 
 
 @strawberry.type(description="A claim with its cursor.")
