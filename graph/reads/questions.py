@@ -184,10 +184,9 @@ def path_core(max_hops: int) -> LiteralString:
         + "OPTIONAL CALL (origin, destination) { "
         "  WITH origin, destination WHERE origin IS NOT NULL AND destination IS NOT NULL "
         "    AND origin <> destination "
-        # allShortestPaths, not `ALL SHORTEST`: the same lengths and strengths for 190
-        # pairs compared (and, for the pair profiled, the same db hits), but Neo4j 5.26's
-        # StatefulShortestPath took 2-20 times as long for the benchmark's far pairs at
-        # 1M nodes, and 100 times for random pairs.
+        # allShortestPaths, not `ALL SHORTEST`: both find the same paths, and Neo4j 5.26
+        # plans the latter as a StatefulShortestPath that is many times slower on large
+        # graphs (bench/README.md).
         "  MATCH p = allShortestPaths((origin)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + hops + "]-"
         "(destination)) WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
         "  WITH p, " + PATH_STRENGTH + " AS strength "
