@@ -5,9 +5,9 @@ upstream leaves their refresh as a job, so that an analyst's upsertRelation out
 of a big agency commits in milliseconds instead of running past the
 transaction limit. Until the job is done, incidents(linkedTo:) walks the links
 (the same answers, slower on hubs). This task looks for jobs every second and
-does them: a new claim out of the benchmark's 100k hub took about 8 s to refresh
-(bench/README.md). It also builds the closure if the store lacks it (a start-up
-that found Neo4j away skipped that).
+does them, so that a hub's refresh (seconds, bench/README.md) never holds up the
+write that caused it. It also builds the closure if the store lacks it (a start-up
+that finds Neo4j away skips that).
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def schema_statements() -> list[LiteralString]:
             f"CREATE CONSTRAINT rel_{rel.lower()}_id IF NOT EXISTS "
             f"FOR ()-[r:{rel}]-() REQUIRE r.id IS UNIQUE"
         )
-        # The loader's prune finds a source's claims by `source` (graph/writes/loading.py).
+        # The loader's prune finds a source's claims by `source` (graph/writes/batch_write.py).
         statements.append(
             f"CREATE RANGE INDEX rel_{rel.lower()}_source IF NOT EXISTS "
             f"FOR ()-[r:{rel}]-() ON (r.source)"
@@ -115,8 +115,8 @@ INDEX_WAIT_S = 300.0
 async def await_indexes_online(graph: Graph, timeout_s: float = INDEX_WAIT_S) -> None:
     """Wait until every index is ONLINE, polling with short reads.
 
-    `CALL db.awaitIndexes(300)` ran inside one transaction and so was cut off by
-    the 10 s transaction limit on a slow machine; each poll here is a quick read.
+    Not `CALL db.awaitIndexes(300)`: that waits inside one transaction, which the
+    transaction time limit cuts off on a slow machine; each poll here is a quick read.
     """
     deadline = time.monotonic() + timeout_s
     while True:

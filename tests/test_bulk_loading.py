@@ -98,7 +98,7 @@ def mixed_reload() -> list[dict[str, Any]]:
 def test_a_batch_of_new_existing_and_twice_declared_entities_matches_one_per_transaction(
     empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str]
 ) -> None:
-    # New entities are CREATEd and the rest MERGEd (graph/writes/loading.py): in one batch,
+    # New entities are CREATEd and the rest MERGEd (graph/writes/batch_write.py): in one batch,
     # that must write what one transaction per document does, and record the same
     # changes but one: the entity declared twice is one creation, not a creation
     # and an update.

@@ -32,7 +32,7 @@ BUNDLE_SIZE = 100  # actors per bundle; each brings a victim and a relationship
 LOCKED_SEED_ID = "actor:apt31"
 LOCKED_BUNDLE_ID = "actor:fault-actor-00150"  # in the second bundle
 # Where a writer blocks on a held entity: the seed loader CREATEs entities new to
-# the graph (graph/writes/loading.py), the STIX importer MERGEs them.
+# the graph (graph/writes/batch_write.py), the STIX importer MERGEs them.
 ENTITY_UPSERT = "UNWIND $rows AS row"
 
 

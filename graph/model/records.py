@@ -28,7 +28,7 @@ class EntityRecord:
     def row(self) -> dict[str, Any]:
         """Parameters for the loader: every property the label knows is set (None removes it),
         so the node is exactly what was declared (the loader also removes the other kind
-        labels, graph/writes/loading.py)."""
+        labels, graph/writes/batch_write.py)."""
         props = {
             **dict.fromkeys(LABELS[self.label].extra_properties),
             "name": self.name,

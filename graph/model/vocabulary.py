@@ -159,8 +159,9 @@ CLAIM_TYPES = frozenset(RELATION_TYPES) - NON_CLAIM_TYPES
 # Every claim type as a relationship pattern's type list, `(a)-[r:<this>]-(b)`. A
 # traversal over claims names them rather than filtering `type(r) <> 'MENTIONS'`:
 # the store keeps a dense node's relationships grouped by type, so a typed expand
-# skips the group of MENTIONS that every source adds (at 1M nodes a state has tens of
-# thousands) instead of reading and dropping each one. From the model's fixed list.
+# skips the group of MENTIONS that every source adds (a state in a large graph has
+# one from each source that names it) instead of reading and dropping each one.
+# From the model's fixed list.
 CLAIM_TYPE_PATTERN: LiteralString = "|".join(name for name in RELATION_TYPES if name in CLAIM_TYPES)
 
 

@@ -102,7 +102,7 @@ class ManagedServer:
             with os.fdopen(fd, "w") as handle:
                 # A fixed first letter: token_urlsafe draws "-" too, and neo4j-admin
                 # reads an argument that starts with "-" as an option and stops with
-                # its usage (exit 64), so one fresh home in 64 could not start.
+                # its usage (exit 64): without it, one fresh home in 64 would not start.
                 handle.write("tg" + secrets.token_urlsafe(24) + "\n")
         return self.credentials_file.read_text().strip()
 

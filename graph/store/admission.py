@@ -2,9 +2,9 @@
 
 Why: Neo4j shares its cores among the transactions it runs, so past a few per core
 each one only gets slower. Under a burst of expensive reads (the incidents of a hub
-agency on a million-node graph, over a second each alone, asked by 64 clients on two
-cores) every one of them ran into the transaction time limit and nobody got an answer;
-with this gate at 8, 1.6 answers a second came back (README: Under overload). The
+agency on a million-node graph, asked by many clients at once) without a gate every
+one of them runs into the transaction time limit and nobody gets an answer; with
+the gate some are answered (docs/operations.md, "Under overload"). The
 surplus waits instead, so the transactions that run finish at their own speed; one
 that cannot start within the queue timeout fails at once with `ServerBusy` (the API's
 503 with Retry-After), before it has cost Neo4j anything, rather than after using its

@@ -77,9 +77,9 @@ class _LongList(list[Any]):
     The driver formats every RUN message for its DEBUG log whether or not anything
     logs at DEBUG: `" ".join(map(repr, (query, parameters, extra)))` is an argument
     of `log.debug` in neo4j 6.4.1 (neo4j/_async/io/_bolt/_bolt5.py), so Python
-    evaluates it first. For a loader's UNWIND batch that repr cost as much as packing
-    the rows (a 100k-node load: 3 s of the loader's Python, py-spy). A list subclass
-    is packed exactly as a list; a DEBUG log shows its length instead of its rows.
+    evaluates it first. For a loader's UNWIND batch that repr costs as much as packing
+    the rows (bench/README.md, Ingest, fifth round). A list subclass is packed
+    exactly as a list; a DEBUG log shows its length instead of its rows.
     """
 
     __slots__ = ()
@@ -353,11 +353,11 @@ class Graph:
     ) -> neo4j.EagerResult:
         """One read statement as an auto-commit transaction: RUN and PULL in one round
         trip and nothing after them, where a managed transaction waits for COMMIT's
-        answer too (0.26-0.37 ms of 0.7-3.7 ms per question at 100k nodes, measured
-        side by side). The driver never retries an auto-commit transaction, since a
-        write in one may already have happened; a read may run again, so this retries
-        what execute_query would (`is_retryable`), on the same schedule and for as
-        long (max_transaction_retry_time)."""
+        answer too, a round trip that is a large share of a short read's time
+        (bench/README.md, profiling notes). The driver never retries an auto-commit
+        transaction, since a write in one may already have happened; a read may run
+        again, so this retries what execute_query would (`is_retryable`), on the same
+        schedule and for as long (max_transaction_retry_time)."""
         sent = _sent(parameters)
         delays = _retry_delays()
         first_failure: float | None = None

@@ -17,9 +17,9 @@ RECORD_CHANGES to the same transaction. That statement
    statement, under that lock (graph/linking/upkeep.py).
 
 Why one node per transaction and not one per change: a bulk load changes as
-many things as it writes, and a node per change about doubles the load's cost
-(bench/README.md). A change set is written once and
-never altered, except that pruning trims its front.
+many things as it writes, so a node per change would make the feed cost about
+as much to write as the graph itself (bench/README.md, Ingest, second round). A
+change set is written once and never altered, except that pruning trims its front.
 
 Why this gives consumers a feed they cannot skip through:
 

@@ -154,8 +154,8 @@ async def load_documents(
                 write, upcoming = await upcoming, None
             if index + 1 < len(batches):
                 # The next batch's rows are made in a worker thread while this batch's
-                # transaction runs and commits, so a bulk load's Python work (5-6 s of
-                # a 30k-node load, bench/README.md) overlaps Neo4j's instead of adding to it.
+                # transaction runs and commits, so a bulk load's Python work overlaps
+                # Neo4j's instead of adding to it (bench/README.md, Ingest, fourth round).
                 upcoming = asyncio.ensure_future(
                     asyncio.to_thread(prepare_batch, batches[index + 1], replace_source_claims)
                 )
@@ -203,10 +203,10 @@ def cyclic_gc_paused() -> Iterator[None]:
     Validating and loading make millions of small containers (parsed documents,
     records, rows) that live until the load ends; each full collection walks all
     of them again, and a growing heap keeps triggering full collections. None of
-    them is cyclic (reference counting frees them), so the walks find nothing:
-    at 100k generated nodes they were 5 s of the loader's 18 s of Python (the
-    validation alone 6.4 s with, 4.2 s without). Collection resumes, as it was,
-    on leaving. Process-wide, so for one-shot commands, not inside a server.
+    them is cyclic (reference counting frees them), so the walks find nothing and
+    only add to the load's Python time (bench/README.md, Ingest, fifth round).
+    Collection resumes, as it was, on leaving. Process-wide, so for one-shot
+    commands, not inside a server.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -231,7 +231,7 @@ async def _write_batch(
 
     CREATE and MERGE on a uniquely constrained id fail with ConstraintValidationFailed
     when another transaction created the same node or relationship after this one
-    looked for it; the whole transaction rolled back, and running it again finds
+    looked for it; the whole transaction rolls back, and running it again finds
     (and updates) what the other loader created.
     """
 

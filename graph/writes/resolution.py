@@ -97,8 +97,8 @@ CALL () {
     + _NODE_FIELDS
 )
 
-# Many keys (a whole galaxy): one pass over the entities' lookup_keys is ~10x
-# faster than thousands of index look-ups.
+# Many keys (a whole galaxy): one pass over the entities' lookup_keys costs less
+# than thousands of index look-ups (bench/README.md).
 RESOLVE_BY_SCAN = (
     """
 MATCH (node:Entity)

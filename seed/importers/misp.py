@@ -60,7 +60,8 @@ SUSPECTED = Likelihood.REALISTIC_POSSIBILITY
 def clusters_dir() -> Path:
     """Where pymispgalaxies keeps its cluster files (shipped in the wheel).
 
-    Found without importing the package: its import pulls in jsonschema (~8 s here).
+    Found without importing the package: its import pulls in jsonschema, which is
+    slow to import (bench/README.md).
     """
     spec = importlib.util.find_spec("pymispgalaxies")
     if spec is None or not spec.submodule_search_locations:

@@ -67,7 +67,8 @@ def _stream(handle: IO[bytes], origin: str) -> tuple[dict[str, Any], list[dict[s
     depth = 0
     try:
         # Small reads: ijson builds every event's prefix for a whole buffer before we
-        # see one, and 64 kB of "[" would cost minutes and gigabytes before the depth check.
+        # see one, so a default-sized buffer of "[" would cost far more time and memory
+        # than the depth check lets through (bench/README.md).
         for prefix, event, value in ijson.parse(handle, use_float=True, buf_size=1024):
             # Refuse deep nesting as it streams in, before anything recurses over it.
             if event in ("start_map", "start_array"):
