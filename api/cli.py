@@ -15,14 +15,14 @@ from typing import NoReturn, TypeVar
 
 import typer
 
+from api.browser import managed_server_settings
 from api.cli_changes import changes_app
 from api.cli_graphiql import graphiql_app
 from api.cli_import import export_app, import_app
-from api.settings import ApiSettings
+from api.settings import DEFAULT_API_HOST, DEFAULT_API_PORT, ApiSettings
 from api.trusted_documents import TrustedDocuments
 from graph.errors import GraphError
 from graph.linking.upkeep import rebuild_closure, refresh_deferred
-from graph.server.config import DEFAULT_API_HOST, DEFAULT_API_PORT, ManagedServerSettings
 from graph.server.process import ManagedServer
 from graph.setup import ensure_schema
 from graph.store.database import Graph
@@ -69,7 +69,7 @@ def guarded(action: Callable[[], T]) -> T:
 
 
 def managed_server() -> ManagedServer:
-    return guarded(lambda: ManagedServer(ManagedServerSettings.from_env()))
+    return guarded(lambda: ManagedServer(managed_server_settings()))
 
 
 @neo4j_app.command("install")

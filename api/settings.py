@@ -11,6 +11,9 @@ from graph.errors import ConfigurationError
 from graph.store.settings import env_flag, env_int
 
 TRUSTED_DOCUMENTS_ENV = "THREATGRAPH_TRUSTED_DOCUMENTS"
+# Where `threatgraph serve` listens (THREATGRAPH_API_HOST / THREATGRAPH_API_PORT).
+DEFAULT_API_HOST = "127.0.0.1"
+DEFAULT_API_PORT = 8000
 
 
 @dataclass(frozen=True)

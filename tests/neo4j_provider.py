@@ -13,7 +13,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.server.config import ManagedServerSettings, api_base_url, browser_setup_commands
+from api.browser import api_base_url, browser_setup_commands
+from graph.server.config import ManagedServerSettings
 from graph.server.process import ManagedServer, free_port
 from graph.store.settings import PROJECT_ROOT
 

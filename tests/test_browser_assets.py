@@ -9,11 +9,11 @@ import neo4j
 import pytest
 from starlette.testclient import TestClient
 
-from api.browser import GUIDE_FILE, STYLE_FILE
+from api.browser import GUIDE_FILE, STYLE_FILE, managed_server_settings
 from api.graphiql import EXAMPLE_QUERY, graphiql_page
 from api.graphiql_assets import UNPKG_URL, VENDOR_DIR, VENDOR_PATH, unpkg_assets
 from graph.model.vocabulary import LABELS, RELATION_TYPES
-from graph.server.config import ManagedServerSettings, render_neo4j_conf
+from graph.server.config import render_neo4j_conf
 from tests.browser_assets import grass_rules, guide_queries, node_styles
 from tests.conftest import cypher
 
@@ -91,7 +91,7 @@ def test_every_guide_query_answers_on_the_seed(
 
 
 def test_managed_server_applies_style_and_guide_from_the_api_by_default() -> None:
-    settings = ManagedServerSettings.from_env({})
+    settings = managed_server_settings({})
     assert settings.browser_post_connect_cmd == (
         "style http://127.0.0.1:8000/browser/style.grass; "
         "play http://127.0.0.1:8000/browser/guide.html"
@@ -100,7 +100,7 @@ def test_managed_server_applies_style_and_guide_from_the_api_by_default() -> Non
 
 
 def test_post_connect_setup_follows_the_api_address() -> None:
-    settings = ManagedServerSettings.from_env(
+    settings = managed_server_settings(
         {"THREATGRAPH_API_HOST": "0.0.0.0", "THREATGRAPH_API_PORT": "9100"}
     )
     assert settings.browser_post_connect_cmd == (
@@ -111,13 +111,13 @@ def test_post_connect_setup_follows_the_api_address() -> None:
 
 
 def test_post_connect_setup_can_be_turned_off() -> None:
-    settings = ManagedServerSettings.from_env({"THREATGRAPH_BROWSER_POST_CONNECT_CMD": "off"})
+    settings = managed_server_settings({"THREATGRAPH_BROWSER_POST_CONNECT_CMD": "off"})
     assert settings.browser_post_connect_cmd is None
     assert "browser.post_connect_cmd" not in render_neo4j_conf(settings)
 
 
 def test_neo4j_conf_uses_the_setting_names_neo4j_5_26_knows() -> None:
-    conf = render_neo4j_conf(ManagedServerSettings.from_env({})).splitlines()
+    conf = render_neo4j_conf(managed_server_settings({})).splitlines()
     assert "browser.remote_content_hostname_whitelist=127.0.0.1" in conf
     assert (
         "browser.post_connect_cmd=style http://127.0.0.1:8000/browser/style.grass; "

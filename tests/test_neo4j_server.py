@@ -16,6 +16,7 @@ import pytest
 from graph.server.config import ManagedServerSettings, render_neo4j_conf
 from graph.server.java import parse_java_version
 from graph.server.process import ManagedServer, free_port
+from graph.store.settings import PROJECT_ROOT
 from tests.conftest import ROOT, cypher
 from tests.neo4j_provider import SuiteNeo4j, managed_test_settings
 
@@ -280,3 +281,12 @@ def test_settings_reject_a_non_numeric_port() -> None:
         ConfigurationError, match="THREATGRAPH_NEO4J_BOLT_PORT='seven' is not a whole number"
     ):
         ManagedServerSettings.from_env({"THREATGRAPH_NEO4J_BOLT_PORT": "seven"})
+
+
+def test_the_managed_server_lives_in_the_checkout_by_default() -> None:
+    settings = ManagedServerSettings.from_env({})
+    assert (PROJECT_ROOT / "pyproject.toml").is_file()
+    assert (settings.home, settings.lib_dir) == (
+        PROJECT_ROOT / ".neo4j" / "server",
+        PROJECT_ROOT / ".neo4j" / "lib",
+    )

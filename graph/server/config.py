@@ -10,30 +10,6 @@ from pathlib import Path
 from graph.server.install import DEFAULT_NEO4J_VERSION
 from graph.store.settings import PROJECT_ROOT, env_int
 
-# Where the API serves Neo4j Browser's stylesheet and guide (api/browser.py).
-BROWSER_STYLE_PATH = "/browser/style.grass"
-BROWSER_GUIDE_PATH = "/browser/guide.html"
-DEFAULT_API_HOST = "127.0.0.1"
-DEFAULT_API_PORT = 8000
-# THREATGRAPH_BROWSER_POST_CONNECT_CMD=off: Neo4j Browser opens bare.
-BROWSER_SETUP_OFF = "off"
-
-
-def api_base_url(host: str, port: int) -> str:
-    """Where a web browser on this machine reaches the API (a wildcard address means here)."""
-    if host in ("", "0.0.0.0", "::", "[::]"):
-        host = "localhost"
-    return f"http://{host}:{port}"
-
-
-def browser_setup_commands(api_url: str) -> str:
-    """A `browser.post_connect_cmd` that styles the graph and opens the guide.
-
-    Neo4j Browser splits the value on ';' and runs each part as a `:` command
-    once connected; both URLs must be on a host in the content allowlist.
-    """
-    return f"style {api_url}{BROWSER_STYLE_PATH}; play {api_url}{BROWSER_GUIDE_PATH}"
-
 
 @dataclass(frozen=True)
 class ManagedServerSettings:
@@ -52,16 +28,22 @@ class ManagedServerSettings:
     heap_mb: int
     page_cache_mb: int
     transaction_timeout_ms: int
-    # Neo4j Browser's setup on connect (None: Browser's defaults). from_env
-    # points it at the API's stylesheet and guide unless told otherwise.
+    # Neo4j Browser's setup on connect (None: Browser's defaults); the API's CLI
+    # points it at the API's stylesheet and guide (api/browser.py).
     browser_post_connect_cmd: str | None = None
     browser_allowlist: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ManagedServerSettings:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        browser_setup: tuple[str | None, str | None] = (None, None),
+    ) -> ManagedServerSettings:
+        """The settings THREATGRAPH_NEO4J_* ask for, with `browser_setup`'s
+        (post-connect command, content allowlist)."""
         env = os.environ if env is None else env
         base = Path(env.get("THREATGRAPH_NEO4J_DIR") or PROJECT_ROOT / ".neo4j")
-        browser_command, browser_allowlist = browser_setup_from_env(env)
+        browser_command, browser_allowlist = browser_setup
         return cls(
             home=Path(env.get("THREATGRAPH_NEO4J_HOME") or base / "server"),
             lib_dir=Path(env.get("THREATGRAPH_NEO4J_LIB") or base / "lib"),
@@ -84,26 +66,6 @@ class ManagedServerSettings:
     @property
     def browser_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/browser/"
-
-
-def browser_setup_from_env(env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """Neo4j Browser's post-connect command and content allowlist.
-
-    By default they apply the API's stylesheet and open its guide, at
-    THREATGRAPH_API_HOST / THREATGRAPH_API_PORT (what `threatgraph serve` listens
-    on); THREATGRAPH_BROWSER_POST_CONNECT_CMD / _ALLOWLIST replace them, and
-    THREATGRAPH_BROWSER_POST_CONNECT_CMD=off leaves Browser bare.
-    """
-    command = env.get("THREATGRAPH_BROWSER_POST_CONNECT_CMD") or None
-    allowlist = env.get("THREATGRAPH_BROWSER_ALLOWLIST") or None
-    if command is not None and command.strip().lower() == BROWSER_SETUP_OFF:
-        return None, allowlist
-    api_url = api_base_url(
-        env.get("THREATGRAPH_API_HOST") or DEFAULT_API_HOST,
-        env_int(env, "THREATGRAPH_API_PORT", DEFAULT_API_PORT, minimum=1),
-    )
-    api_hostname = api_url.split("//", 1)[1].rsplit(":", 1)[0]
-    return command or browser_setup_commands(api_url), allowlist or api_hostname
 
 
 def render_neo4j_conf(settings: ManagedServerSettings) -> str:

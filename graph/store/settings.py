@@ -13,7 +13,7 @@ from pathlib import Path
 
 from graph.errors import ConfigurationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Transactions one API process runs at once, and how long the next waits for a turn.
 DEFAULT_MAX_TRANSACTIONS = 8
