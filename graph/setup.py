@@ -28,10 +28,9 @@ from graph.linking.stored import INDEXES as closure_indexes
 from graph.linking.upkeep import ensure_closure
 from graph.model.vocabulary import LABELS, RELATION_TYPES
 from graph.store.database import Graph
+from graph.store.indexes import LOOKUP_INDEX, SEARCH_INDEX
 from graph.writes.changes import migrate_change_nodes
 
-SEARCH_INDEX = "entity_search"
-LOOKUP_INDEX = "entity_lookup"
 # Versions that kept one (:Change) node per change created this constraint.
 OLD_CHANGE_CONSTRAINT = "change_seq"
 
@@ -39,10 +38,10 @@ OLD_CHANGE_CONSTRAINT = "change_seq"
 def schema_statements() -> list[LiteralString]:
     statements: list[LiteralString] = [
         "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (e:Entity) REQUIRE e.id IS UNIQUE",
-        "CREATE FULLTEXT INDEX entity_search IF NOT EXISTS FOR (e:Entity) "
+        f"CREATE FULLTEXT INDEX {SEARCH_INDEX} IF NOT EXISTS FOR (e:Entity) "
         "ON EACH [e.name, e.aliases, e.description]",
-        "CREATE FULLTEXT INDEX entity_lookup IF NOT EXISTS FOR (e:Entity) ON EACH [e.lookup_keys] "
-        "OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
+        f"CREATE FULLTEXT INDEX {LOOKUP_INDEX} IF NOT EXISTS FOR (e:Entity) "
+        "ON EACH [e.lookup_keys] OPTIONS {indexConfig: {`fulltext.analyzer`: 'keyword'}}",
         "CREATE RANGE INDEX incident_started IF NOT EXISTS FOR (i:Incident) ON (i.started)",
         # The change feed (graph/writes/changes.py): one counter node, one set of changes per
         # transaction, its first and last numbers unique.

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from graph.errors import GraphError, ValidationError
-from graph.model import likelihood as phia
 from graph.model.document_yaml import parse_yaml
 from graph.model.field_checks import MAX_NAME_CHARS, FieldChecker, normalise_whitespace
+from graph.model.likelihood import Likelihood, from_name
 from graph.model.records import ClaimRecord, EntityRecord, GraphDocument, Reference
 from graph.model.vocabulary import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES
 
@@ -258,14 +258,14 @@ def _claim(
             f"unknown relation {relation!r} (known: {', '.join(sorted(CLAIM_TYPES))})",
         )
         relation = None
-    term: phia.Likelihood | None = None
+    term: Likelihood | None = None
     if item.get("likelihood") is None:
         checker.add(
             f"{path}.likelihood", "is required (a PHIA term such as ALMOST_CERTAIN, or FACT)"
         )
     else:
         try:
-            term = phia.parse(item.get("likelihood"))
+            term = from_name(item.get("likelihood"))
         except ValueError as error:
             checker.add(f"{path}.likelihood", str(error))
     quote = checker.text(item.get("quote"), f"{path}.quote", required=require_quote)

@@ -85,7 +85,7 @@ def from_words(text: str) -> Likelihood | None:
     return None
 
 
-def parse(value: object) -> Likelihood:
+def from_name(value: object) -> Likelihood:
     """A term from its name, case-insensitively; ValueError naming the choices otherwise."""
     if isinstance(value, Likelihood):
         return value

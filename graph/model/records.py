@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from graph.model import likelihood as phia
+from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import LABELS, lookup_key, relation_id
 
 
@@ -45,7 +45,7 @@ class ClaimRecord:
     from_id: str
     relation: str
     to_id: str
-    likelihood: phia.Likelihood
+    likelihood: Likelihood
     sources: tuple[str, ...]
     quote: str | None
     assessed_by: str | None

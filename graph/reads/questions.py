@@ -31,6 +31,7 @@ from graph.reads.fields import (
 )
 from graph.reads.lookup import exact_key_query
 from graph.store.database import Graph, Record
+from graph.store.indexes import LOOKUP_INDEX, SEARCH_INDEX
 
 MAX_PATH_HOPS = 8
 MAX_NEIGHBOURHOOD_HOPS = 3
@@ -59,7 +60,7 @@ def resolve_prelude(name: LiteralString) -> LiteralString:
     over a name or alias that happens to equal it.
     """
     return (
-        "CALL () { CALL db.index.fulltext.queryNodes('entity_lookup', $" + name + "_key) "
+        "CALL () { CALL db.index.fulltext.queryNodes('" + LOOKUP_INDEX + "', $" + name + "_key) "
         "YIELD node WITH node ORDER BY node.id LIMIT 20 "
         "RETURN collect(node) AS " + name + "_found } "
         "WITH *, [n IN " + name + "_found WHERE n.id = $" + name + "_ref] AS " + name + "_exact "
@@ -107,7 +108,7 @@ async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Rec
 # Binds `node` and `score` for the best $first hits of the Lucene query $query, best
 # first, then by id.
 SEARCH_HITS: LiteralString = (
-    "CALL db.index.fulltext.queryNodes('entity_search', $query, {limit: $first}) "
+    "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, {limit: $first}) "
     "YIELD node, score WITH node, score ORDER BY score DESC, node.id LIMIT $first "
 )
 

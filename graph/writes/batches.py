@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.model import likelihood as phia
+from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import LABELS, lookup_key
 
 
@@ -43,7 +43,7 @@ class ImportClaim:
     from_key: str
     relation: str
     to_key: str
-    likelihood: phia.Likelihood
+    likelihood: Likelihood
     source_key: str
     source_ref: str
     quote: str | None = None

@@ -33,8 +33,8 @@ from typing import Any
 from graph.errors import ValidationError
 from graph.model.field_checks import ID_PATTERN
 from graph.model.vocabulary import id_prefix, lookup_key
-from graph.setup import LOOKUP_INDEX
 from graph.store.database import Graph
+from graph.store.indexes import LOOKUP_INDEX
 from graph.writes.batches import Candidate, ImportBatch, short_hash, slug
 
 

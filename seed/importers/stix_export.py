@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from graph.errors import AmbiguousReference, NotFound, ValidationError
-from graph.model import likelihood as phia
+from graph.model.likelihood import from_name
 from graph.model.vocabulary import LABELS, lookup_key
 from graph.store.database import Graph
 from seed.importers.common import from_confidence, to_confidence
@@ -168,7 +168,7 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
         a, b = by_our_id.get(claim["from"]), by_our_id.get(claim["to"])
         if a is None or b is None or claim["type"] not in EXPORT_RELATIONS:
             continue
-        term = phia.parse(props.get("likelihood", "FACT"))
+        term = from_name(props.get("likelihood", "FACT"))
         rel: dict[str, Any] = {
             "type": "relationship",
             "spec_version": "2.1",

@@ -13,8 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from graph.model import likelihood as phia
-from graph.model.likelihood import Likelihood
+from graph.model.likelihood import Likelihood, from_name
 from graph.model.vocabulary import LABELS, RELATION_TYPES
 from seed.importers.common import from_confidence
 
@@ -176,7 +175,7 @@ def likelihood_of(obj: dict[str, Any]) -> tuple[Likelihood, int | None]:
     )
     if isinstance(declared, str):
         try:
-            return phia.parse(declared), number
+            return from_name(declared), number
         except ValueError:
             pass
     if number is not None:
