@@ -3,7 +3,7 @@
 
 HTTP concerns live here and only here: token checks, body-size limits, CORS,
 status codes (503 when Neo4j is unavailable or every turn at it is taken), one JSON
-log line per request.
+log line per request. Error responses are rendered by api/errors.py.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from api.auth import TokenChecker
 from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.browser import browser_routes
 from api.closure_refresher import refresh_deferred_forever
+from api.errors import NotAnOperation, error_response, refusal_code, unavailable_status
 from api.graphiql import graphiql_page
 from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
 from api.metrics import Metrics
@@ -58,10 +59,6 @@ access_log = logging.getLogger("threatgraph.access")
 ROUND_TRIPS_HEADER = "x-threatgraph-round-trips"
 
 
-def error_body(message: str, code: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
-
-
 class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
     """Sends JSON as text frames: graphql-transport-ws clients (graphql-ws in a browser)
     parse text frames only, and our orjson encoder gives bytes."""
@@ -71,17 +68,6 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
-
-
-NOT_AN_OPERATION = 'the request body must be one JSON object: {"query": "...", "variables": {}}'
-# Retry-After on SERVER_BUSY, in seconds: long enough for a few turns at Neo4j to end.
-RETRY_BUSY_AFTER_S = "1"
-HTTP_ERROR_CODES = {
-    "Batching is not enabled": "BATCHING_NOT_SUPPORTED",
-    "Unable to parse request body as JSON": "MALFORMED_JSON",
-    NOT_AN_OPERATION: "MALFORMED_JSON",
-    "Unsupported content type": "UNSUPPORTED_MEDIA_TYPE",
-}
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -180,7 +166,7 @@ class GraphQLView(GraphQL[Context, None]):
         # standard library raised UnicodeDecodeError (a 500).
         decoded = orjson.loads(data)
         if not isinstance(decoded, (dict, list)):
-            raise HTTPException(400, NOT_AN_OPERATION)
+            raise NotAnOperation()
         return decoded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,9 +177,9 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as error:
-            code = HTTP_ERROR_CODES.get(error.reason, "BAD_REQUEST")
+            code = refusal_code(error)
             self.metrics.errors.labels(code=code).inc()
-            response = JSONResponse(error_body(error.reason, code), status_code=error.status_code)
+            response = error_response(error.reason, code, error.status_code)
         await response(scope, receive, send)
 
     def create_response(
@@ -213,21 +199,6 @@ class GraphQLView(GraphQL[Context, None]):
             response.status_code, headers = unavailable
             response.headers.update(headers)
         return response
-
-
-def unavailable_status(
-    codes: list[str], writes_committed: int
-) -> tuple[int, dict[str, str]] | None:
-    """503 for a request Neo4j could not serve (away, or every turn taken: then with
-    Retry-After), the server's problem rather than the client's; None otherwise.
-
-    Not when a write of the request committed first (a mutation refused at the read of
-    what it wrote, or at its second root field): that client must see that a write
-    stands, in a 200 with the error, rather than be told to come back as if nothing ran.
-    """
-    if writes_committed or not {"NEO4J_UNAVAILABLE", "SERVER_BUSY"} & set(codes):
-        return None
-    return 503, {"retry-after": RETRY_BUSY_AFTER_S} if "SERVER_BUSY" in codes else {}
 
 
 class RequestGuard:
@@ -250,12 +221,10 @@ class RequestGuard:
             and not wants_ide
             and not self.tokens.is_valid(headers.get("authorization"))
         ):
-            response = JSONResponse(
-                error_body(
-                    "a valid bearer token is required (Authorization: Bearer <token>)",
-                    "UNAUTHENTICATED",
-                ),
-                status_code=401,
+            response = error_response(
+                "a valid bearer token is required (Authorization: Bearer <token>)",
+                "UNAUTHENTICATED",
+                401,
             )
             await response(scope, receive, send)
             return
@@ -287,12 +256,10 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            error_body(
-                f"request body is larger than {self.settings.max_body_bytes} bytes",
-                "REQUEST_TOO_LARGE",
-            ),
-            status_code=413,
+        response = error_response(
+            f"request body is larger than {self.settings.max_body_bytes} bytes",
+            "REQUEST_TOO_LARGE",
+            413,
         )
         await response(scope, receive, send)
 
@@ -461,6 +428,7 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
+            trusted_documents=list(trusted.documents.values()) if trusted else None,
             debug=settings.debug,
         )
     app.router.routes.append(Route("/graphql", view, methods=["GET", "POST"]))

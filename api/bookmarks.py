@@ -14,9 +14,9 @@ import base64
 import binascii
 
 import orjson
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_response
 from graph.store.database import causal_chain
 
 BOOKMARK_HEADER = "x-threatgraph-bookmark"
@@ -25,7 +25,7 @@ MAX_BOOKMARKS = 32
 
 
 class BadBookmarkHeader(ValueError):
-    pass
+    code = "BAD_BOOKMARK"
 
 
 def encode_bookmarks(bookmarks: list[str]) -> str:
@@ -63,17 +63,10 @@ class BookmarkRelay:
         try:
             bookmarks = [b for value in sent if value for b in decode_bookmarks(value.strip())]
         except BadBookmarkHeader as error:
-            response = JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": f"{BOOKMARK_HEADER}: {error}; send back the value "
-                            "of the last response's header exactly as received",
-                            "extensions": {"code": "BAD_BOOKMARK"},
-                        }
-                    ]
-                },
-                status_code=400,
+            response = error_response(
+                f"{BOOKMARK_HEADER}: {error}; send back the value "
+                "of the last response's header exactly as received",
+                error.code,
             )
             await response(scope, receive, send)
             return

@@ -23,23 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import RequestRefused
 from api.metrics import Metrics
 from api.trusted_documents import TrustedDocuments, normalised_hash
 
 APQ_VERSION = 1
 
 
-class PersistedQueryError(Exception):
+class PersistedQueryError(RequestRefused):
     """A hash-named request that cannot run; sent as one GraphQL error."""
-
-    def __init__(self, message: str, code: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
 
 
 class DocumentCache:
@@ -208,11 +202,7 @@ class PersistedOperations:
                 replaced = None
         except PersistedQueryError as error:
             self.metrics.errors.labels(code=error.code).inc()
-            response = JSONResponse(
-                {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
-                status_code=error.status,
-            )
-            await response(scope, receive, send)
+            await error.response()(scope, receive, send)
             return
         if replaced is not None:
             raw = orjson.dumps(replaced)

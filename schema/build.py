@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -24,8 +21,8 @@ from schema.federation import FEDERATION_VERSION, SubgraphSchema
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
-from schema.trusted import trusted_documents_rule
 from schema.types import ENTITY_TYPES
+from schema.validation import limit_rules
 
 
 @dataclass(frozen=True)
@@ -41,22 +38,26 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema; with `trusted_documents`, it validates only those documents."""
     limits = limits or SchemaLimits()
+    # The limits' rules, built once: the compiled executor validates with the same
+    # list (schema/validation.py), and the same rule classes on every request let
+    # the validation cache find a document it validated before.
+    rules = limit_rules(
+        max_depth=limits.max_depth,
+        max_aliases=limits.max_aliases,
+        introspection=limits.introspection,
+        trusted_documents=trusted_documents,
+    )
     # Factories: Strawberry builds fresh extensions per request; the parser and
     # validation caches live at module level, so they are shared all the same.
     extensions: list[Any] = [
         ErrorTranslation,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
     ]
     if not limits.introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
         extensions.append(HideSuggestions)
-    if trusted_documents is not None:
-        trusted_only = trusted_documents_rule(trusted_documents)
-        extensions.append(lambda: AddValidationRules([trusted_only]))
     # A federation schema serves the normal API unchanged, plus _service and _entities.
     return SubgraphSchema(
         federation_version=FEDERATION_VERSION,

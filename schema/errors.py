@@ -2,7 +2,8 @@
 
 Expected errors (graph.errors.GraphError and UserInputError) keep their
 message and get `extensions.code`; GraphQL's own parse and validation errors
-get a code too; everything else is masked as "Unexpected error." with code
+get a code too (from the rule that made them, schema/validation.py, or from
+their type); everything else is masked as "Unexpected error." with code
 INTERNAL_SERVER_ERROR and logged server-side, so no stack trace, Cypher or
 credential ever reaches a client.
 """
@@ -10,11 +11,12 @@ credential ever reaches a client.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -35,30 +37,36 @@ class Forbidden(Exception):
     code = "UNAUTHENTICATED"
 
 
-_VALIDATION_CODES = [
-    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
-    ("aliases found", "TOO_MANY_ALIASES"),
-    ("number of aliases", "TOO_MANY_ALIASES"),
-    ("token limit", "TOO_MANY_TOKENS"),
-    ("maximum number of tokens", "TOO_MANY_TOKENS"),
-    ("tokens. Parsing aborted", "TOO_MANY_TOKENS"),
-    ("nested too deeply", "QUERY_TOO_DEEP"),
-    ("Syntax Error", "GRAPHQL_PARSE_FAILED"),
-    ("introspection", "INTROSPECTION_DISABLED"),
-]
+# graphql-core raises every parse failure as a GraphQLSyntaxError: its token limit
+# (max_tokens) and its nesting limit (the parser's RecursionError) have no type or
+# attribute of their own, only their description text (graphql/language/parser.py
+# and lexer.py). These two are the only codes still read from text, and only from
+# a syntax error's description, never from a message that echoes the client's input.
+_TOO_MANY_TOKENS = re.compile(r"Document contains more than \d+ tokens\. Parsing aborted\.")
+_NESTED_TOO_DEEPLY = "Document is nested too deeply. Parsing aborted."
+
+
+def _syntax_error_code(error: GraphQLSyntaxError) -> str:
+    if _TOO_MANY_TOKENS.fullmatch(error.description):
+        return "TOO_MANY_TOKENS"
+    if error.description == _NESTED_TOO_DEEPLY:
+        return "QUERY_TOO_DEEP"
+    return "GRAPHQL_PARSE_FAILED"
 
 
 def error_code(error: GraphQLError) -> str:
+    """The code of an error, from where it was made: the code a validation rule
+    attached (schema/validation.py), the type of the exception, or the parse error's."""
     given = (error.extensions or {}).get("code")
     if isinstance(given, str):
         return given
+    if isinstance(error, GraphQLSyntaxError):
+        return _syntax_error_code(error)
     original = error.original_error
     if isinstance(original, (GraphError, UserInputError, Forbidden)):
         return original.code
     if original is None:
-        for fragment, code in _VALIDATION_CODES:
-            if fragment in error.message:
-                return code
+        # The specification's validation rules (unknown field, wrong argument type, ...).
         return "GRAPHQL_VALIDATION_FAILED"
     if isinstance(original, GraphQLError):
         return error_code(original)

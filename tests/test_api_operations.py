@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from typing import Any
 
 import neo4j
 import pytest
 from starlette.testclient import TestClient
 
+from api.bookmarks import BOOKMARK_HEADER
 from schema.sdl import SCHEMA_FILE, schema_sdl
 from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client
 from tests.conftest import cypher
@@ -174,6 +177,91 @@ def test_oversized_body_is_refused_with_413(api: TestClient) -> None:
     response = api.post("/graphql", content=b'{"query": "' + b"x" * 1_100_000 + b'"}')
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+
+
+# (request keyword arguments, settings, status, code, refused before GraphQL ran)
+ERROR_RESPONSES = [
+    pytest.param({"content": b"x" * 1_100_000}, {}, 413, "REQUEST_TOO_LARGE", True, id="size"),
+    pytest.param(
+        {"json": {"query": "{ __typename }"}},
+        {"THREATGRAPH_REQUIRE_READ_TOKEN": "1"},
+        401,
+        "UNAUTHENTICATED",
+        True,
+        id="read-token",
+    ),
+    pytest.param(
+        {"json": {"query": "{ __typename }"}, "headers": {BOOKMARK_HEADER: "%%%"}},
+        {},
+        400,
+        "BAD_BOOKMARK",
+        True,
+        id="bookmark",
+    ),
+    pytest.param(
+        {"json": {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "a" * 64}}}},
+        {},
+        200,
+        "PERSISTED_QUERY_NOT_FOUND",
+        True,
+        id="persisted",
+    ),
+    pytest.param(
+        {"json": [{"query": "{ __typename }"}] * 2},
+        {},
+        400,
+        "BATCHING_NOT_SUPPORTED",
+        True,
+        id="strawberry-refusal",
+    ),
+    pytest.param({"json": "{ __typename }"}, {}, 400, "MALFORMED_JSON", True, id="not-an-object"),
+    pytest.param(
+        {"json": {"query": "{ __typename "}}, {}, 200, "GRAPHQL_PARSE_FAILED", False, id="parse"
+    ),
+    pytest.param(
+        {"json": {"query": "{ nope }"}}, {}, 200, "GRAPHQL_VALIDATION_FAILED", False, id="rule"
+    ),
+    pytest.param(
+        {"json": {"query": "{ " + " ".join(f"a{n}: __typename" for n in range(31)) + " }"}},
+        {},
+        200,
+        "TOO_MANY_ALIASES",
+        False,
+        id="limit",
+    ),
+    pytest.param(
+        {"json": {"query": '{ search(text: "x", first: 501) { score } }'}},
+        {},
+        200,
+        "BAD_USER_INPUT",
+        False,
+        id="argument",
+    ),
+]
+
+
+@pytest.mark.parametrize(("request_kwargs", "env", "status", "code", "refused"), ERROR_RESPONSES)
+def test_every_error_response_has_one_shape(
+    api: TestClient,
+    request_kwargs: dict[str, Any],
+    env: dict[str, str],
+    status: int,
+    code: str,
+    refused: bool,
+) -> None:
+    """Whichever layer answers, an error is {"message", "extensions": {"code"}}; a request
+    refused before GraphQL ran gets nothing else in its body."""
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(make_client(**env)) if env else api
+        response = client.post("/graphql", **request_kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    [error] = body["errors"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert error["extensions"] == {"code": code}
+    if refused:
+        assert body == {"errors": [{"message": error["message"], "extensions": {"code": code}}]}
 
 
 def test_unexpected_errors_are_masked(api: TestClient) -> None:

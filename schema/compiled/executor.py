@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,6 @@ from graphql import (
     OperationType,
     VariableNode,
     parse,
-    specified_rules,
     validate,
     visit,
 )
@@ -43,9 +42,6 @@ from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor
 from graphql.utilities import get_operation_ast
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionResult
 
 from graph.errors import DatabaseFault, GraphError
@@ -57,6 +53,7 @@ from graph.store.database import Graph, Statement
 from schema import arguments
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
 from schema.errors import UserInputError
+from schema.validation import validation_rules
 
 log = logging.getLogger("threatgraph.compiled")
 
@@ -131,20 +128,21 @@ class CompiledExecutor:
         max_aliases: int,
         max_tokens: int,
         introspection: bool,
+        trusted_documents: Collection[str] | None = None,
         debug: bool = False,
         cache_size: int = 1024,
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         self.debug = debug
-        rules: list[type[ASTValidationRule]] = [
-            *specified_rules,
-            max_depth_rule(max_depth, None, None),
-            max_aliases_rule(max_aliases),
-        ]
-        if not introspection:
-            rules.append(NoSchemaIntrospectionCustomRule)
-        self.rules = rules
+        # The rules Strawberry validates with (schema/validation.py): a document
+        # either executor refuses, the other refuses too.
+        self.rules = validation_rules(
+            max_depth=max_depth,
+            max_aliases=max_aliases,
+            introspection=introspection,
+            trusted_documents=trusted_documents,
+        )
         self._documents = _LRU(cache_size)
         self._plans = _LRU(cache_size)
 
