@@ -180,7 +180,14 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
     """The five questions with ARGUMENT_SETS argument sets each (fixed by the seed)."""
     rng = random.Random(seed)
     executor = _executor()
-    base = {"min": 0, "since": None, "until": None, "root_skip": 0, "root_first": PAGE}
+    base = {
+        "min": 0,
+        "ungraded": True,
+        "since": None,
+        "until": None,
+        "root_skip": 0,
+        "root_first": PAGE,
+    }
     incidents = [
         _with_compiled(
             executor,
@@ -222,6 +229,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
                 **traversal.ref_parameters("origin", origin),
                 **traversal.ref_parameters("destination", destination),
                 "min": 0,
+                "ungraded": True,
             },
         )
         for origin, destination in graph.far_pairs[:ARGUMENT_SETS]

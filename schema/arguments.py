@@ -53,9 +53,13 @@ def rank(value: object) -> int:
     """The rank of a minLikelihood argument (absent: 0, every claim)."""
     if value is None:
         return 0
-    if isinstance(value, Likelihood):
-        return value.rank
-    return Likelihood(getattr(value, "value", value)).rank
+    term = value if isinstance(value, Likelihood) else Likelihood(getattr(value, "value", value))
+    if term.rank is None:
+        raise UserInputError(
+            f"minLikelihood: {term.value} is no grade; to leave out ungraded claims of a "
+            "chain, set includeUngraded: false"
+        )
+    return term.rank
 
 
 def page(prefix: str, first: int | None, after: str | None) -> Parameters:
@@ -112,6 +116,7 @@ def incidents(args: dict[str, Any]) -> Parameters:
     parameters.update(
         {
             "min": rank(args.get("minLikelihood")),
+            "ungraded": args["includeUngraded"],
             "since": date_floor(since) if since else None,
             "until": date_ceiling(until) if until else None,
         }
@@ -127,6 +132,7 @@ def path(args: dict[str, Any]) -> Parameters:
         **ref_parameters("origin", checked_ref(args["from"], "from")),
         **ref_parameters("destination", checked_ref(args["to"], "to")),
         "min": rank(args.get("minLikelihood")),
+        "ungraded": args["includeUngraded"],
     }
 
 

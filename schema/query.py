@@ -44,6 +44,11 @@ from schema.types import (
     step_from_row,
 )
 
+INCLUDE_UNGRADED = (
+    "Whether a chain may hold UNGRADED claims (judgments its source states without an "
+    "estimative term). They never count towards its likelihood; false leaves such chains out."
+)
+
 
 @strawberry.type(description="Questions about the graph; every answer carries its evidence.")
 class Query:
@@ -103,8 +108,14 @@ class Query:
         ] = None,
         min_likelihood: Annotated[
             Likelihood | None,
-            strawberry.argument(description="Only links at least this likely (weakest step)."),
+            strawberry.argument(
+                description="Only links whose graded steps are all at least this likely."
+            ),
         ] = None,
+        include_ungraded: Annotated[
+            bool,
+            strawberry.argument(description=INCLUDE_UNGRADED),
+        ] = True,
         since: Annotated[
             Date | None,
             strawberry.argument(
@@ -122,6 +133,7 @@ class Query:
             {
                 "linkedTo": linked_to,
                 "minLikelihood": min_likelihood,
+                "includeUngraded": include_ungraded,
                 "since": since,
                 "until": until,
                 "first": first,
@@ -169,11 +181,21 @@ class Query:
         ] = arguments.DEFAULT_MAX_HOPS,
         min_likelihood: Annotated[
             Likelihood | None,
-            strawberry.argument(description="Use only claims at least this likely."),
+            strawberry.argument(description="Use only claims graded at least this likely."),
         ] = None,
+        include_ungraded: Annotated[
+            bool,
+            strawberry.argument(description=INCLUDE_UNGRADED),
+        ] = True,
     ) -> EvidencePath | None:
         parameters = arguments.path(
-            {"from": from_, "to": to, "maxHops": max_hops, "minLikelihood": min_likelihood}
+            {
+                "from": from_,
+                "to": to,
+                "maxHops": max_hops,
+                "minLikelihood": min_likelihood,
+                "includeUngraded": include_ungraded,
+            }
         )
         found = await traversal.shortest_path(info.context.graph, parameters, max_hops, from_, to)
         return path_from_row(found) if found else None

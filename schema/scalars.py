@@ -20,8 +20,10 @@ strawberry.enum(
     Likelihood,
     name="Likelihood",
     description=(
-        f"The UK PHIA probability yardstick, weakest first: {_YARDSTICK}; and FACT, for "
-        "what a source states without hedging (ranked strongest)."
+        f"The UK PHIA probability yardstick, weakest first: {_YARDSTICK}; FACT, for what "
+        "is not a judgment (structure, events reported as having happened; ranked "
+        "strongest); and UNGRADED, for a judgment its source states without an estimative "
+        "term (no rank: it never counts towards a chain's likelihood)."
     ),
 )
 

@@ -30,10 +30,6 @@ class Direction(Enum):
     BOTH = "BOTH"
 
 
-def min_rank(term: Likelihood | None) -> int:
-    return term.rank if term is not None else 0
-
-
 @strawberry.type(description="Relay page information.")
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items follow this page.")
@@ -327,12 +323,22 @@ def step_from_row(row: Record) -> EvidenceStep:
 
 @strawberry.type(
     description=(
-        "A chain of claims. Its likelihood is its weakest step's: never stronger than any link."
+        "A chain of claims. Its likelihood is its weakest graded step's: never stronger than "
+        "any link; ungradedSteps counts the steps whose source gave no grade."
     )
 )
 class EvidencePath:
     likelihood: Likelihood = strawberry.field(
-        description="The weakest step's likelihood: how strongly the chain as a whole holds."
+        description=(
+            "The weakest graded step's likelihood: how strongly the chain as a whole holds. "
+            "UNGRADED when no step is graded."
+        )
+    )
+    ungraded_steps: int = strawberry.field(
+        description=(
+            "Steps a source states without an estimative term (UNGRADED): they do not "
+            "count towards the likelihood, and a chain with fewer of them ranks first."
+        )
     )
     steps: list[EvidenceStep] = strawberry.field(
         description="The claims in order, from the start of the chain to its end."
@@ -343,7 +349,11 @@ def path_from_row(row: Record) -> EvidencePath:
     """An evidence path from a row's `likelihood` (graph/reads/fields.py path_likelihood)
     and `steps`."""
     steps = [step_from_row(step) for step in row["steps"]]
-    return EvidencePath(likelihood=Likelihood(row["likelihood"]), steps=steps)
+    return EvidencePath(
+        likelihood=Likelihood(row["likelihood"]),
+        ungraded_steps=row["ungradedSteps"],
+        steps=steps,
+    )
 
 
 @strawberry.type(description="A claim with its cursor.")

@@ -174,3 +174,69 @@ def test_entity_relations_are_strongest_first_with_sources(
     assert entity["sources"] == [{"id": "source:ncsc-2024-03-25"}]
     assert entity["relations"]["totalCount"] == 2
     assert {n["to"]["id"] for n in entity["relations"]["nodes"]} == {"agency:mss", "country:china"}
+
+
+GRADED = """
+query ($to: String!, $ungraded: Boolean! = true) {
+  incidents(linkedTo: $to, includeUngraded: $ungraded) {
+    totalCount
+    nodes { id linkPath { likelihood ungradedSteps steps { likelihood } } }
+  }
+}"""
+
+
+def test_a_graded_chain_ranks_before_one_with_no_graded_step(
+    api: TestClient, seeded_graph: None
+) -> None:
+    incidents = gql(api, GRADED, to="China")["data"]["incidents"]
+    assert [
+        (n["id"], n["linkPath"]["likelihood"], n["linkPath"]["ungradedSteps"])
+        for n in incidents["nodes"]
+    ] == [
+        ("incident:2021-uk-parliamentarians-email-reconnaissance", "ALMOST_CERTAIN", 1),
+        ("incident:2021-2022-uk-electoral-commission-compromise", "UNGRADED", 2),
+    ]
+    electoral = incidents["nodes"][1]["linkPath"]["steps"]
+    assert [step["likelihood"] for step in electoral] == ["UNGRADED", "UNGRADED"]
+
+
+def test_include_ungraded_false_leaves_out_chains_with_ungraded_steps(
+    api: TestClient, seeded_graph: None
+) -> None:
+    assert gql(api, GRADED, to="China", ungraded=False)["data"]["incidents"] == {
+        "totalCount": 0,
+        "nodes": [],
+    }
+    apt31 = gql(api, GRADED, to="APT31", ungraded=False)["data"]["incidents"]
+    assert apt31["nodes"] == [
+        {
+            "id": "incident:2021-uk-parliamentarians-email-reconnaissance",
+            "linkPath": {
+                "likelihood": "ALMOST_CERTAIN",
+                "ungradedSteps": 0,
+                "steps": [{"likelihood": "ALMOST_CERTAIN"}],
+            },
+        }
+    ]
+
+
+def test_ungraded_is_no_minimum(api: TestClient, seeded_graph: None) -> None:
+    body = gql(api, LINKED, to="China", min="UNGRADED")
+    assert body["data"] is None
+    assert [(e["message"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (
+            "minLikelihood: UNGRADED is no grade; to leave out ungraded claims of a chain, "
+            "set includeUngraded: false",
+            "BAD_USER_INPUT",
+        )
+    ]
+
+
+def test_a_path_of_ungraded_claims_is_ungraded(api: TestClient, seeded_graph: None) -> None:
+    query = """{ path(from: "incident:2021-2022-uk-electoral-commission-compromise",
+                      to: "China") { likelihood ungradedSteps steps { likelihood } } }"""
+    assert gql(api, query)["data"]["path"] == {
+        "likelihood": "UNGRADED",
+        "ungradedSteps": 2,
+        "steps": [{"likelihood": "UNGRADED"}, {"likelihood": "UNGRADED"}],
+    }

@@ -134,13 +134,13 @@ def test_small_galaxy_merges_into_the_seed_and_grades_claims(
         {
             "type": "TARGETED",
             "to": "sector:government",
-            "likelihood": "FACT",
+            "likelihood": "UNGRADED",
             "quote": "cfr-target-category: Public sector",
         },
         {
             "type": "TARGETED",
             "to": "sector:think-tanks",
-            "likelihood": "FACT",
+            "likelihood": "UNGRADED",
             "quote": "cfr-target-category: Think tanks",
         },
     ]

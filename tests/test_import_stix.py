@@ -102,8 +102,9 @@ def test_valid_bundle_maps_objects_relationships_and_skips(driver: neo4j.Driver)
     assert claims[("APT31", "AFFILIATED_WITH", "United Kingdom")] == ("REALISTIC_POSSIBILITY", 52)
     assert claims[("Operation Example", "USES", "Phishing")] == ("REMOTE_CHANCE", 7)
     assert claims[("Example Incident 2021", "ATTRIBUTED_TO", "APT31")] == ("UNLIKELY", 38)
-    assert claims[("ZIRCONIUM", "USES", "ExampleRAT")] == ("FACT", None)
-    assert claims[("Example Ministry", "LOCATED_IN", "United Kingdom")] == ("FACT", None)
+    # No confidence: a judgment its source did not grade.
+    assert claims[("ZIRCONIUM", "USES", "ExampleRAT")] == ("UNGRADED", None)
+    assert claims[("Example Ministry", "LOCATED_IN", "United Kingdom")] == ("UNGRADED", None)
     rel = cypher(
         driver,
         "MATCH (:Campaign)-[r:ATTRIBUTED_TO]->() "

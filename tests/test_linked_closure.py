@@ -22,10 +22,10 @@ from starlette.testclient import TestClient
 from bench.generate import generate
 from bench.ingest import validated
 from graph.linking import upkeep as linked_closure
-from graph.linking.upkeep import ensure_closure, rebuild_closure, refresh_deferred
+from graph.linking.upkeep import VERSION, ensure_closure, rebuild_closure, refresh_deferred
 from graph.model.documents import document_from_text
 from graph.model.likelihood import Likelihood
-from graph.reads.questions import incidents
+from graph.reads.questions import incidents, ref_parameters
 from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
@@ -62,13 +62,23 @@ def entries(driver: neo4j.Driver) -> list[tuple[str, str, str]]:
 
 
 def answers(target: str, min_rank: int, walked: bool, skip: int = 0) -> tuple[Any, ...]:
-    page = run(
-        lambda graph: incidents(
-            graph, target, min_rank, EVERY_DATE if walked else None, None, skip, 25
-        )
-    )
+    parameters = {
+        "min": min_rank,
+        "ungraded": True,
+        "since": EVERY_DATE if walked else None,
+        "until": None,
+        "root_skip": skip,
+        "root_first": 25,
+        **ref_parameters("target", target),
+    }
+    page = run(lambda graph: incidents(graph, parameters, target))
     return page.total, [
-        (row["incident"]["id"], row["strength"], [step["id"] for step in row["steps"]])
+        (
+            row["incident"]["id"],
+            row["likelihood"],
+            row["ungradedSteps"],
+            [step["id"] for step in row["steps"]],
+        )
         for row in page.rows
     ]
 
@@ -85,7 +95,7 @@ def assert_closure_is_true(driver: neo4j.Driver, targets: list[str]) -> None:
 
 
 def linked_ids(target: str) -> list[str]:
-    return [incident for incident, _, _ in answers(target, 0, walked=False)[1]]
+    return [incident for incident, *_ in answers(target, 0, walked=False)[1]]
 
 
 SEED_TARGETS = [
@@ -101,12 +111,17 @@ SEED_TARGETS = [
 @pytest.mark.usefixtures("empty_graph", "neo4j_env")
 def test_the_seed_s_closure_answers_as_the_walk_does(driver: neo4j.Driver) -> None:
     load_shipped_seed()
-    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 2}]
+    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": VERSION}]
     targets = [row["id"] for row in cypher(driver, "MATCH (e:Entity) RETURN e.id AS id")]
     assert_closure_is_true(driver, targets)
     total, rows = answers("agency:mss", 0, walked=False)
     assert total == 1
-    assert rows[0][:2] == ("incident:2021-uk-parliamentarians-email-reconnaissance", 6)
+    # ATTRIBUTED_TO APT31 ALMOST_CERTAIN, then AFFILIATED_WITH the MSS, ungraded.
+    assert rows[0][:3] == (
+        "incident:2021-uk-parliamentarians-email-reconnaissance",
+        "ALMOST_CERTAIN",
+        1,
+    )
 
 
 @pytest.mark.usefixtures("empty_graph", "neo4j_env")
@@ -163,12 +178,12 @@ def test_loads_reloads_withdrawals_deletes_and_imports_keep_the_closure(
         "incident:2021-uk-parliamentarians-email-reconnaissance",
         "incident:closure-1",
     ]
-    assert answers("agency:mss", 0, walked=False)[1][1][1] == 4  # LIKELY, the weakest claim
+    assert answers("agency:mss", 0, walked=False)[1][1][1] == "LIKELY"  # the weakest graded
     assert_closure_is_true(driver, targets)
 
     # Reloaded weaker and later: the incident's strength and date move it.
     load(new_actor(started="2024", attribution="REALISTIC_POSSIBILITY"))
-    assert answers("agency:mss", 0, walked=False)[1][1][1] == 3
+    assert answers("agency:mss", 0, walked=False)[1][1][1] == "REALISTIC_POSSIBILITY"
     assert_closure_is_true(driver, targets)
 
     # Reloaded without the onward claim: withdrawn, so the MSS no longer reaches it.
@@ -402,13 +417,13 @@ def test_of_two_builds_at_once_one_finishes_and_the_other_stops(driver: neo4j.Dr
         return sorted(await asyncio.gather(ensure_closure(graph), ensure_closure(graph)))
 
     assert run(two_builds) == [False, True]
-    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": 2}]
+    assert cypher(driver, "MATCH (m:LinkedClosure) RETURN m.version AS v") == [{"v": VERSION}]
     assert entries(driver) == built
 
     # A build that lost its turn just before the end does not mark either.
     async def late_mark(graph: Graph) -> list[Any]:
         return await graph.write(
-            linked_closure._MARK_BUILT, {"version": 2, "token": "a builder taken over"}
+            linked_closure._MARK_BUILT, {"version": VERSION, "token": "a builder taken over"}
         )
 
     assert run(late_mark) == []

@@ -7,14 +7,15 @@ attribution (the actor and whom it works for), PART_OF after a targeting (the
 victim and what it belongs to). Nothing is walked backwards: the Electoral
 Commission compromise reaches China through "a China state-affiliated actor",
 and never reaches the MSS just because the MSS is part of China. An incident is
-also linked to itself. A chain is as strong as its weakest claim.
+also linked to itself. A chain is as strong as its weakest graded claim, then
+the fewer ungraded claims it has (graph/model/likelihood.py chain_strength).
 """
 
 from __future__ import annotations
 
 from typing import LiteralString
 
-from graph.model.likelihood import ABOVE_EVERY_RANK
+from graph.model.likelihood import ABOVE_EVERY_STRENGTH
 
 # One way of linking: (the first claim's type, the onward claims' types), each as
 # a relationship pattern's type list.
@@ -34,8 +35,8 @@ ONWARD_CLAIM_TYPES = frozenset(t for _, onward in LINKS for t in onward.split("|
 ATTRIBUTION_TYPES = (ATTRIBUTED_LINK[0], *ATTRIBUTED_LINK[1].split("|"))
 TARGETING_TYPES = (TARGETED_LINK[0], *TARGETED_LINK[1].split("|"))
 
-# What a chain of no claims scores (an incident is linked to itself): above every rank.
-NO_CLAIM_STRENGTH: LiteralString = ABOVE_EVERY_RANK
+# What a chain of no claims scores (an incident is linked to itself): above every other.
+NO_CLAIM_STRENGTH: LiteralString = ABOVE_EVERY_STRENGTH
 
 DESCRIPTION = (
     "An incident is linked to X when a chain of claims leads from it to X, always forwards: "

@@ -5,17 +5,18 @@ the store holds one `(:LinkedIncident {target, incident, key})` node. `key`
 spells the answer order, so a composite range index on (target, key) hands over
 any page in order with a seek:
 
-    two digits, 99 - strength     strongest link first (a chain is as strong
-                                  as its weakest claim; itself is 99)
+    two digits, 99 - strength     strongest link first (graph/model/likelihood.py
+                                  chain_strength; itself is 99)
     started, each digit d as 9-d, newest first; `~` ends it, so a shorter
     '-' as ':', then '~'          date ("2021") sorts after the longer ones it
                                   begins ("2021-03"), and no date sorts last
     the incident's id             then by id
 
-A minimum grade is a range of the same index: strength >= m exactly when
-key < (99 - m, two digits) + U+FFFF. The total is the sum of the
-`(:LinkedCount {target, strength, n})` nodes, one per target and strength.
-upkeep.py keeps both equal to what walked.py finds.
+The total is the sum of the `(:LinkedCount {target, strength, n})` nodes, one
+per target and strength. upkeep.py keeps both equal to what walked.py finds
+for the question asked without a minimum grade and with ungraded claims: the
+best chain is not the best one that a minimum lets through, so a question with
+either is walked.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import LiteralString
 
 # The closure's layout; a store built to another one is rebuilt at the next start,
 # and walked until then.
-STORED_CLOSURE_VERSION: LiteralString = "2"
+STORED_CLOSURE_VERSION: LiteralString = "3"
 
 # Incident `i`'s place in answer order after its strength (module docstring).
 NEWEST_FIRST_KEY: LiteralString = (
@@ -32,14 +33,12 @@ NEWEST_FIRST_KEY: LiteralString = (
     "CASE WHEN ch >= '0' AND ch <= '9' THEN toString(9 - toInteger(ch)) ELSE ':' END) + '~'"
 )
 
-# The keys of links at least $min strong sort below this.
-_KEY_BOUND: LiteralString = "right('0' + toString(99 - $min), 2) + '\\uFFFF'"
-
 # The stored closure answers when it is built, no write has left a refresh to do
-# (upkeep.py DEFER_ABOVE) and no date window is asked for (dates are the
-# incident's, not the link's: the walk filters them).
+# (upkeep.py DEFER_ABOVE), and the question has no date window (dates are the
+# incident's, not the link's: the walk filters them), no minimum grade and takes
+# ungraded claims.
 STORED_ANSWERS: LiteralString = (
-    "target IS NOT NULL AND $since IS NULL AND $until IS NULL "
+    "target IS NOT NULL AND $since IS NULL AND $until IS NULL AND $min = 0 AND $ungraded "
     "AND EXISTS { MATCH (:LinkedClosure {version: " + STORED_CLOSURE_VERSION + "}) } "
     "AND NOT EXISTS { MATCH (:LinkedRefresh) }"
 )
@@ -59,17 +58,16 @@ def stored_top(skip: LiteralString, first: LiteralString) -> LiteralString:
     read from the stored closure.
 
     ORDER BY both index properties, so the plan takes the index's order instead
-    of sorting every entry; the total adds the stored counts per strength at
-    least $min.
+    of sorting every entry; the total adds the stored counts.
     """
     return (
         "CALL (target) { "
-        "  MATCH (l:LinkedIncident) WHERE l.target = target.id AND l.key < " + _KEY_BOUND + " "
+        "  MATCH (l:LinkedIncident) WHERE l.target = target.id AND l.key < '\\uFFFF' "
         "  WITH l ORDER BY l.target, l.key LIMIT " + skip + " + " + first + " "
         "  RETURN collect(l) AS entries "
         "} "
         "RETURN reduce(total = 0, n IN COLLECT { MATCH (c:LinkedCount) "
-        "WHERE c.target = target.id AND c.strength >= $min RETURN c.n } | total + n) AS total, "
+        "WHERE c.target = target.id RETURN c.n } | total + n) AS total, "
         "[l IN entries | {i: COLLECT { MATCH (i:Entity {id: l.incident}) RETURN i }[0], "
         "strength: 99 - toInteger(left(l.key, 2))}] AS top "
     )

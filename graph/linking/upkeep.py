@@ -44,7 +44,7 @@ from graph.linking.rule import (
 )
 from graph.linking.stored import NEWEST_FIRST_KEY, STORED_CLOSURE_VERSION
 from graph.model.change_kinds import CREATED
-from graph.model.likelihood import weakest_rank
+from graph.model.likelihood import chain_strength
 from graph.model.vocabulary import relation_from_id
 from graph.store.database import Graph, Record, Statement
 
@@ -64,7 +64,7 @@ def _reached_through(link: Link) -> LiteralString:
         + "]->(y)){0,"
         + MAX_ONWARD_CLAIMS
         + "} (t) "
-        "RETURN t, " + weakest_rank("c.likelihood_rank", "o") + " AS strength "
+        "RETURN t, " + chain_strength("[c] + o") + " AS strength "
     )
 
 

@@ -1,7 +1,8 @@
 """The "linked to" rule as Cypher that walks the claims.
 
-Every pattern here follows rule.py's LINKS forwards only, and filters claims by
-the minimum grade `$min` and incidents by the date window `$since`/`$until`.
+Every pattern here follows rule.py's LINKS forwards only, lets through the claims
+a chain may hold (`$min`, `$ungraded`: likelihood.step_allowed) and the incidents
+in the date window `$since`/`$until`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from typing import LiteralString
 
 from graph.linking.rule import LINKS, MAX_ONWARD_CLAIMS, NO_CLAIM_STRENGTH, Link
 from graph.model.dates import INCIDENT_IN_WINDOW
-from graph.model.likelihood import PATH_STRENGTH, at_least_min, weakest_rank
+from graph.model.likelihood import (
+    NO_GRADE,
+    PATH_STRENGTH,
+    step_allowed,
+    strength_of,
+    ungraded_count,
+    weakest_rank,
+)
 
 
 def _onward_to_target(onward: LiteralString) -> LiteralString:
@@ -20,7 +28,7 @@ def _onward_to_target(onward: LiteralString) -> LiteralString:
         "((x)-[o:"
         + onward
         + " WHERE "
-        + at_least_min("o")
+        + step_allowed("o")
         + "]->(y)){0,"
         + MAX_ONWARD_CLAIMS
         + "} (target) "
@@ -29,7 +37,7 @@ def _onward_to_target(onward: LiteralString) -> LiteralString:
 
 def _first_claim(claim: LiteralString) -> LiteralString:
     """The pattern from an incident through its first claim, `c`, to `hop`."""
-    return "-[c:" + claim + " WHERE " + at_least_min("c") + "]->(hop) "
+    return "-[c:" + claim + " WHERE " + step_allowed("c") + "]->(hop) "
 
 
 def chain(link: Link) -> LiteralString:
@@ -42,19 +50,32 @@ def _strengths_through(link: Link) -> LiteralString:
     """A UNION branch: each incident linked to `target` the `link` way, with its
     strength, once per first claim.
 
-    The strongest onward chain is found once per node the incidents' first claims
+    The onward chains are summed up once per node the incidents' first claims
     reach (`hop`), not once per incident: a hub has far fewer such nodes than
-    linked incidents. The weaker of the first claim and the best onward chain is
-    the strength through that claim, since min(c, x) is largest where x is.
+    linked incidents. Which onward chain is best depends on the first claim (a
+    weak first claim hides the difference between stronger chains, and then
+    their ungraded steps decide), so each hop keeps, for every weakest graded
+    rank its chains have, their fewest ungraded claims: at most nine options,
+    each combined with the first claim.
     """
     claim, onward = link
+    combined = strength_of(
+        "CASE WHEN c.likelihood_rank < x.graded THEN c.likelihood_rank ELSE x.graded END",
+        "x.ungraded + CASE WHEN c.likelihood_rank IS NULL THEN 1 ELSE 0 END",
+    )
     return (
         "  WITH target WHERE target IS NOT NULL "
         "  MATCH (hop) " + _onward_to_target(onward) + " "
-        "  WITH hop, max(" + weakest_rank(NO_CLAIM_STRENGTH, "o") + ") AS best_chain "
+        "  WITH hop, "
+        + weakest_rank(NO_GRADE, "o")
+        + " AS graded, "
+        + ungraded_count("o")
+        + " AS ungraded "
+        "  WITH hop, graded, min(ungraded) AS ungraded "
+        "  WITH hop, collect({graded: graded, ungraded: ungraded}) AS onward "
         "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + INCIDENT_IN_WINDOW + " "
-        "  RETURN i, CASE WHEN c.likelihood_rank < best_chain THEN c.likelihood_rank "
-        "  ELSE best_chain END AS strength "
+        "  RETURN i, reduce(best = 0, s IN [x IN onward | " + combined + "] | "
+        "  CASE WHEN s > best THEN s ELSE best END) AS strength "
     )
 
 

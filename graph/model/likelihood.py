@@ -1,10 +1,17 @@
 """The UK Professional Head of Intelligence Assessment (PHIA) probability yardstick.
 
-Claims carry one of these terms. The order matters: a path is as strong as
-its weakest step, and `min_likelihood` filters compare ranks. FACT is for
-what a source states without any probabilistic hedging; it ranks above the
-yardstick's terms because the source asserts it outright, and it is never
-produced from a number (importers map numbers onto the yardstick only).
+Claims carry one of these terms. The graded ones are ranked: a chain is as
+strong as its weakest graded step, and `minLikelihood` filters compare ranks.
+
+- The yardstick's seven terms, for judgments the source grades in its words
+  ("almost certainly", "highly likely").
+- FACT, for what is not a judgment: organisational structure ("a part of
+  GCHQ"), events the source reports as having happened, holdings, publication.
+  It ranks above the yardstick's terms, and is never produced from a number.
+- UNGRADED, for a judgment (an attribution, an affiliation, a use) the source
+  states without an estimative term: "has been attributed to". It has no rank;
+  a chain counts its ungraded steps beside its weakest graded one
+  (chain_strength), so an ungraded step never reads stronger than its words.
 """
 
 from __future__ import annotations
@@ -23,14 +30,16 @@ class Likelihood(enum.Enum):
     HIGHLY_LIKELY = "HIGHLY_LIKELY"
     ALMOST_CERTAIN = "ALMOST_CERTAIN"
     FACT = "FACT"
+    UNGRADED = "UNGRADED"
 
     @property
-    def rank(self) -> int:
-        return RANKS[self]
+    def rank(self) -> int | None:
+        """Its place among the graded terms, weakest 0; None for UNGRADED."""
+        return RANKS.get(self)
 
     @property
     def band(self) -> tuple[int, int] | None:
-        """The yardstick's probability band in percent (None for FACT)."""
+        """The yardstick's probability band in percent (None for FACT and UNGRADED)."""
         return BANDS.get(self)
 
     @property
@@ -38,7 +47,9 @@ class Likelihood(enum.Enum):
         return PHRASES[self]
 
 
-RANKS = {term: index for index, term in enumerate(Likelihood)}
+RANKS: dict[Likelihood, int] = {
+    term: index for index, term in enumerate(Likelihood) if term is not Likelihood.UNGRADED
+}
 
 BANDS: dict[Likelihood, tuple[int, int]] = {
     Likelihood.REMOTE_CHANCE: (0, 5),
@@ -59,6 +70,7 @@ PHRASES = {
     Likelihood.HIGHLY_LIKELY: "highly likely",
     Likelihood.ALMOST_CERTAIN: "almost certain",
     Likelihood.FACT: "stated as fact",
+    Likelihood.UNGRADED: "a judgment stated without an estimative term",
 }
 
 # The words assessments use, longest first so "highly likely" wins over "likely".
@@ -98,11 +110,11 @@ def from_name(value: object) -> Likelihood:
     raise ValueError(f"{value!r} is not a likelihood term (one of {choices})")
 
 
-def weakest(terms: list[Likelihood]) -> Likelihood:
-    return min(terms, key=lambda term: term.rank)
+# Claims store their term's rank as `likelihood_rank`, so Cypher compares ranks; an
+# UNGRADED claim has none, and comparisons with null are never true.
 
-
-# Claims store their term's rank as `likelihood_rank`, so Cypher compares ranks.
+# Above every rank: "no graded claim" as the weakest graded rank of a chain.
+NO_GRADE: LiteralString = "8"
 
 
 def weakest_rank(start: LiteralString, claims: LiteralString) -> LiteralString:
@@ -114,7 +126,8 @@ def weakest_rank(start: LiteralString, claims: LiteralString) -> LiteralString:
 
 
 def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> LiteralString:
-    """Cypher: the claim `rel` is graded at least `minimum` (a rank).
+    """Cypher: the claim `rel` is graded at least `minimum` (a rank); an ungraded
+    claim is not, unless the minimum is 0.
 
     `minimum = 0` comes first, so at the default every claim passes without its
     rank being read (a db hit per relationship expanded otherwise).
@@ -122,7 +135,49 @@ def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> Literal
     return "(" + minimum + " = 0 OR " + rel + ".likelihood_rank >= " + minimum + ")"
 
 
-# Above every rank: the strength of a chain of no claims.
-ABOVE_EVERY_RANK: LiteralString = "99"
-# The strength of path `p`: its weakest claim.
-PATH_STRENGTH: LiteralString = weakest_rank(ABOVE_EVERY_RANK, "relationships(p)")
+def step_allowed(rel: LiteralString) -> LiteralString:
+    """Cypher: the claim `rel` may be a step of a chain: its grade, if it has one, is
+    at least $min, and an ungraded one only while $ungraded (includeUngraded)."""
+    return (
+        "(($min = 0 OR coalesce(" + rel + ".likelihood_rank, 99) >= $min) "
+        "AND ($ungraded OR " + rel + ".likelihood_rank IS NOT NULL))"
+    )
+
+
+def ungraded_count(claims: LiteralString) -> LiteralString:
+    """Cypher: how many of the list `claims` are ungraded."""
+    return "size([r IN " + claims + " WHERE r.likelihood_rank IS NULL])"
+
+
+def strength_of(graded: LiteralString, ungraded: LiteralString) -> LiteralString:
+    """Cypher: a chain's strength from its weakest graded rank (NO_GRADE when none
+    is graded) and its number of ungraded claims.
+
+    Two digits, higher first: the tens are the weakest graded rank plus one, or 0
+    when no claim is graded, so such a chain comes after every graded one; the
+    units are 9 less the ungraded claims (at most 9), so fewer come first. A chain
+    of no claims (an incident is linked to itself) is 99, above every other.
+    """
+    return (
+        "((" + graded + " + 1) % 9) * 10 + 9 - "
+        "CASE WHEN " + ungraded + " > 9 THEN 9 ELSE " + ungraded + " END"
+    )
+
+
+def chain_strength(claims: LiteralString) -> LiteralString:
+    """Cypher: the strength (strength_of) of the chain of claims in the list `claims`."""
+    return (
+        "CASE WHEN size("
+        + claims
+        + ") = 0 THEN "
+        + ABOVE_EVERY_STRENGTH
+        + " ELSE "
+        + strength_of(weakest_rank(NO_GRADE, claims), ungraded_count(claims))
+        + " END"
+    )
+
+
+# The strength of a chain of no claims: above every other.
+ABOVE_EVERY_STRENGTH: LiteralString = "99"
+# The strength of path `p`.
+PATH_STRENGTH: LiteralString = chain_strength("relationships(p)")

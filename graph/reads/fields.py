@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-from graph.model.likelihood import Likelihood, at_least_min, weakest_rank
+from graph.model.likelihood import NO_GRADE, Likelihood, at_least_min, ungraded_count, weakest_rank
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, ENTITY_CORE_PROPERTIES, LABELS
 from graph.reads.compiled.plan import TYPENAME
 
@@ -78,7 +78,8 @@ def mentioning_sources(node: str, source: str) -> str:
 
 
 def claims_of(node: str, rel: str, prefix: str) -> str:
-    """The claims of the entity `node`, strongest first, then by type and id, as a list
+    """The claims of the entity `node`, strongest first (ungraded after every graded
+    one), then by type and id, as a list
     of relationships, filtered by the parameters $<prefix>_types (null: all),
     $<prefix>_direction (OUT, IN or BOTH) and $<prefix>_min (a rank)."""
     return (
@@ -88,7 +89,7 @@ def claims_of(node: str, rel: str, prefix: str) -> str:
         f"AND (${prefix}_direction = 'BOTH' "
         f"OR (${prefix}_direction = 'OUT' AND startNode({rel}) = {node}) "
         f"OR (${prefix}_direction = 'IN' AND endNode({rel}) = {node})) "
-        f"WITH {rel} ORDER BY {rel}.likelihood_rank DESC, type({rel}), {rel}.id "
+        f"WITH {rel} ORDER BY coalesce({rel}.likelihood_rank, -1) DESC, type({rel}), {rel}.id "
         f"RETURN {rel} }}"
     )
 
@@ -145,6 +146,12 @@ def step_row(rel: str) -> str:
 
 
 def path_likelihood(rels: str) -> str:
-    """The likelihood term of a chain of claims (the list `rels`): its weakest claim's."""
-    start = literal(str(Likelihood.FACT.rank))
-    return f"{LIKELIHOOD_NAMES}[{weakest_rank(start, literal(rels))}]"
+    """The likelihood term of a chain of claims (the list `rels`): its weakest graded
+    claim's; UNGRADED when none is graded; FACT for a chain of no claims."""
+    weakest = weakest_rank(NO_GRADE, literal(rels))
+    return f"CASE WHEN size({rels}) = 0 THEN 'FACT' ELSE {LIKELIHOOD_NAMES}[{weakest}] END"
+
+
+def ungraded_steps(rels: str) -> str:
+    """How many claims of the chain `rels` are ungraded."""
+    return ungraded_count(literal(rels))

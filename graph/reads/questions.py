@@ -18,7 +18,7 @@ from typing import Any, LiteralString
 from graph.errors import AmbiguousReference, NotFound
 from graph.linking.answer import linked_rows
 from graph.model.dates import INCIDENT_IN_WINDOW
-from graph.model.likelihood import PATH_STRENGTH, at_least_min
+from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
 from graph.reads.fields import (
     claims_of,
@@ -28,6 +28,7 @@ from graph.reads.fields import (
     mentioning_sources,
     path_likelihood,
     step_row,
+    ungraded_steps,
 )
 from graph.reads.lookup import exact_key_query
 from graph.store.database import Graph, Record
@@ -134,6 +135,7 @@ LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$root_skip", "$roo
     "RETURN target_candidates AS candidates, total, "
     "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
     "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
+    "ungradedSteps: " + literal(ungraded_steps("relationships(row.best.p)")) + ", "
     "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
 )
 
@@ -189,7 +191,7 @@ def path_core(max_hops: int) -> LiteralString:
         # plans the latter as a StatefulShortestPath that is many times slower on large
         # graphs (bench/README.md).
         "  MATCH p = allShortestPaths((origin)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + hops + "]-"
-        "(destination)) WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
+        "(destination)) WHERE all(r IN rs WHERE " + step_allowed("r") + ") "
         "  WITH p, " + PATH_STRENGTH + " AS strength "
         "  ORDER BY strength DESC, [r IN relationships(p) | r.id] LIMIT 1 "
         "  RETURN p AS best, strength "
@@ -203,6 +205,9 @@ def _path_query(max_hops: int) -> LiteralString:
         "CASE WHEN best IS NULL THEN null ELSE "
         + literal(path_likelihood("relationships(best)"))
         + " END AS likelihood, "
+        "CASE WHEN best IS NULL THEN null ELSE "
+        + literal(ungraded_steps("relationships(best)"))
+        + " END AS ungradedSteps, "
         "CASE WHEN best IS NULL THEN null ELSE "
         "[q IN relationships(best) | " + step_map("q") + "] "
         "END AS steps"
@@ -225,7 +230,11 @@ async def shortest_path(
     raise_unless_resolved(destination, row["destination_candidates"])
     if row["steps"] is None:
         return None
-    return {"likelihood": row["likelihood"], "steps": row["steps"]}
+    return {
+        "likelihood": row["likelihood"],
+        "ungradedSteps": row["ungradedSteps"],
+        "steps": row["steps"],
+    }
 
 
 # -- neighbourhood -------------------------------------------------------------

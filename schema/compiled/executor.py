@@ -316,12 +316,17 @@ class CompiledExecutor:
             key: root if isinstance(root, str) else binding.answers.get(key)
             for key, root in plan.roots
         }
-        errors = [binding.errors[key] for key, _ in plan.roots if key in binding.errors]
-        if any(
-            not root.root.nullable
+        failed = [
+            (key, root.root.nullable)
             for key, root in plan.roots
             if not isinstance(root, str) and key in binding.errors
-        ):
+        ]
+        # As graphql-core reports them: the nullable fields' errors in field order, then
+        # the first non-null field's, whose null ends the operation's data.
+        errors = [binding.errors[key] for key, nullable in failed if nullable]
+        fatal = [key for key, nullable in failed if not nullable]
+        if fatal:
+            errors.append(binding.errors[fatal[0]])
             data = None
         return ExecutionResult(
             data=data, errors=errors or None, extensions=self._extensions(binding.batch)

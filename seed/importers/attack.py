@@ -145,7 +145,8 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
                 from_key=from_key,
                 relation=relation,
                 to_key=to_key,
-                likelihood=Likelihood.FACT,
+                # ATT&CK states who uses what without a confidence: a judgment, ungraded.
+                likelihood=Likelihood.UNGRADED,
                 source_key=source.key,
                 source_ref=str(rel.get("stix_id")),
                 quote=str(rel.get("description") or "") or None,

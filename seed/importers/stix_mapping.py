@@ -180,4 +180,5 @@ def likelihood_of(obj: dict[str, Any]) -> tuple[Likelihood, int | None]:
             pass
     if number is not None:
         return from_confidence(number), number
-    return Likelihood.FACT, None
+    # A relationship is a judgment; without a confidence its source graded nothing.
+    return Likelihood.UNGRADED, None

@@ -28,6 +28,7 @@ from graph.reads.fields import (
     mentioning_sources,
     path_likelihood,
     step_leaf,
+    ungraded_steps,
 )
 
 KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
@@ -157,6 +158,8 @@ class CypherBuilder:
         for s in shape.selections:
             if s.field == "likelihood":
                 value = path_likelihood(rels)
+            elif s.field == "ungraded_steps":
+                value = ungraded_steps(rels)
             elif s.field == "steps":
                 r = self.fresh("r")
                 value = f"[{r} IN {rels} | {self.step(r, _object(s))}]"
