@@ -136,6 +136,17 @@ def path(args: dict[str, Any]) -> Parameters:
     }
 
 
+def claims(args: dict[str, Any]) -> Parameters:
+    relation = args.get("relation")
+    if relation is not None and relation not in CLAIM_TYPES:
+        raise UserInputError(f"relation: unknown relation type {relation!r}")
+    return {
+        **ref_parameters("origin", checked_ref(args["from"], "from")),
+        **ref_parameters("destination", checked_ref(args["to"], "to")),
+        "relation": relation,
+    }
+
+
 def neighbourhood(args: dict[str, Any]) -> Parameters:
     checked_range(args["hops"], "hops", 1, MAX_NEIGHBOURHOOD_HOPS)
     checked_range(args["first"], "first", 0, MAX_PAGE_SIZE)

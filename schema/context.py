@@ -11,7 +11,13 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from graph.reads.questions import RelationFilter, entities_by_id, relations_of, sources_of
+from graph.reads.questions import (
+    RelationFilter,
+    attributions_of,
+    entities_by_id,
+    relations_of,
+    sources_of,
+)
 from graph.store.database import Graph, Record
 
 
@@ -25,6 +31,7 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     _sources: DataLoader[str, list[Record]] | None = None
     _entities: DataLoader[str, Record | None] | None = None
+    _attributions: DataLoader[str, tuple[list[Record], bool]] | None = None
     _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(
         default_factory=dict
     )
@@ -51,6 +58,18 @@ class Context:
 
             self._entities = DataLoader(load_fn=load)
         return self._entities
+
+    @property
+    def attributions_loader(self) -> DataLoader[str, tuple[list[Record], bool]]:
+        """Incidents' attributions and whether they dispute each other, by incident id."""
+        if self._attributions is None:
+
+            async def load(ids: list[str]) -> list[tuple[list[Record], bool]]:
+                found = await attributions_of(self.graph, list(ids))
+                return [found[entity_id] for entity_id in ids]
+
+            self._attributions = DataLoader(load_fn=load)
+        return self._attributions
 
     def relations_loader(
         self, filters: RelationFilter

@@ -33,6 +33,7 @@ from schema.scalars import Date
 from schema.types import (
     Entity,
     EvidencePath,
+    EvidenceStep,
     IncidentConnection,
     IncidentEdge,
     SearchHit,
@@ -243,6 +244,30 @@ class Query:
             nodes=[entity_from_row(row) for row in found["nodes"]],
             relationships=[step_from_row(row) for row in found["relationships"]],
         )
+
+    @strawberry.field(
+        description=(
+            "Competing claims side by side: every source's claim from one entity to another, "
+            "one per source, each with its own grade, quote, assessor and reportedOn; by "
+            "relation, then by source."
+        )
+    )
+    async def claims(
+        self,
+        info: Info[Context, None],
+        from_: Annotated[
+            str,
+            strawberry.argument(name="from", description="The subject: id, name or alias."),
+        ],
+        to: Annotated[str, strawberry.argument(description="The object: id, name or alias.")],
+        relation: Annotated[
+            str | None,
+            strawberry.argument(description="Only this relation type, e.g. ATTRIBUTED_TO."),
+        ] = None,
+    ) -> list[EvidenceStep]:
+        parameters = arguments.claims({"from": from_, "to": to, "relation": relation})
+        rows = await traversal.claims_between(info.context.graph, parameters, from_, to)
+        return [step_from_row(row) for row in rows]
 
     @strawberry.field(description=CHANGES_DESCRIPTION)
     async def changes(

@@ -193,6 +193,27 @@ class Incident(Entity):
         ),
     )
 
+    @strawberry.field(
+        description=(
+            "Every source's attribution of this incident (ATTRIBUTED_TO), side by side, each "
+            "with its own grade, quote, assessor and date: strongest first, then by source."
+        )
+    )
+    async def attributions(self, info: Info[Context, None]) -> list[EvidenceStep]:
+        found, _ = await info.context.attributions_loader.load(str(self.id))
+        return [step_from_row(row) for row in found]
+
+    @strawberry.field(
+        description=(
+            "True when two attributions name actors that neither links to the other (by the "
+            "linkedTo rule, either way), or grade the same actor two or more yardstick bands "
+            "apart."
+        )
+    )
+    async def disputed(self, info: Info[Context, None]) -> bool:
+        _, disputed = await info.context.attributions_loader.load(str(self.id))
+        return disputed
+
 
 @strawberry.type(description="A campaign of related intrusions.", directives=ENTITY_KEY)
 class Campaign(Entity):
@@ -293,7 +314,10 @@ class EvidenceStep:
     relation: str = strawberry.field(description="The relation type, e.g. ATTRIBUTED_TO.")
     to: Entity = strawberry.field(description="The object of the claim.")
     likelihood: Likelihood = strawberry.field(
-        description="How likely the source judges the claim (FACT when it does not hedge)."
+        description=(
+            "How likely the source judges the claim: UNGRADED for a judgment it states without "
+            "an estimative term, FACT for what is not a judgment."
+        )
     )
     quote: str | None = strawberry.field(
         description="The source's own sentence the claim rests on, verbatim."
@@ -304,6 +328,18 @@ class EvidenceStep:
     )
     valid_from: Date | None = strawberry.field(description="From when the claim holds.")
     valid_to: Date | None = strawberry.field(description="Until when the claim holds.")
+    corroboration: int = strawberry.field(
+        default=1,
+        description="How many distinct sources make this same claim (relation and ends).",
+    )
+    reported_on: Date | None = strawberry.field(
+        default=None,
+        description=(
+            "When the claim became known: the publication date of its source (or of the "
+            "revision that added it); for an analyst's own claim, the day it was written. "
+            "validFrom/validTo say when the relation held in the world."
+        ),
+    )
 
 
 def step_from_row(row: Record) -> EvidenceStep:
@@ -318,6 +354,8 @@ def step_from_row(row: Record) -> EvidenceStep:
         assessed_by=entity_from_row(row["assessedBy"]) if row.get("assessedBy") else None,
         valid_from=row.get("validFrom"),
         valid_to=row.get("validTo"),
+        reported_on=row.get("reportedOn"),
+        corroboration=row["corroboration"],
     )
 
 

@@ -60,6 +60,10 @@ READ_ARGUMENTS = {
     "Query.path(from)": 'query($v: String!) { path(from: $v, to: "apt31") { likelihood } }',
     "Query.path(to)": 'query($v: String!) { path(from: "apt31", to: $v) { likelihood } }',
     "Query.neighbourhood(ref)": "query($v: String!) { neighbourhood(ref: $v) { nodes { id } } }",
+    "Query.claims(from)": 'query($v: String!) { claims(from: $v, to: "mss") { id } }',
+    "Query.claims(to)": 'query($v: String!) { claims(from: "apt31", to: $v) { id } }',
+    "Query.claims(relation)": 'query($v: String) { claims(from: "apt31", to: "mss", '
+    "relation: $v) { id } }",
     "Entity.relations(types)": 'query($v: String!) { entity(ref: "apt31") '
     "{ relations(types: [$v]) { totalCount } } }",
     "Entity.relations(after)": 'query($v: String) { entity(ref: "apt31") '

@@ -28,6 +28,7 @@ SOURCE_KEYS = {
     "url",
     "publisher",
     "published",
+    "revised",
     "text_file",
     "description",
     "aliases",
@@ -84,6 +85,7 @@ def validate_document(
 
     declared: list[tuple[str, EntityRecord]] = []
     source_id: str | None = None
+    reported_on: str | None = None
     source = data.get("source")
     if source is not None:
         if not isinstance(source, dict):
@@ -92,6 +94,9 @@ def validate_document(
             source_id, source_entity = _source_entity(checker, source)
             if source_entity is not None:
                 declared.append(("source.id", source_entity))
+                # Its claims became known when this version of the source came out.
+                props = source_entity.properties
+                reported_on = props.get("revised") or props.get("published")
 
     raw_entities = data.get("entities")
     if raw_entities is None:
@@ -139,7 +144,7 @@ def validate_document(
     for index, item in enumerate(raw_claims):
         path = f"claims[{index}]"
         quote_needed = require_quotes or source_text is not None
-        claim = _claim(checker, item, path, source_id, normalised_text, quote_needed)
+        claim = _claim(checker, item, path, source_id, normalised_text, quote_needed, reported_on)
         if claim is None:
             continue
         if claim.id in seen_claims:
@@ -194,6 +199,10 @@ def _source_entity(
     published = checker.date(source.get("published"), "source.published")
     if published:
         props["published"] = published
+    revised = checker.date(source.get("revised"), "source.revised")
+    checker.ordered("source", ("published", published), ("revised", revised))
+    if revised:
+        props["revised"] = revised
     description = (
         checker.text(source.get("description"), "source.description", required=False) or ""
     )
@@ -244,6 +253,7 @@ def _claim(
     source_id: str | None,
     source_text: str | None,
     require_quote: bool,
+    reported_on: str | None = None,
 ) -> ClaimRecord | None:
     if not isinstance(item, dict):
         checker.add(path, "must be a mapping with from, relation, to, likelihood and quote")
@@ -312,6 +322,7 @@ def _claim(
         assessed_by=assessed_by,
         valid_from=valid_from,
         valid_to=valid_to,
+        reported_on=reported_on,
     )
 
 

@@ -51,6 +51,9 @@ class ClaimRecord:
     assessed_by: str | None
     valid_from: str | None
     valid_to: str | None
+    # When the claim became known: its source's publication (or revision) date; None
+    # for an analyst's own claim, which becomes known on the day it is written.
+    reported_on: str | None = None
 
     @property
     def source(self) -> str:
@@ -79,6 +82,7 @@ class ClaimRecord:
             "to": self.to_id,
             "type": self.relation,
             "props": props,
+            "reported_on": self.reported_on,
         }
 
 

@@ -103,6 +103,12 @@ _STEP_LEAVES = {
     "quote": "{rel}.quote",
     "valid_from": "{rel}.valid_from",
     "valid_to": "{rel}.valid_to",
+    "reported_on": "{rel}.reported_on",
+    # The distinct sources making the same claim: every claim of its type between its
+    # ends (one per source), each with the sources it cites.
+    "corroboration": "COUNT {{ WITH startNode({rel}) AS {rel}_a, endNode({rel}) AS {rel}_b, "
+    "type({rel}) AS {rel}_t MATCH ({rel}_a)-[{rel}_o]->({rel}_b) WHERE type({rel}_o) = {rel}_t "
+    "UNWIND {rel}_o.sources AS {rel}_s RETURN DISTINCT {rel}_s }}",
 }
 
 
@@ -134,6 +140,8 @@ def step_row(rel: str) -> str:
         ("quote", "quote"),
         ("validFrom", "valid_from"),
         ("validTo", "valid_to"),
+        ("reportedOn", "reported_on"),
+        ("corroboration", "corroboration"),
     ]
     entries = [f"{name}: {step_leaf(rel, field)}" for name, field in leaves]
     entries += [

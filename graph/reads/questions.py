@@ -17,6 +17,7 @@ from typing import Any, LiteralString
 
 from graph.errors import AmbiguousReference, NotFound
 from graph.linking.answer import linked_rows
+from graph.linking.disputes import attributions, disputed
 from graph.model.dates import INCIDENT_IN_WINDOW
 from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
@@ -361,6 +362,57 @@ async def relations_of(
     rows = await graph.read(RELATIONS_OF_QUERY, {"ids": ids, **filters.parameters("rel")})
     found = {row["id"]: (row["total"], row["page"]) for row in rows}
     return {entity_id: found.get(entity_id, (0, [])) for entity_id in ids}
+
+
+# -- competing claims -----------------------------------------------------------------
+
+# Binds origin and destination (and their candidates) from their references.
+CLAIMS_BETWEEN_ENDS: LiteralString = resolve_prelude("origin") + resolve_prelude("destination")
+
+
+def claims_between_list(rel: str) -> str:
+    """Every claim from `origin` to `destination` (of type $relation unless null), by
+    type, then source, as a list of relationships bound to `rel` in turn."""
+    return (
+        "CASE WHEN origin IS NULL OR destination IS NULL THEN [] ELSE "
+        f"COLLECT {{ MATCH (origin)-[{rel}:{CLAIM_TYPE_PATTERN}]->(destination) "
+        f"WHERE $relation IS NULL OR type({rel}) = $relation "
+        f"RETURN {rel} ORDER BY type({rel}), {rel}.source, {rel}.id }} END"
+    )
+
+
+CLAIMS_BETWEEN_QUERY: LiteralString = CLAIMS_BETWEEN_ENDS + literal(
+    "RETURN origin_candidates, destination_candidates, "
+    f"[q IN {claims_between_list('tg_c')} | {step_row('q')}] AS steps"
+)
+
+
+async def claims_between(
+    graph: Graph, parameters: dict[str, Any], origin: str, destination: str
+) -> list[Record]:
+    """Every source's claim from one entity to another, each with its own grade, quote
+    and date: by type, then by source. `parameters`: $relation (null: every type) and
+    the ref_parameters of "origin" and "destination"."""
+    rows = await graph.read(CLAIMS_BETWEEN_QUERY, parameters)
+    row = rows[0]
+    raise_unless_resolved(origin, row["origin_candidates"])
+    raise_unless_resolved(destination, row["destination_candidates"])
+    return row["steps"]  # type: ignore[no-any-return]
+
+
+ATTRIBUTIONS_OF_QUERY: LiteralString = literal(
+    "UNWIND $ids AS id MATCH (i:Entity {id: id}) "
+    f"RETURN id, [q IN {attributions('i', 'tg_r')} | {step_row('q')}] AS attributions, "
+    f"{disputed('i')} AS disputed"
+)
+
+
+async def attributions_of(graph: Graph, ids: list[str]) -> dict[str, tuple[list[Record], bool]]:
+    """For each incident id: its attributions from every source, and whether they
+    dispute each other (graph/linking/disputes.py)."""
+    rows = await graph.read(ATTRIBUTIONS_OF_QUERY, {"ids": ids})
+    found = {row["id"]: (row["attributions"], row["disputed"]) for row in rows}
+    return {entity_id: found.get(entity_id, ([], False)) for entity_id in ids}
 
 
 async def find_claim(graph: Graph, relation: str, claim_id: str) -> Record:

@@ -127,7 +127,7 @@ def _create_claims(relation: str) -> LiteralString:
         + """CREATE (a)-[r:"""
         + relation
         + """ {id: row.id}]->(b)
-SET r += row.props
+SET r += row.props, r.reported_on = coalesce(row.reported_on, toString(date()))
 RETURN count(*) AS created
 """
     )
@@ -142,6 +142,7 @@ def _merge_claims(relation: str) -> LiteralString:
   ON CREATE SET r.created = true
 WITH r, row, properties(r) AS before
 SET r += row.props
+SET r.reported_on = coalesce(r.reported_on, row.reported_on, toString(date()))
 WITH r, row, before, coalesce(r.created, false) AS created
 REMOVE r.created
 WITH r, row, created, created OR properties(r) <> before AS changed

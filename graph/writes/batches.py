@@ -52,6 +52,8 @@ class ImportClaim:
     valid_from: str | None = None
     valid_to: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
+    # When the source made the claim known (YYYY-MM-DD); None: the day it is imported.
+    reported_on: str | None = None
 
 
 @dataclass

@@ -88,7 +88,8 @@ MERGE (a)-[r:`{type}` {id: row.id}]->(b)
 WITH r, row, coalesce(r.created_by_import, false) AS created,
      coalesce(r.import_hash = row.hash, false) AS same
 FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END |
-  SET r += row.props, r.import_hash = row.hash, r.imported_at = $now)
+  SET r += row.props, r.import_hash = row.hash, r.imported_at = $now,
+      r.reported_on = coalesce(r.reported_on, row.reported_on, left($now, 10)))
 REMOVE r.created_by_import
 RETURN count(CASE WHEN created THEN 1 END) AS created,
        count(CASE WHEN NOT created AND NOT same THEN 1 END) AS updated,
@@ -219,6 +220,7 @@ def _claim_rows(
             "type": claim.relation,
             "props": props,
             "hash": _fingerprint(props),
+            "reported_on": claim.reported_on,
         }
     del imported_at
     return list(rows.values())

@@ -109,6 +109,7 @@ class _Binding:
     batch: list[_Bound] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, GraphQLError] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # errors found before anything ran
 
 
 @dataclass
@@ -275,6 +276,7 @@ class CompiledExecutor:
                 parameters = binder(args)
             except UserInputError as refused:
                 binding.errors[key] = _located(refused, site, key)
+                binding.refused.add(key)
                 continue
             if parameters is None:  # a search with no words in it
                 binding.answers[key] = []
@@ -321,8 +323,10 @@ class CompiledExecutor:
             for key, root in plan.roots
             if not isinstance(root, str) and key in binding.errors
         ]
-        # As graphql-core reports them: the nullable fields' errors in field order, then
-        # the first non-null field's, whose null ends the operation's data.
+        # As graphql-core reports them: the nullable fields' errors as they happen (those
+        # refused for their arguments first, then those found by reading), then the first
+        # non-null field's to happen, whose null ends the operation's data.
+        failed.sort(key=lambda item: item[0] not in binding.refused)
         errors = [binding.errors[key] for key, nullable in failed if nullable]
         fatal = [key for key, nullable in failed if not nullable]
         if fatal:
@@ -363,6 +367,7 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
     "incidents": (arguments.incidents, ("linkedTo",)),
     "path": (arguments.path, ("from", "to")),
     "neighbourhood": (arguments.neighbourhood, ("ref",)),
+    "claims": (arguments.claims, ("from", "to")),
 }
 
 

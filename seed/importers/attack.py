@@ -151,6 +151,7 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
                 source_ref=str(rel.get("stix_id")),
                 quote=str(rel.get("description") or "") or None,
                 properties={"stix_id": str(rel.get("stix_id"))},
+                reported_on=_date(rel.get("created")),
             )
         )
     return batch

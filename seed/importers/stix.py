@@ -381,6 +381,7 @@ def bundle_batch(
                 valid_from=obj.get("x_threatgraph_valid_from") or _date(obj.get("start_time")),
                 valid_to=obj.get("x_threatgraph_valid_to") or _date(obj.get("stop_time")),
                 properties=props,
+                reported_on=_date(obj.get("created")),
             )
         )
     for key in list(batch.references):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import LiteralString
 
+from graph.linking.disputes import attributions, disputed
 from graph.reads import questions
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 from graph.reads.fields import (
@@ -117,6 +118,11 @@ class CypherBuilder:
             return self.entities(mentioning_sources(node, self.fresh("s")), _entity(s))
         if name == "relations":
             return self._relations(node, s)
+        if name == "attributions":
+            claim, rel = self.fresh("ar"), self.fresh("r")
+            return f"[{rel} IN {attributions(node, claim)} | {self.step(rel, _object(s))}]"
+        if name == "disputed":
+            return disputed(node)
         if s.sub is not None:
             raise UncoveredField(name)
         return entity_leaf(node, name)
@@ -333,6 +339,15 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
             questions.path_core(hops)
             + "RETURN origin_candidates, destination_candidates, CASE WHEN best IS NULL "
             f"THEN null ELSE {build.path('relationships(best)', page)} END AS value"
+        )
+        return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
+    if root.field == "claims":
+        step = _object_root(root)
+        q = build.fresh("q")
+        text = (
+            questions.CLAIMS_BETWEEN_ENDS + "RETURN origin_candidates, destination_candidates, "
+            f"[{q} IN {questions.claims_between_list(build.fresh('c'))} | {build.step(q, step)}] "
+            "AS value"
         )
         return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
     if root.field == "neighbourhood":

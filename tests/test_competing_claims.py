@@ -1,0 +1,108 @@
+"""Competing claims side by side: every source's attribution, disputes, corroboration."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.testclient import TestClient
+
+from graph.model.documents import document_from_text
+from graph.store.database import Graph
+from graph.writes.loading import load_documents
+from tests.api_client import gql
+
+EC = "incident:2021-2022-uk-electoral-commission-compromise"
+
+SECOND_OPINION = """format: threatgraph-seed/1
+source:
+  id: source:second-opinion
+  name: A second opinion
+  published: 2024-04-15
+claims:
+  - {{from: {incident}, relation: ATTRIBUTED_TO, to: {actor},
+     likelihood: {likelihood}, quote: "{quote}"}}
+"""
+
+ATTRIBUTIONS = """query ($ref: String!) { entity(ref: $ref) { ... on Incident {
+  disputed attributions { to { id } likelihood reportedOn corroboration sources { id } } } } }"""
+
+
+def load(text: str) -> None:
+    async def run() -> None:
+        async with Graph.connect(bulk=True) as graph:
+            await load_documents(graph, [document_from_text(text, "second-opinion.yaml")])
+
+    asyncio.run(run())
+
+
+def test_the_seed_s_attributions_are_not_disputed(api: TestClient, seeded_graph: None) -> None:
+    assert gql(api, ATTRIBUTIONS, ref=EC)["data"]["entity"] == {
+        "disputed": False,
+        "attributions": [
+            {
+                "to": {"id": "actor:china-state-affiliated-actor-electoral-commission"},
+                "likelihood": "UNGRADED",
+                "reportedOn": "2024-03-25",
+                "corroboration": 1,
+                "sources": [{"id": "source:ncsc-2024-03-25"}],
+            }
+        ],
+    }
+
+
+def test_an_attribution_to_an_actor_neither_links_to_is_disputed(
+    api: TestClient, seeded_graph: None
+) -> None:
+    load(SECOND_OPINION.format(incident=EC, actor="actor:apt31", likelihood="LIKELY", quote="x"))
+    answer = gql(api, ATTRIBUTIONS, ref=EC)["data"]["entity"]
+    assert answer["disputed"] is True
+    assert [(a["to"]["id"], a["likelihood"], a["reportedOn"]) for a in answer["attributions"]] == [
+        ("actor:apt31", "LIKELY", "2024-04-15"),
+        ("actor:china-state-affiliated-actor-electoral-commission", "UNGRADED", "2024-03-25"),
+    ]
+
+
+def test_an_attribution_up_the_same_hierarchy_is_no_dispute(
+    api: TestClient, seeded_graph: None
+) -> None:
+    # APT31 is affiliated with China, so "China did it" agrees with "APT31 did it".
+    recon = "incident:2021-uk-parliamentarians-email-reconnaissance"
+    load(
+        SECOND_OPINION.format(incident=recon, actor="country:china", likelihood="LIKELY", quote="x")
+    )
+    assert gql(api, ATTRIBUTIONS, ref=recon)["data"]["entity"]["disputed"] is False
+
+
+def test_two_sources_grading_one_claim_two_bands_apart_dispute_and_corroborate(
+    api: TestClient, seeded_graph: None
+) -> None:
+    recon = "incident:2021-uk-parliamentarians-email-reconnaissance"
+    load(SECOND_OPINION.format(incident=recon, actor="actor:apt31", likelihood="LIKELY", quote="x"))
+    answer = gql(api, ATTRIBUTIONS, ref=recon)["data"]["entity"]
+    assert answer["disputed"] is True  # ALMOST_CERTAIN against LIKELY: two bands apart
+    assert [(a["likelihood"], a["corroboration"]) for a in answer["attributions"]] == [
+        ("ALMOST_CERTAIN", 2),
+        ("LIKELY", 2),
+    ]
+    query = """{ claims(from: "incident:2021-uk-parliamentarians-email-reconnaissance",
+                        to: "APT31", relation: "ATTRIBUTED_TO") { id likelihood quote } }"""
+    claims = gql(api, query)["data"]["claims"]
+    assert [(c["id"], c["likelihood"]) for c in claims] == [
+        (f"{recon}-ATTRIBUTED_TO->actor:apt31@source:ncsc-2024-03-25", "ALMOST_CERTAIN"),
+        (f"{recon}-ATTRIBUTED_TO->actor:apt31@source:second-opinion", "LIKELY"),
+    ]
+    assert "was almost certainly responsible" in claims[0]["quote"]
+    assert claims[1]["quote"] == "x"
+
+
+def test_claims_between_names_an_unknown_relation_and_reference(
+    api: TestClient, seeded_graph: None
+) -> None:
+    bad = gql(api, '{ claims(from: "APT31", to: "MSS", relation: "LIKES") { id } }')
+    assert [(e["message"], e["extensions"]["code"]) for e in bad["errors"]] == [
+        ("relation: unknown relation type 'LIKES'", "BAD_USER_INPUT")
+    ]
+    missing = gql(api, '{ claims(from: "Atlantis", to: "MSS") { id } }')
+    assert [(e["message"], e["extensions"]["code"]) for e in missing["errors"]] == [
+        ("no entity matches 'Atlantis' (by id, name or alias)", "NOT_FOUND")
+    ]
