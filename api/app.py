@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from cross_web import HTTPException
@@ -41,7 +42,7 @@ from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.browser import browser_routes
 from api.closure_refresher import refresh_deferred_forever
 from api.errors import NotAnOperation, error_response, refusal_code, unavailable_status
-from api.graphiql import graphiql_page
+from api.graphiql import graphiql_page, page_security_headers
 from api.graphiql_assets import VENDOR_DIR, VENDOR_PATH
 from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
@@ -94,7 +95,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         # Strawberry's page, opening on our example query (api/graphiql.py).
-        return HTMLResponse(self.ide_page)
+        return HTMLResponse(self.ide_page, headers=page_security_headers(self.ide_page))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -214,18 +215,19 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        # GraphiQL's page itself is public; what it (or anyone) asks is not.
-        wants_ide = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+        # GraphiQL's page itself is public; what it (or anyone) asks is not, so a GET
+        # carrying a query needs the token whatever it accepts.
+        wants_ide = (
+            scope["method"] == "GET"
+            and "text/html" in headers.get("accept", "")
+            and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        )
         if (
             self.settings.require_read_token
             and not wants_ide
             and not self.tokens.is_valid(headers.get("authorization"))
         ):
-            response = error_response(
-                "a valid bearer token is required (Authorization: Bearer <token>)",
-                "UNAUTHENTICATED",
-                401,
-            )
+            response = error_response(READ_TOKEN_REQUIRED, "UNAUTHENTICATED", 401)
             await response(scope, receive, send)
             return
         limit = self.settings.max_body_bytes
@@ -312,6 +314,7 @@ class AccessLog:
                     )
 
 
+READ_TOKEN_REQUIRED = "a valid bearer token is required (Authorization: Bearer <token>)"
 KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 
 
@@ -375,6 +378,11 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         return JSONResponse({"status": "ready"})
 
     async def metrics_endpoint(request: Request) -> Response:
+        # Its figures (request paths, error codes, load) follow the read-token setting.
+        if settings.require_read_token and not tokens.is_valid(
+            request.headers.get("authorization")
+        ):
+            return error_response(READ_TOKEN_REQUIRED, "UNAUTHENTICATED", 401)
         metrics.read_gate(request.app.state.graph.gate)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

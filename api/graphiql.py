@@ -10,6 +10,8 @@ loads them from the API instead, so GraphiQL works without internet access.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 
@@ -66,10 +68,51 @@ def graphiql_page(example_query: str = EXAMPLE_QUERY, vendor_dir: Path | None = 
         )
     replacement = f"const EXAMPLE_QUERY = {_js_template_literal(example_query)};"
     html = _EXAMPLE_CONSTANT.sub(lambda _: replacement, html, count=1)
+    # Headers typed in the editor (bearer tokens) stay in the tab, not in localStorage.
+    if _PERSIST_HEADERS not in html:
+        raise RuntimeError(
+            f"Strawberry's graphiql.html no longer sets {_PERSIST_HEADERS!r}: api/graphiql.py "
+            "must learn how to keep GraphiQL from persisting headers"
+        )
+    html = html.replace(_PERSIST_HEADERS, "shouldPersistHeaders: false")
     assets = unpkg_assets(html)
     if vendor_dir is not None and assets and all(a.file(vendor_dir).is_file() for a in assets):
         html = html.replace(UNPKG_URL, VENDOR_PATH + "/")
     return html
+
+
+_PERSIST_HEADERS = "shouldPersistHeaders: true"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def page_security_headers(html: str) -> dict[str, str]:
+    """Headers for the GraphiQL page: a Content-Security-Policy that lets in its own
+    inline script (by hash), its assets (from the API when vendored, else unpkg.com)
+    and requests to this API only; no framing; no sniffing; no referrer."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    )
+    assets = "'self'" + (" https://unpkg.com" if UNPKG_URL in html else "")
+    policy = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {assets} {hashes}",
+            f"style-src {assets} 'unsafe-inline'",
+            f"font-src {assets} data:",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return {
+        "content-security-policy": policy,
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+    }
 
 
 def example_query_text() -> str:
@@ -78,4 +121,4 @@ def example_query_text() -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-__all__ = ["EXAMPLE_QUERY", "example_query_text", "graphiql_page"]
+__all__ = ["EXAMPLE_QUERY", "example_query_text", "graphiql_page", "page_security_headers"]

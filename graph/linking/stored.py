@@ -67,7 +67,8 @@ def stored_top(skip: LiteralString, first: LiteralString) -> LiteralString:
         "  RETURN collect(l) AS entries "
         "} "
         "RETURN reduce(total = 0, n IN COLLECT { MATCH (c:LinkedCount) "
-        "WHERE c.target = target.id RETURN c.n } | total + n) AS total, "
+        # The strength bound, always true, lets the (target, strength) index seek.
+        "WHERE c.target = target.id AND c.strength >= 0 RETURN c.n } | total + n) AS total, "
         "[l IN entries | {i: COLLECT { MATCH (i:Entity {id: l.incident}) RETURN i }[0], "
         "strength: 99 - toInteger(left(l.key, 2))}] AS top "
     )

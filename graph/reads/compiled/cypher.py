@@ -252,13 +252,13 @@ class CypherBuilder:
         return "{" + ", ".join(entries) + "}"
 
 
-def _object(s: Selection) -> ObjectShape:
+def _object(s: Selection | RootField) -> ObjectShape:
     if not isinstance(s.sub, ObjectShape):
         raise UncoveredField(s.field)
     return s.sub
 
 
-def _entity(s: Selection) -> EntityShape:
+def _entity(s: Selection | RootField) -> EntityShape:
     if not isinstance(s.sub, EntityShape):
         raise UncoveredField(s.field)
     return s.sub
@@ -291,7 +291,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
     build = CypherBuilder()
     a = root.arguments
     if root.field == "entity":
-        shape = _entity_root(root)
+        shape = _entity(root)
         text = (
             questions.resolve_prelude("target")
             + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL "
@@ -299,7 +299,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         )
         return RootStatement(literal(text), ("candidates",))
     if root.field == "search":
-        hit = _object_root(root)
+        hit = _object(root)
         entries = []
         for s in hit.selections:
             if s.field == "entity":
@@ -314,7 +314,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         text = questions.SEARCH_HITS + "RETURN collect({" + ", ".join(entries) + "}) AS value"
         return RootStatement(literal(text), ())
     if root.field == "incidents" and linked:
-        page = _object_root(root)
+        page = _object(root)
         body = build.connection(
             "rows",
             a,
@@ -328,13 +328,13 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
         return RootStatement(literal(text), ("candidates",))
     if root.field == "incidents":
-        page = _object_root(root)
+        page = _object(root)
         body = build.connection("rows", a, page, entity_item=build.entity)
         text = questions.ALL_INCIDENT_ROWS + f"RETURN {body} AS value"
         return RootStatement(literal(text), ())
     if root.field == "path":
         assert hops is not None
-        page = _object_root(root)
+        page = _object(root)
         text = (
             questions.path_core(hops)
             + "RETURN origin_candidates, destination_candidates, CASE WHEN best IS NULL "
@@ -342,7 +342,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         )
         return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
     if root.field == "claims":
-        step = _object_root(root)
+        step = _object(root)
         q = build.fresh("q")
         text = (
             questions.CLAIMS_BETWEEN_ENDS + "RETURN origin_candidates, destination_candidates, "
@@ -352,7 +352,7 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
     if root.field == "neighbourhood":
         assert hops is not None
-        page = _object_root(root)
+        page = _object(root)
         entries = []
         for s in page.selections:
             if s.field == "nodes":
@@ -375,15 +375,3 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         )
         return RootStatement(literal(text), ("centre_candidates",))
     raise UncoveredField(root.field)
-
-
-def _entity_root(root: RootField) -> EntityShape:
-    if not isinstance(root.sub, EntityShape):
-        raise UncoveredField(root.field)
-    return root.sub
-
-
-def _object_root(root: RootField) -> ObjectShape:
-    if not isinstance(root.sub, ObjectShape):
-        raise UncoveredField(root.field)
-    return root.sub
