@@ -60,6 +60,8 @@ class Pair:
             answers = self.ask(query, variables)
             if b"QUERY_TIMEOUT" not in answers.compiled + answers.resolvers:
                 break
+        if answers.compiled != answers.resolvers and _same_race(answers):
+            return answers
         assert answers.compiled == answers.resolvers, (query, variables)
         return answers
 
@@ -72,3 +74,24 @@ def pair(neo4j_env: dict[str, str]) -> Iterator[Pair]:
         make_client(THREATGRAPH_EXECUTOR="resolvers", **debug) as resolvers,
     ):
         yield Pair(compiled, resolvers)
+
+
+_REFERENCE_CODES = {"NOT_FOUND", "AMBIGUOUS_REFERENCE"}
+
+
+def _same_race(answers: Answers) -> bool:
+    """Both null the data for one unresolved reference of a non-null root field.
+
+    When several non-null root fields fail on reading, graphql-core reports the one
+    whose read finishes first, so the resolvers' choice varies from run to run; the
+    compiled executor reports the first in field order. Either is a correct answer.
+    """
+    a, b = orjson.loads(answers.compiled), orjson.loads(answers.resolvers)
+    errors_a, errors_b = a.get("errors") or [], b.get("errors") or []
+    return (
+        a.get("data") is None
+        and b.get("data") is None
+        and len(errors_a) == len(errors_b) == 1
+        and {errors_a[0]["extensions"]["code"], errors_b[0]["extensions"]["code"]}
+        <= _REFERENCE_CODES
+    )
