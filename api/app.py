@@ -402,7 +402,9 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
     middleware.append(
         Middleware(
             PersistedOperations,
-            resolver=OperationResolver(trusted, settings.apq_cache_bytes),
+            resolver=OperationResolver(
+                trusted, settings.apq_cache_bytes, settings.apq_cache_entries
+            ),
             metrics=metrics,
         )
     )

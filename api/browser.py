@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api.settings import DEFAULT_API_HOST, DEFAULT_API_PORT
-from graph.server.config import ManagedServerSettings
+from graph.server.config import ManagedServerSettings, refuse_line_breaks
 from graph.store.settings import env_int
 
 ASSETS_DIR = Path(__file__).resolve().parent / "browser_assets"
@@ -29,6 +29,12 @@ BROWSER_STYLE_PATH = "/browser/style.grass"
 BROWSER_GUIDE_PATH = "/browser/guide.html"
 # THREATGRAPH_BROWSER_POST_CONNECT_CMD=off: Neo4j Browser opens bare.
 BROWSER_SETUP_OFF = "off"
+# The variables whose values reach the managed server's neo4j.conf.
+NEO4J_CONF_VARIABLES = (
+    "THREATGRAPH_BROWSER_POST_CONNECT_CMD",
+    "THREATGRAPH_BROWSER_ALLOWLIST",
+    "THREATGRAPH_API_HOST",
+)
 
 
 def api_base_url(host: str, port: int) -> str:
@@ -53,8 +59,11 @@ def browser_setup_from_env(env: Mapping[str, str]) -> tuple[str | None, str | No
     By default they apply the API's stylesheet and open its guide, at
     THREATGRAPH_API_HOST / THREATGRAPH_API_PORT (what `threatgraph serve` listens
     on); THREATGRAPH_BROWSER_POST_CONNECT_CMD / _ALLOWLIST replace them, and
-    THREATGRAPH_BROWSER_POST_CONNECT_CMD=off leaves Browser bare.
+    THREATGRAPH_BROWSER_POST_CONNECT_CMD=off leaves Browser bare. Each value
+    becomes a line of neo4j.conf, so a line break in any of them is refused.
     """
+    for name in NEO4J_CONF_VARIABLES:
+        refuse_line_breaks(name, env.get(name))
     command = env.get("THREATGRAPH_BROWSER_POST_CONNECT_CMD") or None
     allowlist = env.get("THREATGRAPH_BROWSER_ALLOWLIST") or None
     if command is not None and command.strip().lower() == BROWSER_SETUP_OFF:

@@ -11,8 +11,9 @@ document text, or answers it with a GraphQL error itself:
 - Without one, APQ works as Apollo's clients expect: an unknown hash answers
   "PersistedQueryNotFound" (PERSISTED_QUERY_NOT_FOUND), the client resends
   hash and text, the text is checked against the hash and remembered in a
-  bounded per-process LRU. A process that never saw a hash just asks again, so
-  a cache miss on another replica costs one round-trip, never a wrong answer.
+  per-process LRU bounded in bytes and in entries. A process that never saw a
+  hash just asks again, so a cache miss on another replica costs one
+  round-trip, never a wrong answer.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RequestRefused
 from api.metrics import Metrics
+from api.settings import DEFAULT_APQ_CACHE_ENTRIES
 from api.trusted_documents import TrustedDocuments, normalised_hash
 
 APQ_VERSION = 1
@@ -37,10 +39,12 @@ class PersistedQueryError(RequestRefused):
 
 
 class DocumentCache:
-    """Query texts by SHA-256, least recently used dropped first, at most `max_bytes` in all."""
+    """Query texts by SHA-256, least recently used dropped first: at most `max_bytes` in
+    all and at most `max_entries` texts (many tiny texts cost more than their bytes)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_entries: int = DEFAULT_APQ_CACHE_ENTRIES) -> None:
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self.size_bytes = 0
         self._documents: OrderedDict[str, str] = OrderedDict()
 
@@ -59,7 +63,7 @@ class DocumentCache:
             return
         self._documents[key] = document
         self.size_bytes += size
-        while self.size_bytes > self.max_bytes:
+        while self.size_bytes > self.max_bytes or len(self._documents) > self.max_entries:
             _, dropped = self._documents.popitem(last=False)
             self.size_bytes -= len(dropped.encode("utf-8"))
 
@@ -107,9 +111,16 @@ def requested_hash(body: dict[str, Any]) -> RequestedHash | None:
 class OperationResolver:
     """Decides, per request body, which document runs (see the module docstring)."""
 
-    def __init__(self, trusted: TrustedDocuments | None, apq_cache_bytes: int) -> None:
+    def __init__(
+        self,
+        trusted: TrustedDocuments | None,
+        apq_cache_bytes: int,
+        apq_cache_entries: int = DEFAULT_APQ_CACHE_ENTRIES,
+    ) -> None:
         self.trusted = trusted
-        self.cache = DocumentCache(apq_cache_bytes) if apq_cache_bytes > 0 else None
+        self.cache = (
+            DocumentCache(apq_cache_bytes, apq_cache_entries) if apq_cache_bytes > 0 else None
+        )
 
     def resolve(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The body to run instead (its query filled in), or None to run it as sent."""

@@ -14,6 +14,9 @@ TRUSTED_DOCUMENTS_ENV = "THREATGRAPH_TRUSTED_DOCUMENTS"
 # Where `threatgraph serve` listens (THREATGRAPH_API_HOST / THREATGRAPH_API_PORT).
 DEFAULT_API_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8000
+# Automatic persisted queries kept per process: at most this many texts, and
+# THREATGRAPH_APQ_CACHE_BYTES in all (api/persisted.py).
+DEFAULT_APQ_CACHE_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ApiSettings:
     executor: str = "compiled"
     trusted_documents: Path | None = None
     apq_cache_bytes: int = 4_000_000
+    apq_cache_entries: int = DEFAULT_APQ_CACHE_ENTRIES
     change_poll_ms: int = 500
 
     @classmethod
@@ -56,6 +60,9 @@ class ApiSettings:
             if (trusted := env.get(TRUSTED_DOCUMENTS_ENV))
             else None,
             apq_cache_bytes=env_int(env, "THREATGRAPH_APQ_CACHE_BYTES", 4_000_000, minimum=0),
+            apq_cache_entries=env_int(
+                env, "THREATGRAPH_APQ_CACHE_ENTRIES", DEFAULT_APQ_CACHE_ENTRIES, minimum=1
+            ),
             change_poll_ms=env_int(env, "THREATGRAPH_CHANGE_POLL_MS", 500, minimum=10),
         )
 

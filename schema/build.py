@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import strawberry
 from strawberry.extensions import (
@@ -23,6 +23,47 @@ from schema.query import Query
 from schema.scalars import DATE_SCALAR, Date
 from schema.types import ENTITY_TYPES
 from schema.validation import limit_rules
+
+# The longest query text (in characters) whose parse and validation are cached.
+# The caches are keyed by the full text (or its whole syntax tree), so 1,024
+# entries of near-1 MB documents would hold gigabytes; anything longer is parsed
+# and validated afresh on each request. The compiled executor's document and
+# plan caches (schema/compiled/executor.py) are keyed the same way.
+MAX_CACHED_QUERY_CHARS: Final = 16 * 1024
+CACHE_ENTRIES: Final = 1024
+
+
+def is_cacheable(query: str | None) -> bool:
+    """Whether a query text is short enough for the per-document caches."""
+    return query is not None and len(query) <= MAX_CACHED_QUERY_CHARS
+
+
+class SmallDocumentParserCache(ParserCache):
+    """Strawberry's parser cache for documents up to MAX_CACHED_QUERY_CHARS.
+
+    A longer one leaves `graphql_document` unset, so Strawberry parses it itself,
+    uncached (with the same parse options: the token limit).
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        if is_cacheable(self.execution_context.query):
+            yield from super().on_parse()
+        else:
+            yield
+
+
+class SmallDocumentValidationCache(ValidationCache):
+    """Strawberry's validation cache for documents up to MAX_CACHED_QUERY_CHARS.
+
+    A longer one leaves `pre_execution_errors` unset, so Strawberry validates it
+    itself, uncached, with the same rules.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        if is_cacheable(self.execution_context.query):
+            yield from super().on_validate()
+        else:
+            yield
 
 
 @dataclass(frozen=True)
@@ -49,10 +90,11 @@ def build_schema(
     )
     # Factories: Strawberry builds fresh extensions per request; the parser and
     # validation caches live at module level, so they are shared all the same.
+    # Documents longer than MAX_CACHED_QUERY_CHARS bypass both.
     extensions: list[Any] = [
         ErrorTranslation,
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        lambda: SmallDocumentParserCache(maxsize=CACHE_ENTRIES),
+        lambda: SmallDocumentValidationCache(maxsize=CACHE_ENTRIES),
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
     ]

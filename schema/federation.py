@@ -4,7 +4,9 @@ Every concrete Entity type is an entity keyed by `id` (`ENTITY_KEY`); a router
 resolves references through `_entities`, which `Entity.resolve_reference`
 answers from one batched DataLoader, so a batch of keys costs one Cypher
 round-trip whatever its size or mix of types. `_service { sdl }` (added by
-strawberry.federation.Schema) serves the SDL a router or composer reads.
+strawberry.federation.Schema) serves the SDL a router or composer reads; it
+spells out the whole schema, so with introspection off it is refused as
+introspection is (`NoServiceSdlRule`, schema/validation.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import strawberry
+from graphql import FieldNode, GraphQLError, ValidationRule, get_named_type
 from strawberry.federation.schema import FederationAny
 from strawberry.federation.schema_directives import Key
 from strawberry.federation.types import FieldSet
@@ -24,6 +27,24 @@ from schema.errors import TranslatedErrorsSchema, UserInputError
 FEDERATION_VERSION: Final = "2.11"
 
 ENTITY_KEY = (Key(fields=FieldSet("id")),)
+# The type of `_service`, whose `sdl` is the whole schema as text.
+SERVICE_TYPE: Final = "_Service"
+
+
+class NoServiceSdlRule(ValidationRule):
+    """Refuse `_service` (under any alias, in any fragment) as graphql-core's
+    NoSchemaIntrospectionCustomRule refuses `__schema`, with the same message."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        found = get_named_type(self.context.get_type())
+        if found is not None and found.name == SERVICE_TYPE:
+            self.report_error(
+                GraphQLError(
+                    "GraphQL introspection has been disabled, but the requested query"
+                    f" contained the field '{node.name.value}'.",
+                    node,
+                )
+            )
 
 
 class SubgraphSchema(TranslatedErrorsSchema, strawberry.federation.Schema):

@@ -19,6 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from schema.federation import NoServiceSdlRule
 from schema.trusted import trusted_documents_rule
 
 
@@ -70,6 +71,8 @@ def limit_rules(
     ]
     if not introspection:
         rules.append(coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED"))
+        # `_service { sdl }` (federation) returns the whole schema as text.
+        rules.append(coded(NoServiceSdlRule, "INTROSPECTION_DISABLED"))
     if trusted_documents is not None:
         # Its errors carry PERSISTED_QUERY_NOT_IN_LIST already (schema/trusted.py).
         rules.append(trusted_documents_rule(trusted_documents))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,13 @@ def test_neo4j(
 
 
 def _docker_neo4j(request: pytest.FixtureRequest) -> Iterator[SuiteNeo4j]:
+    # compose.yaml has no default password (it refuses to start without one), and
+    # pytest-docker's project is new each run, so a fresh one fits its new volume.
+    password = os.environ.get("NEO4J_PASSWORD") or "tg" + secrets.token_urlsafe(18)
+    os.environ["NEO4J_PASSWORD"] = password
     services: Any = request.getfixturevalue("docker_services")
     port = services.port_for("neo4j", 7687)
     uri = f"bolt://127.0.0.1:{port}"
-    password = os.environ.get("NEO4J_PASSWORD", "threatgraph-dev")
 
     def answers() -> bool:
         try:

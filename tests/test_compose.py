@@ -39,6 +39,13 @@ def default_ref(value: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
+def required_ref(value: str) -> tuple[str, str]:
+    """('NAME', 'message') from a string that is exactly ${NAME:?message}."""
+    match = re.fullmatch(r"\$\{(\w+):\?([^}]*)\}", value)
+    assert match, f"{value!r} is not ${{VAR:?message}}"
+    return match[1], match[2]
+
+
 def neo4j_auth() -> tuple[str, str]:
     """NEO4J_AUTH split into its user and password parts."""
     user, _, password = environment("neo4j")["NEO4J_AUTH"].partition("/")
@@ -89,7 +96,7 @@ def test_neo4j_data_is_a_declared_named_volume() -> None:
 def test_neo4j_auth_password_comes_from_neo4j_password() -> None:
     user, password = neo4j_auth()
     assert user == "neo4j"
-    assert default_ref(password)[0] == "NEO4J_PASSWORD"
+    assert required_ref(password)[0] == "NEO4J_PASSWORD"
 
 
 def test_api_is_built_from_dockerfile() -> None:
@@ -145,7 +152,7 @@ def test_api_connects_to_neo4j_service() -> None:
 def test_api_credentials_match_neo4j_auth() -> None:
     user, password = neo4j_auth()
     assert environment("api")["NEO4J_USER"] == user
-    assert default_ref(environment("api")["NEO4J_PASSWORD"]) == default_ref(password)
+    assert required_ref(environment("api")["NEO4J_PASSWORD"]) == required_ref(password)
 
 
 def test_api_healthcheck_hits_readyz_with_python() -> None:

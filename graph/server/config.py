@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph.errors import ConfigurationError
 from graph.server.install import DEFAULT_NEO4J_VERSION
 from graph.store.settings import PROJECT_ROOT, env_int
 
@@ -68,6 +69,13 @@ class ManagedServerSettings:
         return f"http://127.0.0.1:{self.http_port}/browser/"
 
 
+def refuse_line_breaks(name: str, value: str | None) -> None:
+    """Refuse a value bound for neo4j.conf that would add a line of its own
+    (Neo4j, like Java's Properties, ends a line at LF or CR)."""
+    if value is not None and ("\n" in value or "\r" in value):
+        raise ConfigurationError(f"{name}: must be one line")
+
+
 def render_neo4j_conf(settings: ManagedServerSettings) -> str:
     """neo4j.conf for a local, loopback-only server.
 
@@ -101,6 +109,9 @@ def render_neo4j_conf(settings: ManagedServerSettings) -> str:
         "server.jvm.additional=-Dio.netty.tryReflectionSetAccessible=true",
         "server.jvm.additional=-Djdk.tls.ephemeralDHKeySize=2048",
     ]
+    # api/browser.py refuses line breaks by variable name; this is the last guard.
+    refuse_line_breaks("browser.post_connect_cmd", settings.browser_post_connect_cmd)
+    refuse_line_breaks("browser.remote_content_hostname_whitelist", settings.browser_allowlist)
     if settings.browser_post_connect_cmd:
         lines.append(f"browser.post_connect_cmd={settings.browser_post_connect_cmd}")
     if settings.browser_allowlist:

@@ -5,6 +5,13 @@ process work: it reads neo4j.conf, adds the JVM flags, daemonises the server
 and keeps its pid in run/neo4j.pid. This module adds what the project needs on
 top: idempotent start, a clear error for every way a start can fail, and
 waiting until Bolt really answers.
+
+The home is private to the user running it: its directories are 0700, the
+files the project writes (neo4j.conf, credentials) 0600, and Neo4j itself runs
+under umask 077, so its store, logs and pid file are the user's alone. The
+initial password reaches neo4j-admin through an argument file (0600, removed
+at once), never on a command line, which any local user can read in the
+process list.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ from graph.server.java import JavaRuntime, find_java
 BOOT_LOADER = "org.neo4j.server.startup.Neo4jCommand"
 ADMIN_TOOL = "org.neo4j.server.startup.Neo4jAdminCommand"
 LOG_TAIL_LINES = 15
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# Neo4j's own files (store, logs, pid) get no group or other permissions.
+NEO4J_UMASK = 0o077
+HOME_DIRS = ("conf", "data", "logs", "run", "plugins", "import")
+INITIAL_PASSWORD_ARGS = "initial-password.args"
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,27 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def make_private_dir(path: Path) -> None:
+    """`path` as a folder only its owner can enter (missing parents get the usual mode)."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    path.chmod(PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask; an old one was 0755
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (from the moment it exists)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def argument_file_text(*arguments: str) -> str:
+    """An argument file neo4j-admin reads as `@path` (picocli's AtFiles): each
+    argument double-quoted, with backslashes and double quotes escaped."""
+    quoted = ('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in arguments)
+    return "\n".join(quoted) + "\n"
 
 
 def free_port() -> int:
@@ -97,13 +131,11 @@ class ManagedServer:
     def password(self) -> str:
         """The server's password, generated once per home and kept beside it (mode 600)."""
         if not self.credentials_file.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                # A fixed first letter: token_urlsafe draws "-" too, and neo4j-admin
-                # reads an argument that starts with "-" as an option and stops with
-                # its usage (exit 64): without it, one fresh home in 64 would not start.
-                handle.write("tg" + secrets.token_urlsafe(24) + "\n")
+            make_private_dir(self.home)
+            # A fixed first letter: token_urlsafe draws "-" too, and neo4j-admin
+            # reads an argument that starts with "-" as an option and stops with
+            # its usage (exit 64): without it, one fresh home in 64 would not start.
+            write_private_file(self.credentials_file, "tg" + secrets.token_urlsafe(24) + "\n")
         return self.credentials_file.read_text().strip()
 
     def env_lines(self) -> list[str]:
@@ -175,14 +207,15 @@ class ManagedServer:
         return [str(java.executable), "-cp", f"{self.home / 'lib'}/*", main_class, *args]
 
     def _prepare_home(self) -> None:
-        for sub in ("conf", "data", "logs", "run", "plugins", "import"):
-            (self.home / sub).mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.home)
+        for sub in HOME_DIRS:
+            make_private_dir(self.home / sub)
         lib_link = self.home / "lib"
         if lib_link.is_symlink() and lib_link.resolve() != self.settings.lib_dir.resolve():
             lib_link.unlink()
         if not lib_link.exists():
             lib_link.symlink_to(self.settings.lib_dir.resolve(), target_is_directory=True)
-        (self.home / "conf" / "neo4j.conf").write_text(render_neo4j_conf(self.settings))
+        write_private_file(self.home / "conf" / "neo4j.conf", render_neo4j_conf(self.settings))
 
     def install(self) -> bool:
         return install_neo4j(self.settings.lib_dir, self.settings.neo4j_version, env=self.env)
@@ -209,18 +242,29 @@ class ManagedServer:
         self._prepare_home()
         env = self._boot_env(java)
         if first_start:
+            self._set_initial_password(java, env)
+        self._run_java(java, env, BOOT_LOADER, "start", action="start Neo4j")
+        self.wait_for_bolt(timeout_s)
+        return True
+
+    def _set_initial_password(self, java: JavaRuntime, env: dict[str, str]) -> None:
+        """`neo4j-admin dbms set-initial-password`, the password read from an
+        argument file (`@path`, which neo4j-admin documents for every option),
+        so it never appears in the process list."""
+        arguments = self.home / "run" / INITIAL_PASSWORD_ARGS
+        write_private_file(arguments, argument_file_text(self.password))
+        try:
             self._run_java(
                 java,
                 env,
                 ADMIN_TOOL,
                 "dbms",
                 "set-initial-password",
-                self.password,
+                f"@{arguments}",
                 action="set the initial password",
             )
-        self._run_java(java, env, BOOT_LOADER, "start", action="start Neo4j")
-        self.wait_for_bolt(timeout_s)
-        return True
+        finally:
+            arguments.unlink(missing_ok=True)
 
     def _run_java(
         self, java: JavaRuntime, env: dict[str, str], main: str, *args: str, action: str
@@ -232,6 +276,7 @@ class ManagedServer:
             env=env,
             timeout=300,
             stdin=subprocess.DEVNULL,
+            umask=NEO4J_UMASK,
         )
         output = (completed.stdout + completed.stderr).strip()
         if completed.returncode != 0:
