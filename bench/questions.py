@@ -187,6 +187,8 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
         "until": None,
         "root_skip": 0,
         "root_first": PAGE,
+        "as_of": None,
+        "role": "ANY",
     }
     incidents = [
         _with_compiled(
@@ -204,7 +206,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
             _gql(OURS_ENTITY, ref=alias),
             _gql(PEER_ENTITY, ref=alias),
             traversal.ENTITY_QUERY,
-            traversal.ref_parameters("target", alias),
+            {**traversal.ref_parameters("target", alias), "as_of": None},
         )
         for alias in aliases
     ]
@@ -215,7 +217,12 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
             _gql(OURS_NEIGHBOURHOOD, ref=centre),
             _gql(PEER_NEIGHBOURHOOD, ref=centre),
             traversal.NEIGHBOURHOOD_QUERIES[2],
-            {**traversal.ref_parameters("centre", centre), "min": 0, "first": NEIGHBOURS},
+            {
+                **traversal.ref_parameters("centre", centre),
+                "min": 0,
+                "first": NEIGHBOURS,
+                "as_of": None,
+            },
         )
         for centre in centres
     ]
@@ -230,6 +237,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
                 **traversal.ref_parameters("destination", destination),
                 "min": 0,
                 "ungraded": True,
+                "as_of": None,
             },
         )
         for origin, destination in graph.far_pairs[:ARGUMENT_SETS]
@@ -244,7 +252,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
             _gql(OURS_SEARCH, text=text),
             _gql(PEER_SEARCH, text=text),
             traversal.SEARCH_QUERY,
-            {"query": search_query(text), "first": PAGE},
+            {"query": search_query(text), "first": PAGE, "as_of": None},
         )
         for text in texts
     ]

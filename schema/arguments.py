@@ -33,6 +33,8 @@ DEFAULT_SEARCH_HITS = 20
 DEFAULT_MAX_HOPS = 6
 DEFAULT_HOPS = 1
 DEFAULT_NEIGHBOURS = 100
+DEFAULT_LINK_PATHS = 3
+MAX_LINK_PATHS = 20
 
 
 def checked_ref(value: str, argument: str) -> str:
@@ -62,6 +64,13 @@ def rank(value: object) -> int:
     return term.rank
 
 
+def as_of(args: dict[str, Any]) -> str | None:
+    """The day an `asOf` argument asks about, as the last day it covers ('2023' →
+    '2023-12-31'); None (today) when absent."""
+    value = args.get("asOf")
+    return date_ceiling(value) if value else None
+
+
 def page(prefix: str, first: int | None, after: str | None) -> Parameters:
     """$<prefix>_skip, $<prefix>_first and $<prefix>_cursors (one per page position)."""
     skip, size = page_window(first, after)
@@ -72,8 +81,9 @@ def page(prefix: str, first: int | None, after: str | None) -> Parameters:
     }
 
 
-def relation_filter(args: dict[str, Any]) -> RelationFilter:
-    """Entity.relations: which claims, and which page of them."""
+def relation_filter(args: dict[str, Any], inherited_as_of: str | None = None) -> RelationFilter:
+    """Entity.relations: which claims, and which page of them; without an asOf of its
+    own, as of `inherited_as_of` (the day its question asks about)."""
     types = args.get("types")
     for name in types or []:
         if name not in CLAIM_TYPES:
@@ -86,7 +96,17 @@ def relation_filter(args: dict[str, Any]) -> RelationFilter:
         min_rank=rank(args.get("minLikelihood")),
         skip=skip,
         first=size,
+        as_of=as_of(args) or inherited_as_of,
     )
+
+
+def link_paths(prefix: str, args: dict[str, Any]) -> Parameters:
+    """Incident.linkPaths: $<prefix>_first, how many chains after the one shown."""
+    return {f"{prefix}_first": checked_range(args["first"], "first", 0, MAX_LINK_PATHS)}
+
+
+# The arguments of incidents(linkedTo:) that its link paths follow (LINK_PATHS_QUERY).
+LINK_QUESTION = ("target_key", "target_ref", "min", "ungraded", "as_of", "role")
 
 
 def relations(prefix: str, args: dict[str, Any]) -> Parameters:
@@ -96,7 +116,7 @@ def relations(prefix: str, args: dict[str, Any]) -> Parameters:
 
 
 def entity(args: dict[str, Any]) -> Parameters:
-    return ref_parameters("target", checked_ref(args["ref"], "ref"))
+    return {**ref_parameters("target", checked_ref(args["ref"], "ref")), "as_of": as_of(args)}
 
 
 def search(args: dict[str, Any]) -> Parameters | None:
@@ -106,7 +126,7 @@ def search(args: dict[str, Any]) -> Parameters | None:
         raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
     checked_range(first, "first", 0, MAX_PAGE_SIZE)
     query = search_query(text)
-    return {"query": query, "first": first} if query else None
+    return {"query": query, "first": first, "as_of": as_of(args)} if query else None
 
 
 def incidents(args: dict[str, Any]) -> Parameters:
@@ -119,6 +139,8 @@ def incidents(args: dict[str, Any]) -> Parameters:
             "ungraded": args["includeUngraded"],
             "since": date_floor(since) if since else None,
             "until": date_ceiling(until) if until else None,
+            "as_of": as_of(args),
+            "role": getattr(args["role"], "value", args["role"]),
         }
     )
     if linked_to is not None:
@@ -133,6 +155,7 @@ def path(args: dict[str, Any]) -> Parameters:
         **ref_parameters("destination", checked_ref(args["to"], "to")),
         "min": rank(args.get("minLikelihood")),
         "ungraded": args["includeUngraded"],
+        "as_of": as_of(args),
     }
 
 
@@ -144,6 +167,7 @@ def claims(args: dict[str, Any]) -> Parameters:
         **ref_parameters("origin", checked_ref(args["from"], "from")),
         **ref_parameters("destination", checked_ref(args["to"], "to")),
         "relation": relation,
+        "as_of": as_of(args),
     }
 
 
@@ -154,4 +178,5 @@ def neighbourhood(args: dict[str, Any]) -> Parameters:
         **ref_parameters("centre", checked_ref(args["ref"], "ref")),
         "min": rank(args.get("minLikelihood")),
         "first": args["first"],
+        "as_of": as_of(args),
     }

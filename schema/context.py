@@ -15,6 +15,7 @@ from graph.reads.questions import (
     RelationFilter,
     attributions_of,
     entities_by_id,
+    link_paths_of,
     relations_of,
     sources_of,
 )
@@ -31,7 +32,12 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     _sources: DataLoader[str, list[Record]] | None = None
     _entities: DataLoader[str, Record | None] | None = None
-    _attributions: DataLoader[str, tuple[list[Record], bool]] | None = None
+    _attributions: dict[str | None, DataLoader[str, tuple[list[Record], bool]]] = field(
+        default_factory=dict
+    )
+    _link_paths: dict[tuple[tuple[str, Any], ...], DataLoader[str, list[Record]]] = field(
+        default_factory=dict
+    )
     _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(
         default_factory=dict
     )
@@ -59,17 +65,35 @@ class Context:
             self._entities = DataLoader(load_fn=load)
         return self._entities
 
-    @property
-    def attributions_loader(self) -> DataLoader[str, tuple[list[Record], bool]]:
-        """Incidents' attributions and whether they dispute each other, by incident id."""
-        if self._attributions is None:
+    def attributions_loader(self, as_of: str | None) -> DataLoader[str, tuple[list[Record], bool]]:
+        """Incidents' attributions known on `as_of` (None: today) and whether they
+        dispute each other, by incident id."""
+        loader = self._attributions.get(as_of)
+        if loader is None:
 
             async def load(ids: list[str]) -> list[tuple[list[Record], bool]]:
-                found = await attributions_of(self.graph, list(ids))
+                found = await attributions_of(self.graph, list(ids), as_of)
                 return [found[entity_id] for entity_id in ids]
 
-            self._attributions = DataLoader(load_fn=load)
-        return self._attributions
+            loader = DataLoader(load_fn=load)
+            self._attributions[as_of] = loader
+        return loader
+
+    def link_paths_loader(
+        self, question: tuple[tuple[str, Any], ...]
+    ) -> DataLoader[str, list[Record]]:
+        """Incidents' next strongest chains (LINK_PATHS_QUERY), by incident id, for one
+        incidents(linkedTo:) question and linkPaths(first:)."""
+        loader = self._link_paths.get(question)
+        if loader is None:
+
+            async def load(ids: list[str]) -> list[list[Record]]:
+                found = await link_paths_of(self.graph, list(ids), dict(question))
+                return [found[entity_id] for entity_id in ids]
+
+            loader = DataLoader(load_fn=load)
+            self._link_paths[question] = loader
+        return loader
 
     def relations_loader(
         self, filters: RelationFilter

@@ -110,7 +110,8 @@ class Mutation:
         await load_documents(
             graph, [document], replace_source_claims=False, origin="mutation:upsertEntity"
         )
-        row = await traversal.find_entity(graph, ref_parameters("target", input.id), input.id)
+        parameters = {**ref_parameters("target", input.id), "as_of": None}
+        row = await traversal.find_entity(graph, parameters, input.id)
         assert row is not None
         return entity_from_row(row)
 

@@ -23,14 +23,24 @@ import strawberry
 from strawberry.types import Info
 
 from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
+from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
 from graph.reads import questions as traversal
 from schema import arguments
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
+from schema.history import (
+    HISTORY_DESCRIPTION,
+    HistoryConnection,
+    RefArgument,
+    SinceArgument,
+    UntilArgument,
+    history_page,
+)
 from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor
 from schema.scalars import Date
 from schema.types import (
+    AsOf,
     Entity,
     EvidencePath,
     EvidenceStep,
@@ -68,10 +78,11 @@ class Query:
                 description="An id, name or alias, any case, e.g. APT31 or agency:mss."
             ),
         ],
+        as_of: AsOf = None,
     ) -> Entity | None:
-        parameters = arguments.entity({"ref": ref})
+        parameters = arguments.entity({"ref": ref, "asOf": as_of})
         row = await traversal.find_entity(info.context.graph, parameters, ref)
-        return entity_from_row(row) if row else None
+        return entity_from_row(row, parameters["as_of"]) if row else None
 
     @strawberry.field(
         description="Full-text search over names, aliases and descriptions, best match first."
@@ -85,12 +96,14 @@ class Query:
         first: Annotated[
             int, strawberry.argument(description=f"At most this many hits (0-{MAX_PAGE_SIZE}).")
         ] = arguments.DEFAULT_SEARCH_HITS,
+        as_of: AsOf = None,
     ) -> list[SearchHit]:
-        parameters = arguments.search({"text": text, "first": first})
+        parameters = arguments.search({"text": text, "first": first, "asOf": as_of})
         if parameters is None:
             return []
         rows = await traversal.search(info.context.graph, parameters)
-        return [SearchHit(entity=entity_from_row(r["entity"]), score=r["score"]) for r in rows]
+        day = parameters["as_of"]
+        return [SearchHit(entity=entity_from_row(r["entity"], day), score=r["score"]) for r in rows]
 
     @strawberry.field(
         description=(
@@ -127,8 +140,16 @@ class Query:
             Date | None,
             strawberry.argument(description="Only incidents started on or before this date."),
         ] = None,
+        role: Annotated[
+            LinkRole,
+            strawberry.argument(
+                description="With linkedTo: follow only chains of this role (who did it, "
+                "who was hit), or ANY."
+            ),
+        ] = LinkRole.ANY,
         first: PageSize = None,
         after: PageCursor = None,
+        as_of: AsOf = None,
     ) -> IncidentConnection:
         parameters = arguments.incidents(
             {
@@ -139,11 +160,14 @@ class Query:
                 "until": until,
                 "first": first,
                 "after": after,
+                "asOf": as_of,
+                "role": role,
             }
         )
         skip = parameters["root_skip"]
         page = await traversal.incidents(info.context.graph, parameters, linked_to)
-        nodes = [incident_with_path(row) for row in page.rows]
+        question = parameters if linked_to is not None else None
+        nodes = [incident_with_path(row, parameters["as_of"], question) for row in page.rows]
         return IncidentConnection(
             total_count=page.total,
             edges=[
@@ -188,6 +212,7 @@ class Query:
             bool,
             strawberry.argument(description=INCLUDE_UNGRADED),
         ] = True,
+        as_of: AsOf = None,
     ) -> EvidencePath | None:
         parameters = arguments.path(
             {
@@ -196,10 +221,11 @@ class Query:
                 "maxHops": max_hops,
                 "minLikelihood": min_likelihood,
                 "includeUngraded": include_ungraded,
+                "asOf": as_of,
             }
         )
         found = await traversal.shortest_path(info.context.graph, parameters, max_hops, from_, to)
-        return path_from_row(found) if found else None
+        return path_from_row(found, parameters["as_of"]) if found else None
 
     @strawberry.field(
         description=(
@@ -235,14 +261,17 @@ class Query:
                 "first, then by id."
             ),
         ] = arguments.DEFAULT_NEIGHBOURS,
+        as_of: AsOf = None,
     ) -> Subgraph:
         parameters = arguments.neighbourhood(
             {"ref": ref, "hops": hops, "minLikelihood": min_likelihood, "first": first}
+            | {"asOf": as_of}
         )
         found = await traversal.neighbourhood(info.context.graph, parameters, hops, ref)
+        day = parameters["as_of"]
         return Subgraph(
-            nodes=[entity_from_row(row) for row in found["nodes"]],
-            relationships=[step_from_row(row) for row in found["relationships"]],
+            nodes=[entity_from_row(row, day) for row in found["nodes"]],
+            relationships=[step_from_row(row, day) for row in found["relationships"]],
         )
 
     @strawberry.field(
@@ -264,10 +293,25 @@ class Query:
             str | None,
             strawberry.argument(description="Only this relation type, e.g. ATTRIBUTED_TO."),
         ] = None,
+        as_of: AsOf = None,
     ) -> list[EvidenceStep]:
-        parameters = arguments.claims({"from": from_, "to": to, "relation": relation})
+        parameters = arguments.claims(
+            {"from": from_, "to": to, "relation": relation, "asOf": as_of}
+        )
         rows = await traversal.claims_between(info.context.graph, parameters, from_, to)
-        return [step_from_row(row) for row in rows]
+        return [step_from_row(row, parameters["as_of"]) for row in rows]
+
+    @strawberry.field(description=HISTORY_DESCRIPTION)
+    async def history(
+        self,
+        info: Info[Context, None],
+        ref: RefArgument,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        first: PageSize = None,
+        after: PageCursor = None,
+    ) -> HistoryConnection:
+        return await history_page(info, ref, since, until, first, after)
 
     @strawberry.field(description=CHANGES_DESCRIPTION)
     async def changes(

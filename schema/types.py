@@ -9,18 +9,49 @@ entity resolve lazily, through the request's DataLoaders.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
+from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
+from graph.model.reliability import RELIABILITY, Reliability
 from graph.store.database import Record
 from schema import arguments
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageSize, encode_cursor
 from schema.scalars import Date
+
+AS_OF_DESCRIPTION = (
+    "Answer as publicly known at the end of this day: only claims reported by then and not "
+    "yet withdrawn, each with the grade it had then; entities first reported later are left "
+    "out. Null: as known today. A partial date means its last day."
+)
+AsOf = Annotated[Date | None, strawberry.argument(description=AS_OF_DESCRIPTION)]
+
+
+strawberry.enum(
+    LinkRole,
+    name="LinkRole",
+    description=(
+        "Which chains incidents(linkedTo:) follows: ATTRIBUTED, who did it (ATTRIBUTED_TO, "
+        "then whom the actor works for or is part of); TARGETED, who was hit (TARGETED, then "
+        "what the victim is part of); ANY, either."
+    ),
+)
+# Registers the graph layer's own enum, as schema/scalars.py does Likelihood.
+strawberry.enum(
+    Reliability,
+    name="Reliability",
+    description=(
+        "The Admiralty scale of source reliability, judged from the source's record: "
+        + "; ".join(f"{grade}: {words}" for grade, words in RELIABILITY.items())
+        + ". It sits beside a claim's likelihood and never changes it."
+    ),
+)
+RELIABILITY_DESCRIPTION = "How reliable the source is, on the Admiralty scale (A-F)."
 
 
 @strawberry.enum(description="Which way a relationship points, seen from the entity.")
@@ -63,6 +94,9 @@ class Entity:
     aliases: list[str] = strawberry.field(description="Other names, e.g. ZIRCONIUM.")
     description: str = strawberry.field(description="What the sources say this entity is.")
     kind: str = strawberry.field(description="The node label, e.g. ThreatActor.")
+    # The day the question that found it asks about (None: today); its nested
+    # relations and attributions answer for the same day unless given their own asOf.
+    as_of: strawberry.Private[str | None] = None
 
     @classmethod
     async def resolve_reference(cls, info: Info[Context, None], id: strawberry.ID) -> Entity | None:
@@ -103,6 +137,7 @@ class Entity:
         ] = None,
         first: PageSize = None,
         after: PageCursor = None,
+        as_of: AsOf = None,
     ) -> RelationConnection:
         filters = arguments.relation_filter(
             {
@@ -111,11 +146,13 @@ class Entity:
                 "minLikelihood": min_likelihood,
                 "first": first,
                 "after": after,
-            }
+                "asOf": as_of,
+            },
+            self.as_of,
         )
         skip = filters.skip
         total, rows = await info.context.relations_loader(filters).load(str(self.id))
-        steps = [step_from_row(row) for row in rows]
+        steps = [step_from_row(row, filters.as_of) for row in rows]
         return RelationConnection(
             total_count=total,
             edges=[
@@ -139,12 +176,16 @@ class ThreatActor(Entity):
     description="A state agency or government body (MSS, GCHQ, NCSC).", directives=ENTITY_KEY
 )
 class Agency(Entity):
-    pass
+    reliability: Reliability | None = strawberry.field(
+        default=None, description=RELIABILITY_DESCRIPTION + " As a publisher, of its sources."
+    )
 
 
 @strawberry.type(description="An organisation that is not a state agency.", directives=ENTITY_KEY)
 class Organisation(Entity):
-    pass
+    reliability: Reliability | None = strawberry.field(
+        default=None, description=RELIABILITY_DESCRIPTION + " As a publisher, of its sources."
+    )
 
 
 @strawberry.type(description="A state.", directives=ENTITY_KEY)
@@ -193,15 +234,46 @@ class Incident(Entity):
         ),
     )
 
+    # The question of incidents(linkedTo:) that found it (arguments.LINK_QUESTION), for
+    # linkPaths; None elsewhere.
+    link_question: strawberry.Private[tuple[tuple[str, Any], ...] | None] = None
+
+    @strawberry.field(
+        description=(
+            "In `incidents(linkedTo:)`: the next strongest chains to that entity after "
+            "`linkPath`, in the same order (strongest, then shortest, then by claim ids), so "
+            "every piece of evidence for the link can be seen, not only the best. Null elsewhere."
+        )
+    )
+    async def link_paths(
+        self,
+        info: Info[Context, None],
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"At most this many chains (0-{arguments.MAX_LINK_PATHS})."
+            ),
+        ] = arguments.DEFAULT_LINK_PATHS,
+    ) -> list[EvidencePath] | None:
+        if self.link_question is None:
+            return None
+        parameters = arguments.link_paths("paths", {"first": first})
+        question = (*self.link_question, *parameters.items())
+        rows = await info.context.link_paths_loader(question).load(str(self.id))
+        return [path_from_row(row, self.as_of) for row in rows]
+
     @strawberry.field(
         description=(
             "Every source's attribution of this incident (ATTRIBUTED_TO), side by side, each "
             "with its own grade, quote, assessor and date: strongest first, then by source."
         )
     )
-    async def attributions(self, info: Info[Context, None]) -> list[EvidenceStep]:
-        found, _ = await info.context.attributions_loader.load(str(self.id))
-        return [step_from_row(row) for row in found]
+    async def attributions(
+        self, info: Info[Context, None], as_of: AsOf = None
+    ) -> list[EvidenceStep]:
+        day = arguments.as_of({"asOf": as_of}) or self.as_of
+        found, _ = await info.context.attributions_loader(day).load(str(self.id))
+        return [step_from_row(row, day) for row in found]
 
     @strawberry.field(
         description=(
@@ -211,7 +283,7 @@ class Incident(Entity):
         )
     )
     async def disputed(self, info: Info[Context, None]) -> bool:
-        _, disputed = await info.context.attributions_loader.load(str(self.id))
+        _, disputed = await info.context.attributions_loader(self.as_of).load(str(self.id))
         return disputed
 
 
@@ -260,6 +332,9 @@ class Source(Entity):
     title: str | None = strawberry.field(
         default=None, description="Its title when it differs from the name."
     )
+    reliability: Reliability | None = strawberry.field(
+        default=None, description=RELIABILITY_DESCRIPTION + " Its publisher's when it has none."
+    )
 
 
 ENTITY_TYPES: dict[str, type[Entity]] = {
@@ -285,17 +360,21 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
 _FIELDS = {name: set(cls.__annotations__) for name, cls in ENTITY_TYPES.items()}
 
 
-def entity_from_row(row: Record) -> Entity:
-    """An Entity of the right concrete type from a traversal row."""
+def entity_from_row(row: Record, as_of: str | None = None) -> Entity:
+    """An Entity of the right concrete type from a traversal row, found by a question
+    about the day `as_of` (None: today)."""
     kind = row["kind"]
     cls = ENTITY_TYPES[kind]
     extra = {key: row.get(key) for key in _FIELDS[kind] if key in row and key != "link_path"}
+    if extra.get("reliability"):
+        extra["reliability"] = Reliability(extra["reliability"])
     return cls(
         id=strawberry.ID(row["id"]),
         name=row["name"],
         aliases=list(row.get("aliases") or []),
         description=row.get("description") or "",
         kind=kind,
+        as_of=as_of,
         **extra,
     )
 
@@ -340,21 +419,43 @@ class EvidenceStep:
             "validFrom/validTo say when the relation held in the world."
         ),
     )
+    source_reliability: Reliability | None = strawberry.field(
+        default=None,
+        description=(
+            "How reliable the claim's source is (Admiralty A-F): the grade imported with the "
+            "claim, else its source's, else its source's publisher's; null when none is given. "
+            "It never changes the likelihood."
+        ),
+    )
+    withdrawn_on: Date | None = strawberry.field(
+        default=None,
+        description=(
+            "When a revision of its source dropped the claim, or replaced it with a new grade "
+            "(then `history` shows it REGRADED); null while it stands. Only answers with an "
+            "earlier asOf, and history, show withdrawn claims."
+        ),
+    )
 
 
-def step_from_row(row: Record) -> EvidenceStep:
+def step_from_row(row: Record, as_of: str | None = None) -> EvidenceStep:
+    """An EvidenceStep from graph/reads/fields.py step_row, found by a question about
+    the day `as_of` (None: today)."""
     return EvidenceStep(
         id=strawberry.ID(row["id"]),
-        from_=entity_from_row(row["from"]),
+        from_=entity_from_row(row["from"], as_of),
         relation=row["relation"],
-        to=entity_from_row(row["to"]),
+        to=entity_from_row(row["to"], as_of),
         likelihood=Likelihood(row["likelihood"]),
         quote=row.get("quote"),
-        sources=[entity_from_row(s) for s in row.get("sources") or []],  # type: ignore[misc]
-        assessed_by=entity_from_row(row["assessedBy"]) if row.get("assessedBy") else None,
+        sources=[entity_from_row(s, as_of) for s in row.get("sources") or []],  # type: ignore[misc]
+        assessed_by=entity_from_row(row["assessedBy"], as_of) if row.get("assessedBy") else None,
         valid_from=row.get("validFrom"),
         valid_to=row.get("validTo"),
         reported_on=row.get("reportedOn"),
+        withdrawn_on=row.get("withdrawnOn"),
+        source_reliability=(
+            Reliability(row["sourceReliability"]) if row.get("sourceReliability") else None
+        ),
         corroboration=row["corroboration"],
     )
 
@@ -366,6 +467,14 @@ def step_from_row(row: Record) -> EvidenceStep:
     )
 )
 class EvidencePath:
+    role: LinkRole | None = strawberry.field(
+        default=None,
+        description=(
+            "In incidents(linkedTo:): how the chain links, by its first claim: ATTRIBUTED (who "
+            "did it) or TARGETED (who was hit); null for an incident linked to itself, and in "
+            "path()."
+        ),
+    )
     likelihood: Likelihood = strawberry.field(
         description=(
             "The weakest graded step's likelihood: how strongly the chain as a whole holds. "
@@ -383,11 +492,12 @@ class EvidencePath:
     )
 
 
-def path_from_row(row: Record) -> EvidencePath:
+def path_from_row(row: Record, as_of: str | None = None) -> EvidencePath:
     """An evidence path from a row's `likelihood` (graph/reads/fields.py path_likelihood)
-    and `steps`."""
-    steps = [step_from_row(step) for step in row["steps"]]
+    and `steps`, found by a question about the day `as_of` (None: today)."""
+    steps = [step_from_row(step, as_of) for step in row["steps"]]
     return EvidencePath(
+        role=LinkRole(row["role"]) if row.get("role") else None,
         likelihood=Likelihood(row["likelihood"]),
         ungraded_steps=row["ungradedSteps"],
         steps=steps,
@@ -436,9 +546,15 @@ class Subgraph:
     )
 
 
-def incident_with_path(row: Record) -> Incident:
-    incident = entity_from_row(row["incident"])
+def incident_with_path(
+    row: Record, as_of: str | None = None, question: dict[str, Any] | None = None
+) -> Incident:
+    """An incident of incidents(); `question`, the parameters of incidents(linkedTo:)
+    when it was asked (its linkPaths follow them)."""
+    incident = entity_from_row(row["incident"], as_of)
     assert isinstance(incident, Incident)
     if row.get("steps") is not None:
-        incident.link_path = path_from_row(row)
+        incident.link_path = path_from_row(row, as_of)
+    if question is not None:
+        incident.link_question = tuple((name, question[name]) for name in arguments.LINK_QUESTION)
     return incident

@@ -71,14 +71,15 @@ def test_guide_preflight_is_answered(api: TestClient) -> None:
     assert response.headers["access-control-allow-methods"] == "GET, OPTIONS"
 
 
-def test_guide_has_the_five_walkthrough_slides() -> None:
-    assert GUIDE.count("<slide ") == 7
+def test_guide_has_the_six_walkthrough_slides() -> None:
+    assert GUIDE.count("<slide ") == 8
     for heading in (
         "The NCSC statement",
         "APT31",
         "Linked to the MSS",
         "From an incident to a state",
         "What the Electoral Commission lost",
+        "As known on a date",
     ):
         assert f"<h3>{heading}</h3>" in GUIDE
 

@@ -148,7 +148,7 @@ def test_neo4j_browser_applies_style_and_guide_on_connect_and_captions_nodes(
             ":play",
             frames_shown,
         )
-        wait_for(driver, lambda d: "1 / 7" in guide.text, "the guide's first of 7 slides")
+        wait_for(driver, lambda d: "1 / 8" in guide.text, "the guide's first of 8 slides")
         assert "Cyber-threat attributions, with the evidence behind each claim" in guide.text
         assert "node.ThreatActor {" in style.text
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from starlette.testclient import TestClient
 
 from graph.model.documents import document_from_text
 from graph.store.database import Graph
 from graph.writes.loading import load_documents
-from tests.api_client import gql
+from tests.api_client import gql, make_client
 
 EC = "incident:2021-2022-uk-electoral-commission-compromise"
 
@@ -106,3 +107,81 @@ def test_claims_between_names_an_unknown_relation_and_reference(
     assert [(e["message"], e["extensions"]["code"]) for e in missing["errors"]] == [
         ("no entity matches 'Atlantis' (by id, name or alias)", "NOT_FOUND")
     ]
+
+
+LINK_PATHS = """{ incidents(linkedTo: "China") { nodes { id
+  linkPath { likelihood ungradedSteps steps { id } }
+  linkPaths(first: 2) { likelihood ungradedSteps steps { id } } } } }"""
+
+
+@pytest.mark.parametrize("executor", ["compiled", "resolvers"])
+def test_link_paths_list_the_next_strongest_chains_after_the_one_shown(
+    executor: str, neo4j_env: dict[str, str], seeded_graph: None
+) -> None:
+    recon = "incident:2021-uk-parliamentarians-email-reconnaissance"
+    attribution = f"{recon}-ATTRIBUTED_TO->actor:apt31@source:ncsc-2024-03-25"
+    with make_client(THREATGRAPH_EXECUTOR=executor) as client:
+        nodes = gql(client, LINK_PATHS)["data"]["incidents"]["nodes"]
+        assert nodes[0]["id"] == recon
+        assert [s["id"] for s in nodes[0]["linkPath"]["steps"]] == [
+            attribution,
+            "actor:apt31-AFFILIATED_WITH->country:china@source:ncsc-2024-03-25",
+        ]
+        # Through the MSS, part of China: as strong (the attribution is the weakest graded
+        # step of both), one ungraded step, but longer.
+        assert nodes[0]["linkPaths"] == [
+            {
+                "likelihood": "ALMOST_CERTAIN",
+                "ungradedSteps": 1,
+                "steps": [
+                    {"id": attribution},
+                    {"id": "actor:apt31-AFFILIATED_WITH->agency:mss@source:ncsc-2024-03-25"},
+                    {"id": "agency:mss-PART_OF->country:china@source:ncsc-2024-03-25"},
+                ],
+            }
+        ]
+        assert nodes[1]["linkPaths"] == []
+        elsewhere = gql(
+            client,
+            "query ($ref: String!) { entity(ref: $ref) { ... on Incident { "
+            "linkPaths { likelihood } } } }",
+            ref=recon,
+        )
+        assert elsewhere["data"] == {"entity": {"linkPaths": None}}
+        refused = gql(
+            client,
+            '{ incidents(linkedTo: "China") { nodes { linkPaths(first: 21) { likelihood } } } }',
+        )
+        assert refused["errors"][0]["message"] == "first: must be between 0 and 20, not 21"
+
+
+RELIABILITY = """query ($ref: String!) { entity(ref: $ref) { ... on Incident {
+  attributions { sourceReliability sources { id ... on Source { reliability } } } } } }"""
+
+
+def test_each_step_shows_its_source_s_reliability_else_its_publisher_s(
+    api: TestClient, seeded_graph: None
+) -> None:
+    recon = "incident:2021-uk-parliamentarians-email-reconnaissance"
+    seed_only = gql(api, RELIABILITY, ref=recon)["data"]["entity"]["attributions"]
+    assert seed_only == [
+        {
+            "sourceReliability": "A",
+            "sources": [{"id": "source:ncsc-2024-03-25", "reliability": "A"}],
+        }
+    ]
+    # A source with no grade of its own takes its publisher's; the likelihood stays its own.
+    load(
+        """format: threatgraph-seed/1
+source: {id: "source:second-opinion", name: A second opinion, published: 2024-04-15,
+         publisher: "org:second-opinion-press"}
+entities:
+  - {id: "org:second-opinion-press", label: Organisation, name: Second Opinion Press,
+     reliability: C}
+claims:
+  - {from: "RECON", relation: ATTRIBUTED_TO, to: actor:apt31, likelihood: LIKELY, quote: x}
+""".replace("RECON", recon)
+    )
+    both = gql(api, RELIABILITY, ref=recon)["data"]["entity"]["attributions"]
+    assert [a["sourceReliability"] for a in both] == ["A", "C"]
+    assert both[1]["sources"] == [{"id": "source:second-opinion", "reliability": None}]

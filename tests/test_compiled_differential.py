@@ -266,8 +266,14 @@ def test_every_cookbook_query_answers_alike_on_the_compiled_path(
 ) -> None:
     answers = pair.same(question.graphql)
     assert b'"errors"' not in answers.compiled
-    assert answers.executor == "compiled"
-    assert answers.round_trips == len(answers.cypher) >= 1
+    assert answers.round_trips >= 1
+    if "history(" in question.graphql:
+        # history's entries are made in Python from the claim versions: the resolvers
+        # answer it, in one round trip.
+        assert (answers.executor, answers.round_trips) == ("resolvers", 1)
+    else:
+        assert answers.executor == "compiled"
+        assert answers.round_trips == len(answers.cypher)
 
 
 # (id, query, variables, which executor answers): root fields' bad arguments and
@@ -422,7 +428,7 @@ def test_statements_are_what_the_compiled_executor_runs(pair: Pair, seeded_graph
     statements = executor.statements(query, {"ref": "APT31"})
     assert statements is not None
     assert [text for text, _ in statements] == answers.cypher
-    assert dict(statements[0][1]) == {"target_ref": "APT31", "target_key": '"apt31"'}
+    assert dict(statements[0][1]) == {"target_ref": "APT31", "target_key": '"apt31"', "as_of": None}
     assert executor.statements('mutation { deleteRelation(id: "x") }') is None
     assert executor.statements("{ entity(ref: 1) { id } }") is None
 

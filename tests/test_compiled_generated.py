@@ -130,8 +130,10 @@ def test_generated_queries_answer_alike(pair: Pair, seeded_graph: None, chunk: i
         answers = pair.same(query)
         ran[answers.executor] += 1
         ran["errors" if b'"errors"' in answers.compiled else "answers"] += 1
+        # history's entries are made in Python from its versions: always the resolvers'.
+        ran["history"] += "history(" in query
 
     one()
     assert ran["compiled"] + ran["resolvers"] == examples, ran
     # Most generated queries must really take the compiled path (not fall back).
-    assert ran["compiled"] >= examples * 0.6, ran
+    assert ran["compiled"] >= (examples - ran["history"]) * 0.6, ran

@@ -405,3 +405,17 @@ def test_unquoted_dates_stay_text() -> None:
         {"published": "2024-03-25", "when": "2021-02-30"},
         {"": 1, "published": 1, "when": 2},
     )
+
+
+def test_a_reliability_outside_the_admiralty_scale_is_refused() -> None:
+    text = """format: threatgraph-seed/1
+source: {id: "source:x", name: X, reliability: Z}
+entities:
+  - {id: "agency:x", label: Agency, name: X, reliability: b}
+"""
+    assert text_problems(text) == [
+        "line 2: source.reliability: must be one of A, B, C, D, E, F (the Admiralty scale), "
+        "not 'Z'",
+        "line 4: entities[0].reliability: must be one of A, B, C, D, E, F (the Admiralty scale), "
+        "not 'b'",
+    ]

@@ -20,6 +20,7 @@ CN, GB = "c0000000-0000-4000-8000-000000000001", "c0000000-0000-4000-8000-000000
 GOV = "50000000-0000-4000-8000-000000000001"
 A31, S1, S2 = (f"a0000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
 LIKELY_TAG = 'estimative-language:likelihood-probability="very-likely"'
+ADMIRALTY_TAG = 'admiralty-scale:source-reliability="b"'
 
 
 def cli() -> typer.Typer:
@@ -60,7 +61,7 @@ def write_galaxy(where: Path) -> Path:
                 "refs": ["https://example.org/apt31"],
             },
             "related": [
-                {"dest-uuid": S1, "type": "similar", "tags": [LIKELY_TAG]},
+                {"dest-uuid": S1, "type": "similar", "tags": [LIKELY_TAG, ADMIRALTY_TAG]},
                 {"dest-uuid": "ffffffff-0000-4000-8000-000000000000", "type": "uses"},
             ],
         },
@@ -103,7 +104,8 @@ def test_small_galaxy_merges_into_the_seed_and_grades_claims(
         driver,
         "MATCH (:Entity {id: 'actor:apt31'})-[r]->(b) "
         "WHERE r.source = 'source:misp-galaxy-threat-actor' "
-        "RETURN type(r) AS type, b.id AS to, r.likelihood AS likelihood, r.quote AS quote "
+        "RETURN type(r) AS type, b.id AS to, r.likelihood AS likelihood, r.quote AS quote, "
+        "r.source_reliability AS reliability "
         "ORDER BY type, to",
     )
     assert claims == [
@@ -112,36 +114,42 @@ def test_small_galaxy_merges_into_the_seed_and_grades_claims(
             "to": "country:china",
             "likelihood": "REALISTIC_POSSIBILITY",
             "quote": "cfr-suspected-state-sponsor: China",
+            "reliability": None,
         },
         {
             "type": "LOCATED_IN",
             "to": "country:china",
             "likelihood": "REALISTIC_POSSIBILITY",
             "quote": "country: CN",
+            "reliability": None,
         },
         {
             "type": "RELATED_TO",
             "to": "actor:shared-one",
             "likelihood": "HIGHLY_LIKELY",
-            "quote": f"similar: {S1} ({LIKELY_TAG})",
+            "quote": f"similar: {S1} ({LIKELY_TAG}, {ADMIRALTY_TAG})",
+            "reliability": "B",
         },
         {
             "type": "TARGETED",
             "to": "country:uk",
             "likelihood": "REALISTIC_POSSIBILITY",
             "quote": "cfr-suspected-victims: United Kingdom",
+            "reliability": None,
         },
         {
             "type": "TARGETED",
             "to": "sector:government",
             "likelihood": "UNGRADED",
             "quote": "cfr-target-category: Public sector",
+            "reliability": None,
         },
         {
             "type": "TARGETED",
             "to": "sector:think-tanks",
             "likelihood": "UNGRADED",
             "quote": "cfr-target-category: Think tanks",
+            "reliability": None,
         },
     ]
     ref = cypher(

@@ -69,6 +69,8 @@ def answers(target: str, min_rank: int, walked: bool, skip: int = 0) -> tuple[An
         "until": None,
         "root_skip": skip,
         "root_first": 25,
+        "as_of": None,
+        "role": "ANY",
         **ref_parameters("target", target),
     }
     page = run(lambda graph: incidents(graph, parameters, target))

@@ -25,7 +25,7 @@ SHIPPED = SEED_DIR / "ncsc-2024-03-25.yaml"
 FIXTURES = ROOT / "tests" / "fixtures" / "seed"
 APT31_ATTRIBUTION = "incident:2021-uk-parliamentarians-email-reconnaissance"
 ELECTORAL_COMMISSION = "incident:2021-2022-uk-electoral-commission-compromise"
-SEEDED = "seeded 1 document(s): 27 entities (27 new), 36 claims (36 new, 0 withdrawn)\n"
+SEEDED = "seeded 1 document(s): 27 entities (27 new), 37 claims (37 new, 0 withdrawn)\n"
 
 
 def seed_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -147,7 +147,7 @@ def test_every_claim_has_likelihood_sources_and_a_verbatim_quote(
         "RETURN type(r) AS type, r.likelihood AS likelihood, r.sources AS sources, "
         "r.quote AS quote",
     )
-    assert len(rows) == 36
+    assert len(rows) == 37
     bad = [
         row
         for row in rows
@@ -165,11 +165,11 @@ def test_reseeding_changes_nothing(
 ) -> None:
     before = canonical_dump(driver)
     completed = seed_cli(env=neo4j_env)
-    assert completed.stdout == SEEDED.replace("(27 new)", "(0 new)").replace("36 new", "0 new")
+    assert completed.stdout == SEEDED.replace("(27 new)", "(0 new)").replace("37 new", "0 new")
     assert canonical_dump(driver) == before
 
 
-def test_reseeding_a_file_without_a_claim_withdraws_it(
+def test_reseeding_a_file_without_a_claim_withdraws_it_and_keeps_it(
     empty_graph: None, driver: neo4j.Driver, neo4j_env: dict[str, str], tmp_path: Path
 ) -> None:
     assert seed_cli(env=neo4j_env).returncode == 0
@@ -187,9 +187,16 @@ def test_reseeding_a_file_without_a_claim_withdraws_it(
     edited = write(tmp_path, "ncsc-2024-03-25.yaml", text.replace(claim, ""))
     completed = seed_cli(edited, env=neo4j_env)
     assert completed.stdout == (
-        "seeded 1 document(s): 27 entities (0 new), 35 claims (0 new, 1 withdrawn)\n"
+        "seeded 1 document(s): 27 entities (0 new), 36 claims (0 new, 1 withdrawn)\n"
     )
-    assert count(driver, "MATCH ({id: 'agency:ncsc'})-[r:PART_OF]->() RETURN count(r) AS n") == 0
+    # Kept, withdrawn as of the load (the file gives no revision date): nothing a
+    # source said is deleted by a reload.
+    rows = cypher(
+        driver,
+        "MATCH ({id: 'agency:ncsc'})-[r:PART_OF]->() "
+        "RETURN r.withdrawn_on = toString(date()) AS today, r.reported_on AS reported",
+    )
+    assert rows == [{"today": True, "reported": "2024-03-25"}]
 
 
 def test_reseeding_keeps_names_an_import_added(
@@ -406,14 +413,14 @@ def test_four_concurrent_seeds_into_a_fresh_database_create_no_duplicates(
     )
     single = count(driver, "MATCH ()-[r]->() RETURN count(r) AS n")
     assert rows == [{"ids": single, "rels": single, "duplicated": 0}]
-    assert count(driver, "MATCH ()-[r]->() WHERE type(r) <> 'MENTIONS' RETURN count(r) AS n") == 36
-    # The change feed: 89 creations (27 entities, 36 claims, 26 mentions), whoever made them,
-    # numbered 1-89 without gaps: the loaders that came later found nothing to change.
+    assert count(driver, "MATCH ()-[r]->() WHERE type(r) <> 'MENTIONS' RETURN count(r) AS n") == 37
+    # The change feed: 90 creations (27 entities, 37 claims, 26 mentions), whoever made them,
+    # numbered 1-90 without gaps: the loaders that came later found nothing to change.
     rows = cypher(
         driver,
         "MATCH (s:ChangeSet) UNWIND range(s.first, s.last) AS seq RETURN collect(seq) AS seqs",
     )
-    assert sorted(rows[0]["seqs"]) == list(range(1, 90))
+    assert sorted(rows[0]["seqs"]) == list(range(1, 91))
     kinds = "MATCH (s:ChangeSet) UNWIND s.kinds AS kind WITH kind WHERE kind <> 'created' "
     assert count(driver, kinds + "RETURN count(*) AS n") == 0
 

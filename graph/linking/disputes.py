@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph.linking.rule import ATTRIBUTED_LINK, MAX_ONWARD_CLAIMS
+from graph.model.known import AS_OF, claim_known
 from graph.model.likelihood import BANDS, RANKS
 
 _ATTRIBUTION, _ONWARD = ATTRIBUTED_LINK
@@ -19,12 +20,14 @@ _ATTRIBUTION, _ONWARD = ATTRIBUTED_LINK
 _TOP_BAND: LiteralString = str(max(RANKS[term] for term in BANDS))
 
 
-def _links(start: LiteralString, end: LiteralString) -> LiteralString:
+def _links(start: LiteralString, end: LiteralString, as_of: LiteralString) -> LiteralString:
     return (
         "EXISTS { MATCH ("
         + start
-        + ")((tg_p)-[:"
+        + ")((tg_p)-[tg_o:"
         + _ONWARD
+        + " WHERE "
+        + claim_known("tg_o", as_of)
         + "]->(tg_q)){1,"
         + MAX_ONWARD_CLAIMS
         + "}("
@@ -33,16 +36,18 @@ def _links(start: LiteralString, end: LiteralString) -> LiteralString:
     )
 
 
-def disputed(incident: LiteralString) -> LiteralString:
-    """Cypher: whether the attributions of the incident `incident` dispute each other."""
+def disputed(incident: LiteralString, as_of: LiteralString = AS_OF) -> LiteralString:
+    """Cypher: whether the attributions of the incident `incident` known on the day
+    `as_of` (an expression) dispute each other."""
     return (
         "EXISTS { MATCH (" + incident + ")-[tg_a:" + _ATTRIBUTION + "]->(tg_x), "
         "(" + incident + ")-[tg_b:" + _ATTRIBUTION + "]->(tg_y) "
-        "WHERE tg_a.id < tg_b.id AND ("
+        "WHERE tg_a.id < tg_b.id AND " + claim_known("tg_a", as_of) + " "
+        "AND " + claim_known("tg_b", as_of) + " AND ("
         "(tg_x <> tg_y AND NOT "
-        + _links("tg_x", "tg_y")
+        + _links("tg_x", "tg_y", as_of)
         + " AND NOT "
-        + _links("tg_y", "tg_x")
+        + _links("tg_y", "tg_x", as_of)
         + ") OR (tg_x = tg_y AND tg_a.likelihood_rank <= "
         + _TOP_BAND
         + " "
@@ -51,12 +56,17 @@ def disputed(incident: LiteralString) -> LiteralString:
     )
 
 
-def attributions(incident: LiteralString, claim: LiteralString) -> LiteralString:
-    """Cypher: the incident's attribution claims, one per source, strongest first, as a
-    list of relationships bound to `claim` in turn."""
+def attributions(
+    incident: LiteralString, claim: LiteralString, as_of: LiteralString = AS_OF
+) -> LiteralString:
+    """Cypher: the incident's attribution claims known on the day `as_of` (an
+    expression), one per source, strongest first, as a list of relationships bound
+    to `claim` in turn."""
     return (
         "COLLECT { MATCH (" + incident + ")-[" + claim + ":" + _ATTRIBUTION + "]->() "
-        "RETURN "
+        "WHERE "
+        + claim_known(claim, as_of)
+        + " RETURN "
         + claim
         + " ORDER BY coalesce("
         + claim

@@ -1,7 +1,8 @@
 """The "linked to" rule: an incident is linked to X when a chain of claims leads
 from it to X, always forwards.
 
-A chain is an incident's first claim, ATTRIBUTED_TO or TARGETED, then up to
+A chain is an incident's first claim, ATTRIBUTED_TO or TARGETED (its role:
+who did it, or who was hit), then up to
 MAX_ONWARD_CLAIMS onward claims: AFFILIATED_WITH or PART_OF after an
 attribution (the actor and whom it works for), PART_OF after a targeting (the
 victim and what it belongs to). Nothing is walked backwards: the Electoral
@@ -13,6 +14,7 @@ the fewer ungraded claims it has (graph/model/likelihood.py chain_strength).
 
 from __future__ import annotations
 
+import enum
 from typing import LiteralString
 
 from graph.model.likelihood import ABOVE_EVERY_STRENGTH
@@ -23,7 +25,40 @@ Link = tuple[LiteralString, LiteralString]
 
 ATTRIBUTED_LINK: Link = ("ATTRIBUTED_TO", "AFFILIATED_WITH|PART_OF")
 TARGETED_LINK: Link = ("TARGETED", "PART_OF")
-LINKS: tuple[Link, ...] = (ATTRIBUTED_LINK, TARGETED_LINK)
+
+
+class LinkRole(enum.Enum):
+    """Which chains a question follows: who did it, who was hit, or either."""
+
+    ATTRIBUTED = "ATTRIBUTED"
+    TARGETED = "TARGETED"
+    ANY = "ANY"
+
+
+# Each way of linking by its role.
+ROLES: dict[LinkRole, Link] = {
+    LinkRole.ATTRIBUTED: ATTRIBUTED_LINK,
+    LinkRole.TARGETED: TARGETED_LINK,
+}
+LINKS: tuple[Link, ...] = tuple(ROLES.values())
+
+
+def role_asked(role: LinkRole) -> LiteralString:
+    """Cypher: the question ($role) follows chains of `role`."""
+    return "$role IN ['" + LinkRole.ANY.value + "', '" + role.value + "']"
+
+
+def role_of(claims: LiteralString) -> LiteralString:
+    """Cypher: the role of the chain of claims `claims` (a list), by its first claim;
+    null for a chain of no claims (an incident linked to itself)."""
+    return (
+        "CASE type(head("
+        + claims
+        + ")) "
+        + " ".join(f"WHEN '{link[0]}' THEN '{role.value}'" for role, link in ROLES.items())
+        + " END"
+    )
+
 
 # Text, because it is written into the Cypher pattern's quantifier, {0,5}.
 MAX_ONWARD_CLAIMS: LiteralString = "5"

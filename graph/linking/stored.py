@@ -35,10 +35,12 @@ NEWEST_FIRST_KEY: LiteralString = (
 
 # The stored closure answers when it is built, no write has left a refresh to do
 # (upkeep.py DEFER_ABOVE), and the question has no date window (dates are the
-# incident's, not the link's: the walk filters them), no minimum grade and takes
-# ungraded claims.
+# incident's, not the link's: the walk filters them), no minimum grade, takes
+# ungraded claims, follows every role, and asks about today (the store holds
+# today's claims only; a question as of a day walks what was known then).
 STORED_ANSWERS: LiteralString = (
     "target IS NOT NULL AND $since IS NULL AND $until IS NULL AND $min = 0 AND $ungraded "
+    "AND $as_of IS NULL AND $role = 'ANY' "
     "AND EXISTS { MATCH (:LinkedClosure {version: " + STORED_CLOSURE_VERSION + "}) } "
     "AND NOT EXISTS { MATCH (:LinkedRefresh) }"
 )

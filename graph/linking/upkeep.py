@@ -44,6 +44,7 @@ from graph.linking.rule import (
 )
 from graph.linking.stored import NEWEST_FIRST_KEY, STORED_CLOSURE_VERSION
 from graph.model.change_kinds import CREATED
+from graph.model.known import claim_current
 from graph.model.likelihood import chain_strength
 from graph.model.vocabulary import relation_from_id
 from graph.store.database import Graph, Record, Statement
@@ -59,8 +60,12 @@ def _reached_through(link: Link) -> LiteralString:
     return (
         "MATCH (i)-[c:"
         + claim
+        + " WHERE "
+        + claim_current("c")
         + "]->(hop) ((x)-[o:"
         + onward
+        + " WHERE "
+        + claim_current("o")
         + "]->(y)){0,"
         + MAX_ONWARD_CLAIMS
         + "} (t) "

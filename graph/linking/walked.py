@@ -1,7 +1,8 @@
 """The "linked to" rule as Cypher that walks the claims.
 
 Every pattern here follows rule.py's LINKS forwards only, lets through the claims
-a chain may hold (`$min`, `$ungraded`: likelihood.step_allowed) and the incidents
+a chain may hold (`$min`, `$ungraded`, `$as_of`: likelihood.step_allowed), the ways
+of linking the question follows (`$role`: rule.role_asked) and the incidents
 in the date window `$since`/`$until`.
 """
 
@@ -9,8 +10,16 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-from graph.linking.rule import LINKS, MAX_ONWARD_CLAIMS, NO_CLAIM_STRENGTH, Link
+from graph.linking.rule import (
+    MAX_ONWARD_CLAIMS,
+    NO_CLAIM_STRENGTH,
+    ROLES,
+    Link,
+    LinkRole,
+    role_asked,
+)
 from graph.model.dates import INCIDENT_IN_WINDOW
+from graph.model.known import entity_known
 from graph.model.likelihood import (
     NO_GRADE,
     PATH_STRENGTH,
@@ -46,7 +55,7 @@ def chain(link: Link) -> LiteralString:
     return _first_claim(claim) + _onward_to_target(onward)
 
 
-def _strengths_through(link: Link) -> LiteralString:
+def _strengths_through(role: LinkRole, link: Link) -> LiteralString:
     """A UNION branch: each incident linked to `target` the `link` way, with its
     strength, once per first claim.
 
@@ -64,7 +73,7 @@ def _strengths_through(link: Link) -> LiteralString:
         "x.ungraded + CASE WHEN c.likelihood_rank IS NULL THEN 1 ELSE 0 END",
     )
     return (
-        "  WITH target WHERE target IS NOT NULL "
+        "  WITH target WHERE target IS NOT NULL AND " + role_asked(role) + " "
         "  MATCH (hop) " + _onward_to_target(onward) + " "
         "  WITH hop, "
         + weakest_rank(NO_GRADE, "o")
@@ -88,13 +97,14 @@ def walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
     Only strengths are computed for every linked incident; paths are built for
     the page alone (answer.py).
     """
-    branches = "  UNION ALL ".join(_strengths_through(link) for link in LINKS)
+    branches = "  UNION ALL ".join(_strengths_through(role, link) for role, link in ROLES.items())
     return (
         "CALL (target) { CALL (target) { " + branches + "  UNION ALL "
         "  WITH target WHERE target:Incident "
         # Found again by its id (the unique constraint): `WHERE i = target` is planned
         # as a scan of every incident.
         "  MATCH (i:Entity {id: target.id}) WHERE i:Incident AND " + INCIDENT_IN_WINDOW + " "
+        "  AND " + entity_known("i") + " "
         "  RETURN i, " + NO_CLAIM_STRENGTH + " AS strength "
         "} "
         "WITH i, max(strength) AS strength "
@@ -105,17 +115,28 @@ def walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
     )
 
 
-def strongest_chain(incident: LiteralString) -> LiteralString:
-    """An expression: the evidence path from `incident` to `target`, the strongest
-    chain, then the shortest, then the first by claim ids (so the same graph always
-    shows the same evidence); null when none."""
-    branches = " UNION ALL ".join("MATCH p = (i)" + chain(link) + "RETURN p " for link in LINKS)
+def ranked_chains(
+    incident: LiteralString, skip: LiteralString, limit: LiteralString
+) -> LiteralString:
+    """An expression: the evidence paths from `incident` to `target` in evidence order,
+    the strongest chain first, then the shortest, then by claim ids (so the same graph
+    always shows the same evidence): `limit` of them after the first `skip`."""
+    branches = " UNION ALL ".join(
+        "WITH i, target WHERE " + role_asked(role) + " MATCH p = (i)" + chain(link) + "RETURN p "
+        for role, link in ROLES.items()
+    )
     return (
         "COLLECT { WITH " + incident + " AS i "
         "  CALL (target, i) { " + branches + " UNION ALL "
         "    WITH i, target WHERE i = target MATCH p = (i) RETURN p "
         "  } "
         "  WITH p ORDER BY " + PATH_STRENGTH + " DESC, length(p), [r IN relationships(p) | r.id] "
-        "  LIMIT 1 RETURN p "
-        "}[0]"
+        "  SKIP " + skip + " LIMIT " + limit + " RETURN p "
+        "}"
     )
+
+
+def strongest_chain(incident: LiteralString) -> LiteralString:
+    """An expression: the first of ranked_chains, the evidence path shown for a link;
+    null when none."""
+    return ranked_chains(incident, "0", "1") + "[0]"

@@ -18,6 +18,7 @@ from graph.model.document_yaml import parse_yaml
 from graph.model.field_checks import MAX_NAME_CHARS, FieldChecker, normalise_whitespace
 from graph.model.likelihood import Likelihood, from_name
 from graph.model.records import ClaimRecord, EntityRecord, GraphDocument, Reference
+from graph.model.reliability import RELIABILITY_PROPERTY, reliability_problem
 from graph.model.vocabulary import BODIES, CLAIM_TYPES, LABELS, RELATION_TYPES
 
 FORMAT = "threatgraph-seed/1"
@@ -33,6 +34,7 @@ SOURCE_KEYS = {
     "description",
     "aliases",
     "title",
+    "reliability",
 }
 ENTITY_KEYS = {"id", "label", "name", "aliases", "description"}
 CLAIM_KEYS = {
@@ -86,6 +88,7 @@ def validate_document(
     declared: list[tuple[str, EntityRecord]] = []
     source_id: str | None = None
     reported_on: str | None = None
+    revised: str | None = None
     source = data.get("source")
     if source is not None:
         if not isinstance(source, dict):
@@ -97,6 +100,7 @@ def validate_document(
                 # Its claims became known when this version of the source came out.
                 props = source_entity.properties
                 reported_on = props.get("revised") or props.get("published")
+                revised = props.get("revised")
 
     raw_entities = data.get("entities")
     if raw_entities is None:
@@ -171,7 +175,13 @@ def validate_document(
     if checker.problems:
         raise ValidationError(origin, checker.problems)
     return GraphDocument(
-        origin=origin, source_id=source_id, entities=entities, claims=claims, unresolved=unresolved
+        origin=origin,
+        source_id=source_id,
+        entities=entities,
+        claims=claims,
+        unresolved=unresolved,
+        reported_on=reported_on,
+        revised=revised,
     )
 
 
@@ -199,6 +209,12 @@ def _source_entity(
     published = checker.date(source.get("published"), "source.published")
     if published:
         props["published"] = published
+    reliability = source.get(RELIABILITY_PROPERTY)
+    if reliability is not None:
+        problem = reliability_problem(reliability)
+        if problem:
+            checker.add(f"source.{RELIABILITY_PROPERTY}", problem)
+        props[RELIABILITY_PROPERTY] = reliability
     revised = checker.date(source.get("revised"), "source.revised")
     checker.ordered("source", ("published", published), ("revised", revised))
     if revised:
@@ -237,6 +253,11 @@ def _entity(checker: FieldChecker, item: Any, path: str) -> EntityRecord | None:
             if key in item and item[key] is not None:
                 if key in ("started", "ended", "disclosed", "published", "first_seen", "last_seen"):
                     props[key] = checker.date(item[key], f"{path}.{key}")
+                elif key == RELIABILITY_PROPERTY:
+                    problem = reliability_problem(item[key])
+                    if problem:
+                        checker.add(f"{path}.{key}", problem)
+                    props[key] = item[key]
                 else:
                     props[key] = checker.property_value(item[key], f"{path}.{key}")
         for start_key, end_key in (("started", "ended"), ("first_seen", "last_seen")):

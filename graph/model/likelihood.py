@@ -20,6 +20,8 @@ import enum
 import re
 from typing import LiteralString
 
+from graph.model.known import claim_known
+
 
 class Likelihood(enum.Enum):
     REMOTE_CHANCE = "REMOTE_CHANCE"
@@ -136,11 +138,13 @@ def at_least_min(rel: LiteralString, minimum: LiteralString = "$min") -> Literal
 
 
 def step_allowed(rel: LiteralString) -> LiteralString:
-    """Cypher: the claim `rel` may be a step of a chain: its grade, if it has one, is
-    at least $min, and an ungraded one only while $ungraded (includeUngraded)."""
+    """Cypher: the claim `rel` may be a step of a chain: it was known on $as_of
+    (graph/model/known.py), its grade, if it has one, is at least $min, and an
+    ungraded one only while $ungraded (includeUngraded)."""
     return (
         "(($min = 0 OR coalesce(" + rel + ".likelihood_rank, 99) >= $min) "
-        "AND ($ungraded OR " + rel + ".likelihood_rank IS NOT NULL))"
+        "AND ($ungraded OR " + rel + ".likelihood_rank IS NOT NULL) "
+        "AND " + claim_known(rel) + ")"
     )
 
 

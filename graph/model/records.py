@@ -107,6 +107,12 @@ class GraphDocument:
     entities: list[EntityRecord]
     claims: list[ClaimRecord]
     unresolved: dict[str, list[Reference]] = field(default_factory=dict)
+    # Its source's publication date, or its revision's: when what it says became known.
+    reported_on: str | None = None
+    # The revision's date, when the document is a revision of its source: the day its
+    # source dropped the claims it no longer makes, or regraded them. Without one, a
+    # change is dated the day it is loaded.
+    revised: str | None = None
 
     def declared_ids(self) -> set[str]:
         return {entity.id for entity in self.entities}

@@ -32,8 +32,18 @@ LABELS: dict[str, Label] = {
             "A threat actor or intrusion set.",
             ("stix_type", "first_seen", "last_seen", "motivation", "sophistication"),
         ),
-        Label("Agency", "agency", "A state agency or government body (MSS, GCHQ, NCSC)."),
-        Label("Organisation", "org", "An organisation that is not a state agency."),
+        Label(
+            "Agency",
+            "agency",
+            "A state agency or government body (MSS, GCHQ, NCSC).",
+            ("reliability",),
+        ),
+        Label(
+            "Organisation",
+            "org",
+            "An organisation that is not a state agency.",
+            ("reliability",),
+        ),
         Label("Country", "country", "A state.", ("iso_code",)),
         Label("Region", "region", "A region or other location that is not a state."),
         Label("Person", "person", "A named person.", ("role",)),
@@ -56,7 +66,7 @@ LABELS: dict[str, Label] = {
             "Source",
             "source",
             "A published report or statement.",
-            ("url", "publisher", "published", "title"),
+            ("url", "publisher", "published", "title", "reliability"),
         ),
     ]
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import LiteralString
 
+from graph.model.known import AS_OF, claim_known
 from graph.model.likelihood import NO_GRADE, Likelihood, at_least_min, ungraded_count, weakest_rank
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, ENTITY_CORE_PROPERTIES, LABELS
 from graph.reads.compiled.plan import TYPENAME
@@ -77,15 +78,16 @@ def mentioning_sources(node: str, source: str) -> str:
     )
 
 
-def claims_of(node: str, rel: str, prefix: str) -> str:
+def claims_of(node: str, rel: str, prefix: str, as_of: str) -> str:
     """The claims of the entity `node`, strongest first (ungraded after every graded
-    one), then by type and id, as a list
-    of relationships, filtered by the parameters $<prefix>_types (null: all),
-    $<prefix>_direction (OUT, IN or BOTH) and $<prefix>_min (a rank)."""
+    one), then by type and id, as a list of relationships, filtered by the
+    parameters $<prefix>_types (null: all), $<prefix>_direction (OUT, IN or BOTH)
+    and $<prefix>_min (a rank), and known on the day `as_of` (an expression)."""
     return (
         f"COLLECT {{ MATCH ({node})-[{rel}:{CLAIM_TYPE_PATTERN}]-() "
         f"WHERE (${prefix}_types IS NULL OR type({rel}) IN ${prefix}_types) "
         f"AND {at_least_min(literal(rel), literal(f'${prefix}_min'))} "
+        f"AND {claim_known(literal(rel), literal(as_of))} "
         f"AND (${prefix}_direction = 'BOTH' "
         f"OR (${prefix}_direction = 'OUT' AND startNode({rel}) = {node}) "
         f"OR (${prefix}_direction = 'IN' AND endNode({rel}) = {node})) "
@@ -104,18 +106,29 @@ _STEP_LEAVES = {
     "valid_from": "{rel}.valid_from",
     "valid_to": "{rel}.valid_to",
     "reported_on": "{rel}.reported_on",
+    "known_from": "coalesce({rel}.known_from, {rel}.reported_on)",
+    "withdrawn_on": "{rel}.withdrawn_on",
+    # Its own (imported with it), else its source's, else its source's publisher's.
+    "source_reliability": "coalesce({rel}.source_reliability, COLLECT {{ "
+    "MATCH ({rel}_src:Entity {{id: {rel}.source}}) RETURN coalesce({rel}_src.reliability, "
+    "COLLECT {{ MATCH ({rel}_pub:Entity {{id: {rel}_src.publisher}}) "
+    "RETURN {rel}_pub.reliability }}[0]) }}[0])",
     # The distinct sources making the same claim: every claim of its type between its
-    # ends (one per source), each with the sources it cites.
+    # ends (one per source) known on the day asked, each with the sources it cites.
     "corroboration": "COUNT {{ WITH startNode({rel}) AS {rel}_a, endNode({rel}) AS {rel}_b, "
     "type({rel}) AS {rel}_t MATCH ({rel}_a)-[{rel}_o]->({rel}_b) WHERE type({rel}_o) = {rel}_t "
-    "UNWIND {rel}_o.sources AS {rel}_s RETURN DISTINCT {rel}_s }}",
+    "AND {known} UNWIND {rel}_o.sources AS {rel}_s RETURN DISTINCT {rel}_s }}",
 }
 
 
-def step_leaf(rel: str, field: str) -> str | None:
-    """One scalar field of the claim `rel`, or None when `field` is not one."""
+def step_leaf(rel: str, field: str, as_of: str = AS_OF) -> str | None:
+    """One scalar field of the claim `rel` as known on the day `as_of` (an
+    expression), or None when `field` is not one."""
     template = _STEP_LEAVES.get(field)
-    return None if template is None else template.format(rel=rel)
+    if template is None:
+        return None
+    known = claim_known(literal(f"{rel}_o"), literal(as_of)) if field == "corroboration" else ""
+    return template.format(rel=rel, known=known)
 
 
 def claim_sources(rel: str, source: str) -> str:
@@ -131,8 +144,9 @@ def claim_assessor(rel: str, assessor: str) -> str:
     return f"COLLECT {{ MATCH ({assessor}:Entity {{id: {rel}.assessed_by}}) RETURN {assessor} }}"
 
 
-def step_row(rel: str) -> str:
-    """The claim `rel` as an evidence step: its fields, ends, sources and assessor."""
+def step_row(rel: str, as_of: str = AS_OF) -> str:
+    """The claim `rel` as an evidence step: its fields, ends, sources and assessor,
+    as known on the day `as_of` (an expression)."""
     leaves = [
         ("id", "id"),
         ("relation", "relation"),
@@ -141,9 +155,11 @@ def step_row(rel: str) -> str:
         ("validFrom", "valid_from"),
         ("validTo", "valid_to"),
         ("reportedOn", "reported_on"),
+        ("withdrawnOn", "withdrawn_on"),
+        ("sourceReliability", "source_reliability"),
         ("corroboration", "corroboration"),
     ]
-    entries = [f"{name}: {step_leaf(rel, field)}" for name, field in leaves]
+    entries = [f"{name}: {step_leaf(rel, field, as_of)}" for name, field in leaves]
     entries += [
         f"from: {entity_row_at(f'startNode({rel})')}",
         f"to: {entity_row_at(f'endNode({rel})')}",

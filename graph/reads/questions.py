@@ -18,7 +18,10 @@ from typing import Any, LiteralString
 from graph.errors import AmbiguousReference, NotFound
 from graph.linking.answer import linked_rows
 from graph.linking.disputes import attributions, disputed
+from graph.linking.rule import role_of
+from graph.linking.walked import ranked_chains
 from graph.model.dates import INCIDENT_IN_WINDOW
+from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
 from graph.reads.fields import (
@@ -88,15 +91,17 @@ def raise_unless_resolved(ref: str, candidates: list[str]) -> None:
 
 ENTITY_QUERY: LiteralString = (
     resolve_prelude("target") + "RETURN target_candidates AS candidates, "
-    "CASE WHEN target IS NULL THEN null ELSE " + entity_map("target") + " END AS entity"
+    "CASE WHEN target IS NULL OR NOT " + entity_known("target") + " THEN null "
+    "ELSE " + entity_map("target") + " END AS entity"
 )
 
 
 async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Record | None:
-    """The entity a reference (id, name or alias; any case) names, or None.
+    """The entity a reference (id, name or alias; any case) names, or None (also
+    when it was not yet known on $as_of).
 
-    `parameters` are ref_parameters("target", ref). Raises AmbiguousReference
-    when the reference names several entities.
+    `parameters` are ref_parameters("target", ref) and $as_of. Raises
+    AmbiguousReference when the reference names several entities.
     """
     rows = await graph.read(ENTITY_QUERY, parameters)
     row = rows[0]
@@ -107,11 +112,14 @@ async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Rec
 
 # -- search ---------------------------------------------------------------
 
-# Binds `node` and `score` for the best $first hits of the Lucene query $query, best
-# first, then by id.
+# Binds `node` and `score` for the best $first hits of the Lucene query $query known
+# on $as_of, best first, then by id. The index stops at $first hits only for today's
+# question: as of a day, later hits may be dropped.
 SEARCH_HITS: LiteralString = (
-    "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, {limit: $first}) "
-    "YIELD node, score WITH node, score ORDER BY score DESC, node.id LIMIT $first "
+    "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, "
+    "{limit: CASE WHEN $as_of IS NULL THEN $first ELSE " + str(2**31 - 1) + " END}) "
+    "YIELD node, score WITH node, score WHERE " + entity_known("node") + " "
+    "WITH node, score ORDER BY score DESC, node.id LIMIT $first "
 )
 
 SEARCH_QUERY: LiteralString = SEARCH_HITS + "RETURN " + entity_map("node") + " AS entity, score"
@@ -137,12 +145,13 @@ LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$root_skip", "$roo
     "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
     "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
     "ungradedSteps: " + literal(ungraded_steps("relationships(row.best.p)")) + ", "
+    "role: " + role_of("relationships(row.best.p)") + ", "
     "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
 )
 
 # Every incident the date filter keeps, newest first, as `rows` of nodes.
 ALL_INCIDENT_ROWS: LiteralString = (
-    "MATCH (i:Incident) WHERE " + INCIDENT_IN_WINDOW + " "
+    "MATCH (i:Incident) WHERE " + INCIDENT_IN_WINDOW + " AND " + entity_known("i") + " "
     "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
     "WITH collect(i) AS rows "
 )
@@ -174,6 +183,37 @@ async def incidents(
     if not rows:
         return IncidentPage(total=0, rows=[])
     return IncidentPage(total=rows[0]["total"], rows=rows[0]["page"])
+
+
+def evidence_path(rels: LiteralString) -> LiteralString:
+    """The evidence path of the linking chain of claims `rels` (a list expression),
+    as a map."""
+    return (
+        "{likelihood: " + literal(path_likelihood(rels)) + ", "
+        "role: " + role_of(rels) + ", "
+        "ungradedSteps: " + literal(ungraded_steps(rels)) + ", "
+        "steps: [q IN " + rels + " | " + step_map("q") + "]}"
+    )
+
+
+# The next strongest chains after the one shown (linkPath), of each incident in $ids to
+# the entity $target_key/$target_ref names: $paths_first of them, with $min, $ungraded,
+# $as_of and $role as the question that found the incidents had them.
+LINK_PATHS_QUERY: LiteralString = (
+    resolve_prelude("target") + "UNWIND $ids AS id MATCH (i:Entity {id: id}) "
+    "RETURN id, [p IN " + ranked_chains("i", "1", "$paths_first") + " | "
+    "" + evidence_path("relationships(p)") + "] AS paths"
+)
+
+
+async def link_paths_of(
+    graph: Graph, ids: list[str], parameters: dict[str, Any]
+) -> dict[str, list[Record]]:
+    """For each incident id, the next strongest chains to the entity incidents(linkedTo:)
+    asked about (LINK_PATHS_QUERY's parameters besides $ids)."""
+    rows = await graph.read(LINK_PATHS_QUERY, {**parameters, "ids": ids})
+    found = {row["id"]: row["paths"] for row in rows}
+    return {entity_id: found.get(entity_id, []) for entity_id in ids}
 
 
 # -- shortest path ------------------------------------------------------------
@@ -249,14 +289,15 @@ def neighbourhood_core(hops: int) -> LiteralString:
         resolve_prelude("centre") + "OPTIONAL CALL (centre) { "
         "  WITH centre WHERE centre IS NOT NULL "
         "  MATCH (centre)-[rs:" + CLAIM_TYPE_PATTERN + "*1.." + depth + "]-(n) "
-        "  WHERE all(r IN rs WHERE " + at_least_min("r") + ") "
+        "  WHERE all(r IN rs WHERE " + at_least_min("r") + " AND " + claim_known("r") + ") "
         # Nearest first: by id alone, a 2-hop ring of `first` could be all second-hop
         # nodes (siblings sort before the centre's own agency) and keep no claim at all.
         # min(size(rs)) keeps the planner's pruning breadth-first expand.
         "  WITH n, min(size(rs)) AS distance ORDER BY distance, n.id LIMIT $first "
         "  RETURN collect(n) AS ring "
         "} "
-        "WITH centre, centre_candidates, CASE WHEN centre IS NULL THEN [] "
+        "WITH centre, centre_candidates, "
+        "CASE WHEN centre IS NULL OR NOT " + entity_known("centre") + " THEN [] "
         "ELSE [centre] + coalesce(ring, []) END AS members "
     )
 
@@ -270,7 +311,7 @@ def neighbourhood_relationships(step: LiteralString, rel: LiteralString = "q") -
     return (
         "COLLECT { UNWIND members AS tg_from "
         "MATCH (tg_from)-[" + rel + ":" + CLAIM_TYPE_PATTERN + "]->(tg_to) "
-        "WHERE tg_to IN members AND " + at_least_min(rel) + " "
+        "WHERE tg_to IN members AND " + at_least_min(rel) + " AND " + claim_known(rel) + " "
         "WITH " + rel + " ORDER BY " + rel + ".id RETURN " + step + " }"
     )
 
@@ -330,9 +371,9 @@ async def entities_by_id(graph: Graph, ids: list[str]) -> dict[str, Record | Non
 # and $rel_first (RelationFilter.parameters).
 RELATIONS_OF_QUERY: LiteralString = literal(
     "UNWIND $ids AS id MATCH (e:Entity {id: id}) "
-    f"WITH id, {claims_of('e', 'tg_r', 'rel')} AS rels "
+    f"WITH id, {claims_of('e', 'tg_r', 'rel', '$rel_as_of')} AS rels "
     "RETURN id, size(rels) AS total, "
-    f"[q IN rels[$rel_skip..$rel_skip + $rel_first] | {step_row('q')}] AS page"
+    f"[q IN rels[$rel_skip..$rel_skip + $rel_first] | {step_row('q', '$rel_as_of')}] AS page"
 )
 
 
@@ -345,9 +386,11 @@ class RelationFilter:
     min_rank: int
     skip: int
     first: int
+    as_of: str | None = None  # the day asked about (graph/model/known.py); None: today
 
     def parameters(self, prefix: str) -> dict[str, Any]:
         return {
+            f"{prefix}_as_of": self.as_of,
             f"{prefix}_types": list(self.types) if self.types else None,
             f"{prefix}_direction": self.direction,
             f"{prefix}_min": self.min_rank,
@@ -376,7 +419,8 @@ def claims_between_list(rel: str) -> str:
     return (
         "CASE WHEN origin IS NULL OR destination IS NULL THEN [] ELSE "
         f"COLLECT {{ MATCH (origin)-[{rel}:{CLAIM_TYPE_PATTERN}]->(destination) "
-        f"WHERE $relation IS NULL OR type({rel}) = $relation "
+        f"WHERE ($relation IS NULL OR type({rel}) = $relation) "
+        f"AND {claim_known(literal(rel))} "
         f"RETURN {rel} ORDER BY type({rel}), {rel}.source, {rel}.id }} END"
     )
 
@@ -407,10 +451,12 @@ ATTRIBUTIONS_OF_QUERY: LiteralString = literal(
 )
 
 
-async def attributions_of(graph: Graph, ids: list[str]) -> dict[str, tuple[list[Record], bool]]:
-    """For each incident id: its attributions from every source, and whether they
-    dispute each other (graph/linking/disputes.py)."""
-    rows = await graph.read(ATTRIBUTIONS_OF_QUERY, {"ids": ids})
+async def attributions_of(
+    graph: Graph, ids: list[str], as_of: str | None = None
+) -> dict[str, tuple[list[Record], bool]]:
+    """For each incident id: its attributions from every source known on `as_of`
+    (None: today), and whether they dispute each other (graph/linking/disputes.py)."""
+    rows = await graph.read(ATTRIBUTIONS_OF_QUERY, {"ids": ids, "as_of": as_of})
     found = {row["id"]: (row["attributions"], row["disputed"]) for row in rows}
     return {entity_id: found.get(entity_id, ([], False)) for entity_id in ids}
 
@@ -420,7 +466,7 @@ async def find_claim(graph: Graph, relation: str, claim_id: str) -> Record:
     if relation not in RELATION_TYPES:
         raise NotFound(claim_id)
     query = "MATCH ()-[q:" + relation + " {id: $id}]->() RETURN " + step_map("q") + " AS step"
-    rows = await graph.read(query, {"id": claim_id})
+    rows = await graph.read(query, {"id": claim_id, "as_of": None})
     if not rows:
         raise NotFound(claim_id)
     return rows[0]["step"]  # type: ignore[no-any-return]

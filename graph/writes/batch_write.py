@@ -18,6 +18,7 @@ from graph.model.records import GraphDocument
 from graph.model.vocabulary import LABELS, RELATION_TYPES
 from graph.store.database import Record, Statement
 from graph.writes.changes import change_sort_key, collect_changes
+from graph.writes.versions import keep_replaced_version
 
 # Rows are sorted by id so that concurrent loaders lock nodes in the same order.
 # Names that importers added (imported_aliases / imported_lookup_keys, see
@@ -69,7 +70,7 @@ def _create_entities(label: str) -> LiteralString:
         "UNWIND $rows AS row CREATE (e:Entity:"
         + label
         + """ {id: row.id})
-SET e += row.props
+SET e += row.props, e.reported_on = coalesce(row.reported_on, toString(date()))
 RETURN count(*) AS created
 """
     )
@@ -90,6 +91,9 @@ SET e.aliases = row.props.aliases
       + [a IN coalesce(e.imported_aliases, []) WHERE NOT a IN row.props.aliases],
     e.lookup_keys = row.props.lookup_keys
       + [k IN coalesce(e.imported_lookup_keys, []) WHERE NOT k IN row.props.lookup_keys]
+WITH e, row, before, before_labels, coalesce(row.reported_on, toString(date())) AS day
+SET e.reported_on = CASE WHEN e.reported_on IS NULL OR day < e.reported_on THEN day
+      ELSE e.reported_on END
 REMOVE e:"""
         + remove
         + """
@@ -133,17 +137,24 @@ RETURN count(*) AS created
     )
 
 
-def _merge_claims(relation: str) -> LiteralString:
+def _merge_claims(relation: LiteralString) -> LiteralString:
+    """MERGE each claim; one the source regrades, or makes again after a revision
+    withdrew it, first has its standing version kept (graph/writes/versions.py)."""
     return (
         _CLAIM_ENDS
         + """MERGE (a)-[r:"""
         + relation
         + """ {id: row.id}]->(b)
   ON CREATE SET r.created = true
-WITH r, row, properties(r) AS before
+WITH a, b, r, row, properties(r) AS before, coalesce(row.changed_on, toString(date())) AS day
+WITH a, b, r, row, before, day, coalesce(r.created, false) AS created
+"""
+        + keep_replaced_version(relation)
+        + """
 SET r += row.props
 SET r.reported_on = coalesce(r.reported_on, row.reported_on, toString(date()))
-WITH r, row, before, coalesce(r.created, false) AS created
+REMOVE r.withdrawn_on
+WITH r, row, before, created
 REMOVE r.created
 WITH r, row, created, created OR properties(r) <> before AS changed
 RETURN collect(CASE WHEN changed THEN {
@@ -187,18 +198,25 @@ RETURN collect(CASE WHEN created THEN {
 """
 )
 
-# A seed file is the whole word of its source: claims (and mentions) it no
-# longer makes are withdrawn. One statement per relationship type, each an index
+# A seed file is the whole word of its source: claims it no longer makes are
+# withdrawn (kept, with `withdrawn_on` the revision's date, else the load's:
+# graph/model/known.py), mentions it no longer makes are removed. One statement
+# per relationship type, each an index
 # seek per source on rel_<type>_source: an untyped `()-[r]->()` scans every
 # relationship of the graph, and `r.source IN $sources` the whole index, in every
 # transaction (which makes a bulk load quadratic), and a single UNION of the typed
 # seeks is slow to plan (bench/README.md). Sources new to the transaction have
 # nothing to withdraw, so a first load runs no prune at all.
 PRUNE_SOURCE_CLAIMS: dict[str, LiteralString] = {
-    rel: "UNWIND $sources AS source MATCH ()-[r:" + rel + " {source: source}]->() "
-    "WHERE NOT r.id IN $keep "
-    "WITH r, r.id AS id, r.source AS source DELETE r "
-    "RETURN collect({kind: 'withdrawn', relationship_id: id, "
+    rel: "UNWIND $sources AS source MATCH ()-[r:" + rel + " {source: source.id}]->() "
+    "WHERE NOT r.id IN $keep AND r.withdrawn_on IS NULL "
+    + (
+        "WITH r, r.id AS id, r.source AS source DELETE r "
+        if rel == "MENTIONS"
+        else "SET r.withdrawn_on = coalesce(source.on, toString(date())) "
+        "WITH r, r.id AS id, r.source AS source "
+    )
+    + "RETURN collect({kind: 'withdrawn', relationship_id: id, "
     "relation: '" + rel + "', source_id: source}) AS changes"
     for rel in RELATION_TYPES
 }
@@ -247,6 +265,7 @@ class BatchWrite:
     mention_rows: list[dict[str, Any]]  # {source, ids}, one per source
     keep: list[str]  # the claim and mention ids those sources still make
     replace_source_claims: bool
+    revised: dict[str, str]  # source id -> the date of the revision loaded, if one is
     # Plans by the probe's answer: each stage and the summary ask for the same one.
     _plans: dict[frozenset[str], Plan] = field(default_factory=dict, compare=False, repr=False)
 
@@ -358,7 +377,11 @@ class BatchWrite:
         if not self.replace_source_claims:
             return []
         existing = self._existing(results)
-        sources = [row["source"] for row in self.mention_rows if row["source"] in existing]
+        sources = [
+            {"id": row["source"], "on": self.revised.get(row["source"])}
+            for row in self.mention_rows
+            if row["source"] in existing
+        ]
         if not sources:
             return []
         parameters = {"sources": sources, "keep": self.keep}
@@ -383,11 +406,16 @@ def batch_write(documents: Sequence[GraphDocument], replace_source_claims: bool)
                 "label": row["label"],
                 "props": row["props"],
                 "source": document.source_id,
+                "reported_on": document.reported_on,
             }
     entity_rows: dict[str, list[dict[str, Any]]] = {}
     for row in entities.values():
         entity_rows.setdefault(row.pop("label"), []).append(row)
-    claims = {claim.id: claim.row() for document in documents for claim in document.claims}
+    claims = {
+        claim.id: {**claim.row(), "changed_on": document.revised}
+        for document in documents
+        for claim in document.claims
+    }
     claim_rows: dict[str, list[dict[str, Any]]] = {}
     for row in claims.values():
         claim_rows.setdefault(row["type"], []).append(row)
@@ -409,6 +437,11 @@ def batch_write(documents: Sequence[GraphDocument], replace_source_claims: bool)
         mention_rows=[{"source": source, "ids": sorted(ids)} for source, ids in mentions.items()],
         keep=keep,
         replace_source_claims=replace_source_claims,
+        revised={
+            document.source_id: document.revised
+            for document in documents
+            if document.source_id is not None and document.revised is not None
+        },
     )
 
 

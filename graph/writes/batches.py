@@ -54,6 +54,9 @@ class ImportClaim:
     properties: dict[str, Any] = field(default_factory=dict)
     # When the source made the claim known (YYYY-MM-DD); None: the day it is imported.
     reported_on: str | None = None
+    # When the source last changed it (STIX `modified`): the day a new grade takes effect
+    # on a re-import (graph/writes/versions.py); None: the day it is imported.
+    changed_on: str | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from graph.errors import ValidationError
+from graph.model.known import VERSION_MARK
 from graph.model.vocabulary import RELATION_TYPES
 from graph.store.database import Graph
 from graph.writes.changes import recorder
@@ -13,7 +14,11 @@ _RELATION_IN_ID = re.compile(r"-([A-Z_]+)->")
 
 DELETE_RELATION: dict[str, str] = {
     # One statement per type: the type in the pattern lets Neo4j use that type's id index.
-    rel: f"MATCH ()-[r:{rel} {{id: $id}}]->() WITH r, r.source AS source DELETE r "
+    # The versions a revision replaced or withdrew (graph/model/known.py) go with it: a
+    # deletion corrects an error, it records no withdrawal.
+    rel: f"MATCH ()-[r:{rel} {{id: $id}}]->() WITH r, r.source AS source "
+    f"CALL (r) {{ MATCH ()-[v:{rel}]->() WHERE v.id STARTS WITH $id + '{VERSION_MARK}' "
+    "DELETE v } DELETE r "
     "RETURN count(*) AS deleted, collect({kind: 'deleted', relationship_id: $id, "
     f"relation: '{rel}', source_id: source}}) AS changes"
     for rel in RELATION_TYPES

@@ -28,6 +28,7 @@ from graph.store.database import Graph, Statement
 from graph.writes.batches import Candidate, ImportBatch, ImportSummary
 from graph.writes.changes import recorder
 from graph.writes.resolution import Resolution, resolve, resolve_references
+from graph.writes.versions import keep_replaced_version
 
 
 def _fingerprint(props: dict[str, Any]) -> str:
@@ -85,11 +86,14 @@ MATCH (a:Entity {id: row.from})
 MATCH (b:Entity {id: row.to})
 MERGE (a)-[r:`{type}` {id: row.id}]->(b)
   ON CREATE SET r.created_by_import = true
-WITH r, row, coalesce(r.created_by_import, false) AS created,
-     coalesce(r.import_hash = row.hash, false) AS same
+WITH a, b, r, row, coalesce(r.created_by_import, false) AS created,
+     coalesce(r.import_hash = row.hash, false) AS same, properties(r) AS before,
+     coalesce(row.changed_on, left($now, 10)) AS day
+KEEP_VERSION
 FOREACH (_ IN CASE WHEN same THEN [] ELSE [1] END |
   SET r += row.props, r.import_hash = row.hash, r.imported_at = $now,
-      r.reported_on = coalesce(r.reported_on, row.reported_on, left($now, 10)))
+      r.reported_on = coalesce(r.reported_on, row.reported_on, left($now, 10))
+  REMOVE r.withdrawn_on)
 REMOVE r.created_by_import
 RETURN count(CASE WHEN created THEN 1 END) AS created,
        count(CASE WHEN NOT created AND NOT same THEN 1 END) AS updated,
@@ -99,7 +103,12 @@ RETURN count(CASE WHEN created THEN 1 END) AS created,
          relationship_id: r.id, relation: row.type, source_id: row.props.source} END) AS changes
 """
 UPSERT_RELATIONS: dict[str, LiteralString] = {
-    rel: _UPSERT_RELS.replace("`{type}`", rel) for rel in RELATION_TYPES
+    rel: _UPSERT_RELS.replace("`{type}`", rel).replace(
+        "KEEP_VERSION",
+        # Mentions carry no grade: they have no versions.
+        "" if rel == "MENTIONS" else keep_replaced_version(rel, "NOT same"),
+    )
+    for rel in RELATION_TYPES
 }
 
 
@@ -221,6 +230,7 @@ def _claim_rows(
             "props": props,
             "hash": _fingerprint(props),
             "reported_on": claim.reported_on,
+            "changed_on": claim.changed_on,
         }
     del imported_at
     return list(rows.values())

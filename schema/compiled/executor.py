@@ -51,6 +51,7 @@ from graph.reads.compiled.shape import Shaper, value_shaper
 from graph.reads.questions import raise_unless_resolved
 from graph.store.database import Graph, Statement
 from schema import arguments
+from schema.build import is_cacheable
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
 from schema.errors import UserInputError
 from schema.validation import validation_rules
@@ -65,14 +66,16 @@ class _LRU(OrderedDict[Hashable, Any]):
         super().__init__()
         self.size = size
 
-    def remember(self, key: Hashable, make: Callable[[], Any]) -> Any:
+    def remember(self, key: Hashable, make: Callable[[], Any], keep: bool = True) -> Any:
+        """The value kept for `key`, else made (and kept only when `keep`)."""
         if key in self:
             self.move_to_end(key)
             return self[key]
         value = make()
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
+        if keep:
+            self[key] = value
+            if len(self) > self.size:
+                self.popitem(last=False)
         return value
 
 
@@ -195,7 +198,11 @@ class CompiledExecutor:
         """The cached plan and coerced variables, or None when the resolvers must answer."""
         if not query:
             return None
-        parsed: _Document | None = self._documents.remember(query, lambda: self._parse(query))
+        # Long texts are parsed and planned afresh: the caches hold short ones only.
+        keep = is_cacheable(query)
+        parsed: _Document | None = self._documents.remember(
+            query, lambda: self._parse(query), keep=keep
+        )
         if parsed is None:
             return None
         operation = get_operation_ast(parsed.document, operation_name)
@@ -210,6 +217,7 @@ class CompiledExecutor:
         plan: _Plan | None = self._plans.remember(
             (query, operation_name, switches),
             lambda: self._compile(parsed, operation, coerced),
+            keep=keep,
         )
         return None if plan is None else (plan, coerced)
 
@@ -262,7 +270,12 @@ class CompiledExecutor:
                 bound.append((site, args))
                 continue
             try:
-                nested.update(arguments.relations(site.prefix, args))
+                if site.field_name == "attributions":
+                    nested[f"{site.prefix}_as_of"] = arguments.as_of(args)
+                elif site.field_name == "linkPaths":
+                    nested.update(arguments.link_paths(site.prefix, args))
+                else:
+                    nested.update(arguments.relations(site.prefix, args))
             except UserInputError:
                 return None
         root_args = iter(bound)

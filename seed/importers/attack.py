@@ -152,6 +152,7 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
                 quote=str(rel.get("description") or "") or None,
                 properties={"stix_id": str(rel.get("stix_id"))},
                 reported_on=_date(rel.get("created")),
+                changed_on=_date(rel.get("modified")),
             )
         )
     return batch

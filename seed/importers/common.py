@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from graph.model.likelihood import BANDS, Likelihood
+from graph.model.reliability import reliability_problem
 
 # STIX confidence (0-100) and MISP attribution-confidence -> PHIA term.
 # Inside a band the band's term; in a gap between two bands (6-9, 21-24,
@@ -74,6 +75,20 @@ def from_estimative_tags(tags: list[str]) -> Likelihood | None:
             word = tag[len(ESTIMATIVE_PREFIX) :].strip().strip('"')
             if word in ESTIMATIVE_LANGUAGE:
                 return ESTIMATIVE_LANGUAGE[word]
+    return None
+
+
+ADMIRALTY_PREFIX = "admiralty-scale:source-reliability="
+
+
+def from_admiralty_tags(tags: list[str]) -> str | None:
+    """The Admiralty reliability grade (A-F) of the first MISP admiralty-scale
+    source-reliability tag, if any (the taxonomy writes it in lower case)."""
+    for tag in tags:
+        if tag.startswith(ADMIRALTY_PREFIX):
+            grade = tag[len(ADMIRALTY_PREFIX) :].strip().strip('"').upper()
+            if reliability_problem(grade) is None:
+                return grade
     return None
 
 

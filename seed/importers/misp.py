@@ -18,9 +18,10 @@ import orjson
 
 from graph.errors import ValidationError
 from graph.model.likelihood import Likelihood
+from graph.model.reliability import CLAIM_RELIABILITY_PROPERTY
 from graph.model.vocabulary import lookup_key
 from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention, short_hash, slug
-from seed.importers.common import from_confidence, from_estimative_tags
+from seed.importers.common import from_admiralty_tags, from_confidence, from_estimative_tags
 
 DEFAULT_CLUSTERS = ("threat-actor",)
 
@@ -362,7 +363,9 @@ def threat_actor_batch(
             relation = RELATED_TYPES.get(kind, "RELATED_TO")
             if relation != "RELATED_TO" and not _allowed(relation, "ThreatActor", dest_label):
                 relation = "RELATED_TO"
-            term = from_estimative_tags([str(t) for t in related.get("tags") or []])
+            tags = [str(t) for t in related.get("tags") or []]
+            term = from_estimative_tags(tags)
+            reliability = from_admiralty_tags(tags)
             claim(
                 key,
                 relation,
@@ -371,6 +374,7 @@ def threat_actor_batch(
                 f"{uuid}#related:{dest}",
                 f"{kind}: {dest}" + (f" ({', '.join(related.get('tags') or [])})" if term else ""),
                 misp_type=kind,
+                **({CLAIM_RELIABILITY_PROPERTY: reliability} if reliability else {}),
             )
         # Claims to countries and sectors in the other clusters are graph references.
     for c in batch.claims:

@@ -382,6 +382,7 @@ def bundle_batch(
                 valid_to=obj.get("x_threatgraph_valid_to") or _date(obj.get("stop_time")),
                 properties=props,
                 reported_on=_date(obj.get("created")),
+                changed_on=_date(obj.get("modified")),
             )
         )
     for key in list(batch.references):

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import LiteralString
 
 from graph.linking.disputes import attributions, disputed
+from graph.linking.rule import role_of
+from graph.linking.walked import ranked_chains
+from graph.model.known import AS_OF, entity_known
 from graph.reads import questions
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 from graph.reads.fields import (
@@ -49,6 +52,9 @@ class CypherBuilder:
     """Turns shapes into Cypher expressions, naming variables uniquely."""
 
     counter: int = 0
+    # The day the fields being built answer for (graph/model/known.py): the root's
+    # $as_of, or a nested relations(asOf:) while its connection is built.
+    as_of: str = AS_OF
 
     def fresh(self, stem: str) -> str:
         self.counter += 1
@@ -113,25 +119,48 @@ class CypherBuilder:
         if name == "link_path":
             if link_path is None:
                 return "null"
-            return self.path(link_path, _object(s))
+            return self.path(link_path, _object(s), linking=True)
+        if name == "link_paths":
+            if link_path is None:
+                return "null"
+            chain = self.fresh("p")
+            found = ranked_chains(literal(node), "1", literal(f"${_arguments(s)}_first"))
+            shaped = self.path(f"relationships({chain})", _object(s), linking=True)
+            return f"[{chain} IN {found} | {shaped}]"
         if name == "sources":
             return self.entities(mentioning_sources(node, self.fresh("s")), _entity(s))
         if name == "relations":
             return self._relations(node, s)
         if name == "attributions":
-            claim, rel = self.fresh("ar"), self.fresh("r")
-            return f"[{rel} IN {attributions(node, claim)} | {self.step(rel, _object(s))}]"
+            return self._attributions(node, s)
         if name == "disputed":
-            return disputed(node)
+            return disputed(literal(node), literal(self.as_of))
         if s.sub is not None:
             raise UncoveredField(name)
         return entity_leaf(node, name)
 
+    def _attributions(self, node: str, s: Selection) -> str:
+        claim, rel = self.fresh("ar"), self.fresh("r")
+        outer = self.as_of
+        if s.arguments is not None:
+            self.as_of = f"coalesce(${s.arguments}_as_of, {outer})"
+        try:
+            found = attributions(literal(node), literal(claim), literal(self.as_of))
+            return f"[{rel} IN {found} | {self.step(rel, _object(s))}]"
+        finally:
+            self.as_of = outer
+
     def _relations(self, node: str, s: Selection) -> str:
         a = _arguments(s)
         rel, rels = self.fresh("r"), self.fresh("rels")
-        found = claims_of(node, rel, a)
-        body = self.connection(rels, a, _object(s), lambda item, shape: self.step(item, shape))
+        outer = self.as_of
+        # Without its own asOf, a nested relations asks about the day its question does.
+        self.as_of = f"coalesce(${a}_as_of, {outer})"
+        try:
+            found = claims_of(node, rel, a, self.as_of)
+            body = self.connection(rels, a, _object(s), lambda item, shape: self.step(item, shape))
+        finally:
+            self.as_of = outer
         return f"head([{rels} IN [{found}] | {body}])"
 
     # -- claims and paths -----------------------------------------------------
@@ -144,7 +173,7 @@ class CypherBuilder:
     def _step_field(self, rel: str, s: Selection, shape: ObjectShape) -> str:
         if s.field == TYPENAME:
             return type_name(shape)
-        leaf = step_leaf(rel, s.field)
+        leaf = step_leaf(rel, s.field, self.as_of)
         if leaf is not None:
             return leaf
         if s.field == "from_":
@@ -158,12 +187,15 @@ class CypherBuilder:
             return f"head({self.entities(found, _entity(s))})"
         raise UncoveredField(s.field)
 
-    def path(self, rels: str, shape: ObjectShape) -> str:
-        """A map for an evidence path given a list of its relationships."""
+    def path(self, rels: str, shape: ObjectShape, linking: bool = False) -> str:
+        """A map for an evidence path given a list of its relationships; `linking` when
+        it is a chain of incidents(linkedTo:) (it has a role)."""
         entries = []
         for s in shape.selections:
             if s.field == "likelihood":
                 value = path_likelihood(rels)
+            elif s.field == "role":
+                value = role_of(literal(rels)) if linking else "null"
             elif s.field == "ungraded_steps":
                 value = ungraded_steps(rels)
             elif s.field == "steps":
@@ -294,8 +326,9 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         shape = _entity(root)
         text = (
             questions.resolve_prelude("target")
-            + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL "
-            f"THEN null ELSE {build.entity('target', shape)} END AS value"
+            + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL OR NOT "
+            + entity_known("target")
+            + f" THEN null ELSE {build.entity('target', shape)} END AS value"
         )
         return RootStatement(literal(text), ("candidates",))
     if root.field == "search":
