@@ -18,6 +18,8 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.responses import JSONResponse
 
+from schema.errors import error_extensions
+
 # Retry-After on SERVER_BUSY, in seconds: long enough for a few turns at Neo4j to end.
 RETRY_BUSY_AFTER_S = "1"
 
@@ -72,7 +74,7 @@ def refusal_code(error: HTTPException) -> str:
 
 
 def error_body(message: str, code: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return {"errors": [{"message": message, "extensions": error_extensions(code)}]}
 
 
 def error_response(

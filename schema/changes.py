@@ -21,8 +21,7 @@ from graph.model import change_kinds
 from graph.writes import changes as feed
 from schema.context import Context
 from schema.errors import UserInputError
-from schema.pagination import MAX_PAGE_SIZE
-from schema.types import PageInfo
+from schema.pagination import MAX_PAGE_SIZE, PageInfo
 
 DEFAULT_CHANGES_PAGE = 100
 _PREFIX = "change:"

@@ -6,6 +6,13 @@ get a code too (from the rule that made them, schema/validation.py, or from
 their type); everything else is masked as "Unexpected error." with code
 INTERNAL_SERVER_ERROR and logged server-side, so no stack trace, Cypher or
 credential ever reaches a client.
+
+`extensions.code` is one of Apollo's standard codes wherever one applies, since
+clients, routers and gateways classify errors by them (an unknown code with a
+`path` reads as a server fault): an error the client's input caused is
+BAD_USER_INPUT, GRAPHQL_VALIDATION_FAILED or GRAPHQL_PARSE_FAILED, and its
+specific reason (NOT_FOUND, AMBIGUOUS_REFERENCE, ...) is `extensions.reason`
+(STANDARD_CODES). Neo4j being away or overloaded keeps its own code.
 """
 
 from __future__ import annotations
@@ -46,6 +53,26 @@ _TOO_MANY_TOKENS = re.compile(r"Document contains more than \d+ tokens\. Parsing
 _NESTED_TOO_DEEPLY = "Document is nested too deeply. Parsing aborted."
 
 
+# The specific reasons and the standard code each is reported under.
+STANDARD_CODES: dict[str, str] = {
+    "NOT_FOUND": "BAD_USER_INPUT",
+    "AMBIGUOUS_REFERENCE": "BAD_USER_INPUT",
+    "VALIDATION_FAILED": "BAD_USER_INPUT",
+    "BAD_BOOKMARK": "BAD_USER_INPUT",
+    "QUERY_TOO_DEEP": "GRAPHQL_VALIDATION_FAILED",
+    "TOO_MANY_ALIASES": "GRAPHQL_VALIDATION_FAILED",
+    "INTROSPECTION_DISABLED": "GRAPHQL_VALIDATION_FAILED",
+    "TOO_MANY_TOKENS": "GRAPHQL_PARSE_FAILED",
+}
+
+
+def error_extensions(code: str) -> dict[str, str]:
+    """The extensions for an error of `code`: the standard code, and the specific
+    reason when it has one."""
+    standard = STANDARD_CODES.get(code)
+    return {"code": code} if standard is None else {"code": standard, "reason": code}
+
+
 def _syntax_error_code(error: GraphQLSyntaxError) -> str:
     if _TOO_MANY_TOKENS.fullmatch(error.description):
         return "TOO_MANY_TOKENS"
@@ -55,9 +82,10 @@ def _syntax_error_code(error: GraphQLSyntaxError) -> str:
 
 
 def error_code(error: GraphQLError) -> str:
-    """The code of an error, from where it was made: the code a validation rule
-    attached (schema/validation.py), the type of the exception, or the parse error's."""
-    given = (error.extensions or {}).get("code")
+    """The specific code of an error, from where it was made: the code a validation
+    rule attached (schema/validation.py), the type of the exception, or the parse
+    error's (`error_extensions` gives the standard one it is reported under)."""
+    given = (error.extensions or {}).get("reason") or (error.extensions or {}).get("code")
     if isinstance(given, str):
         return given
     if isinstance(error, GraphQLSyntaxError):
@@ -89,7 +117,7 @@ def translate(error: GraphQLError) -> GraphQLError:
         positions=error.positions,
         path=error.path,
         original_error=None,
-        extensions={**(error.extensions or {}), "code": code},
+        extensions={**(error.extensions or {}), **error_extensions(code)},
     )
 
 

@@ -13,9 +13,9 @@ from graph.model.likelihood import Likelihood
 from graph.reads import history as reads
 from schema import arguments
 from schema.context import Context
-from schema.pagination import encode_cursor, page_window
+from schema.pagination import PageInfo, encode_cursor, page_info, page_window
 from schema.scalars import Date
-from schema.types import EvidenceStep, PageInfo, page_info, step_from_row
+from schema.types import EvidenceStep, step_from_row
 
 HISTORY_DESCRIPTION = (
     "Every claim into or out of an entity, in the order it became known: when a source "

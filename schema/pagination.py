@@ -45,3 +45,24 @@ def page_window(first: int | None, after: str | None) -> tuple[int, int]:
         raise UserInputError(f"first: at most {MAX_PAGE_SIZE} per page, not {size}")
     skip = decode_cursor(after) + 1 if after is not None else 0
     return skip, size
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(
+        description="Cursor of this page's first item (null on an empty page)."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of this page's last item: pass it as `after` for the next page."
+    )
+
+
+def page_info(skip: int, count: int, total: int) -> PageInfo:
+    return PageInfo(
+        has_next_page=skip + count < total,
+        has_previous_page=skip > 0,
+        start_cursor=encode_cursor(skip) if count else None,
+        end_cursor=encode_cursor(skip + count - 1) if count else None,
+    )

@@ -37,23 +37,54 @@ from schema.history import (
     UntilArgument,
     history_page,
 )
-from schema.pagination import MAX_PAGE_SIZE, PageCursor, PageSize, encode_cursor
-from schema.scalars import Date
+from schema.pagination import (
+    MAX_PAGE_SIZE,
+    PageCursor,
+    PageInfo,
+    PageSize,
+    encode_cursor,
+    page_info,
+)
+from schema.scalars import AsOf, Date
 from schema.types import (
-    AsOf,
     Entity,
     EvidencePath,
     EvidenceStep,
-    IncidentConnection,
-    IncidentEdge,
-    SearchHit,
-    Subgraph,
+    Incident,
     entity_from_row,
     incident_with_path,
-    page_info,
     path_from_row,
     step_from_row,
 )
+
+
+@strawberry.type(description="An incident with its cursor.")
+class IncidentEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
+    node: Incident = strawberry.field(description="The incident.")
+
+
+@strawberry.type(description="A page of incidents.")
+class IncidentConnection:
+    total_count: int = strawberry.field(description="Incidents matching, over all pages.")
+    edges: list[IncidentEdge] = strawberry.field(description="This page's incidents with cursors.")
+    nodes: list[Incident] = strawberry.field(description="This page's incidents.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+
+
+@strawberry.type(description="A full-text hit with its relevance score (higher is better).")
+class SearchHit:
+    entity: Entity = strawberry.field(description="The entity found.")
+    score: float = strawberry.field(description="Full-text relevance (higher is better).")
+
+
+@strawberry.type(description="Nodes and the claims between them, ready to draw.")
+class Subgraph:
+    nodes: list[Entity] = strawberry.field(description="The entities, the centre first.")
+    relationships: list[EvidenceStep] = strawberry.field(
+        description="The claims between those entities, in claim-id order (stable across calls)."
+    )
+
 
 INCLUDE_UNGRADED = (
     "Whether a chain may hold UNGRADED claims (judgments its source states without an "
@@ -66,7 +97,8 @@ class Query:
     @strawberry.field(
         description=(
             "The entity an id, name or alias names (any case). Null when nothing matches; an "
-            "error with code AMBIGUOUS_REFERENCE listing the candidates when several do."
+            "error (code BAD_USER_INPUT, reason AMBIGUOUS_REFERENCE) listing the candidates when "
+            "several do."
         )
     )
     async def entity(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import NewType
+from typing import Annotated, NewType
 
 import strawberry
 
+from graph.linking.rule import LinkRole
 from graph.model.dates import DATE_FORMS, is_date
 from graph.model.likelihood import Likelihood
+from graph.model.reliability import RELIABILITY, Reliability
 
 _YARDSTICK = ", ".join(
     f"{term.value} ({low}-{high}%)"
@@ -44,3 +46,33 @@ DATE_SCALAR = strawberry.scalar(
     parse_value=parse_date,
     description=f"A calendar date as precise as the source gives it: {DATE_FORMS}.",
 )
+
+
+# The graph layer's other enums, registered like Likelihood.
+AS_OF_DESCRIPTION = (
+    "Answer as publicly known at the end of this day: only claims reported by then and not "
+    "yet withdrawn, each with the grade it had then; entities first reported later are left "
+    "out. Null: as known today. A partial date means its last day."
+)
+AsOf = Annotated[Date | None, strawberry.argument(description=AS_OF_DESCRIPTION)]
+
+
+strawberry.enum(
+    LinkRole,
+    name="LinkRole",
+    description=(
+        "Which chains incidents(linkedTo:) follows: ATTRIBUTED, who did it (ATTRIBUTED_TO, "
+        "then whom the actor works for or is part of); TARGETED, who was hit (TARGETED, then "
+        "what the victim is part of); ANY, either."
+    ),
+)
+strawberry.enum(
+    Reliability,
+    name="Reliability",
+    description=(
+        "The Admiralty scale of source reliability, judged from the source's record: "
+        + "; ".join(f"{grade}: {words}" for grade, words in RELIABILITY.items())
+        + ". It sits beside a claim's likelihood and never changes it."
+    ),
+)
+RELIABILITY_DESCRIPTION = "How reliable the source is, on the Admiralty scale (A-F)."

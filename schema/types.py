@@ -16,42 +16,13 @@ from strawberry.types import Info
 
 from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
-from graph.model.reliability import RELIABILITY, Reliability
+from graph.model.reliability import Reliability
 from graph.store.database import Record
 from schema import arguments
 from schema.context import Context
 from schema.federation import ENTITY_KEY
-from schema.pagination import PageCursor, PageSize, encode_cursor
-from schema.scalars import Date
-
-AS_OF_DESCRIPTION = (
-    "Answer as publicly known at the end of this day: only claims reported by then and not "
-    "yet withdrawn, each with the grade it had then; entities first reported later are left "
-    "out. Null: as known today. A partial date means its last day."
-)
-AsOf = Annotated[Date | None, strawberry.argument(description=AS_OF_DESCRIPTION)]
-
-
-strawberry.enum(
-    LinkRole,
-    name="LinkRole",
-    description=(
-        "Which chains incidents(linkedTo:) follows: ATTRIBUTED, who did it (ATTRIBUTED_TO, "
-        "then whom the actor works for or is part of); TARGETED, who was hit (TARGETED, then "
-        "what the victim is part of); ANY, either."
-    ),
-)
-# Registers the graph layer's own enum, as schema/scalars.py does Likelihood.
-strawberry.enum(
-    Reliability,
-    name="Reliability",
-    description=(
-        "The Admiralty scale of source reliability, judged from the source's record: "
-        + "; ".join(f"{grade}: {words}" for grade, words in RELIABILITY.items())
-        + ". It sits beside a claim's likelihood and never changes it."
-    ),
-)
-RELIABILITY_DESCRIPTION = "How reliable the source is, on the Admiralty scale (A-F)."
+from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
+from schema.scalars import RELIABILITY_DESCRIPTION, AsOf, Date
 
 
 @strawberry.enum(description="Which way a relationship points, seen from the entity.")
@@ -59,27 +30,6 @@ class Direction(Enum):
     OUT = "OUT"
     IN = "IN"
     BOTH = "BOTH"
-
-
-@strawberry.type(description="Relay page information.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items follow this page.")
-    has_previous_page: bool = strawberry.field(description="Items come before this page.")
-    start_cursor: str | None = strawberry.field(
-        description="Cursor of this page's first item (null on an empty page)."
-    )
-    end_cursor: str | None = strawberry.field(
-        description="Cursor of this page's last item: pass it as `after` for the next page."
-    )
-
-
-def page_info(skip: int, count: int, total: int) -> PageInfo:
-    return PageInfo(
-        has_next_page=skip + count < total,
-        has_previous_page=skip > 0,
-        start_cursor=encode_cursor(skip) if count else None,
-        end_cursor=encode_cursor(skip + count - 1) if count else None,
-    )
 
 
 @strawberry.interface(
@@ -516,34 +466,6 @@ class RelationConnection:
     edges: list[RelationEdge] = strawberry.field(description="This page's claims with cursors.")
     nodes: list[EvidenceStep] = strawberry.field(description="This page's claims.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-
-@strawberry.type(description="An incident with its cursor.")
-class IncidentEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
-    node: Incident = strawberry.field(description="The incident.")
-
-
-@strawberry.type(description="A page of incidents.")
-class IncidentConnection:
-    total_count: int = strawberry.field(description="Incidents matching, over all pages.")
-    edges: list[IncidentEdge] = strawberry.field(description="This page's incidents with cursors.")
-    nodes: list[Incident] = strawberry.field(description="This page's incidents.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-
-@strawberry.type(description="A full-text hit with its relevance score (higher is better).")
-class SearchHit:
-    entity: Entity = strawberry.field(description="The entity found.")
-    score: float = strawberry.field(description="Full-text relevance (higher is better).")
-
-
-@strawberry.type(description="Nodes and the claims between them, ready to draw.")
-class Subgraph:
-    nodes: list[Entity] = strawberry.field(description="The entities, the centre first.")
-    relationships: list[EvidenceStep] = strawberry.field(
-        description="The claims between those entities, in claim-id order (stable across calls)."
-    )
 
 
 def incident_with_path(

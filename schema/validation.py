@@ -19,6 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from schema.errors import error_extensions
 from schema.federation import NoServiceSdlRule
 from schema.trusted import trusted_documents_rule
 
@@ -36,7 +37,7 @@ class _CodingContext:
         self._code = code
 
     def report_error(self, error: GraphQLError) -> None:
-        error.extensions = {**(error.extensions or {}), "code": self._code}
+        error.extensions = {**(error.extensions or {}), **error_extensions(self._code)}
         self._context.report_error(error)
 
     def __getattr__(self, name: str) -> Any:

@@ -39,4 +39,9 @@ def gql(
 
 
 def error_codes(body: dict[str, Any]) -> list[str]:
-    return [error["extensions"]["code"] for error in body.get("errors") or []]
+    """Each error's `extensions.code`, with its `reason` after a slash when it has one
+    ("BAD_USER_INPUT/NOT_FOUND")."""
+    return [
+        "/".join(filter(None, (error["extensions"]["code"], error["extensions"].get("reason"))))
+        for error in body.get("errors") or []
+    ]

@@ -92,6 +92,6 @@ def _same_race(answers: Answers) -> bool:
         a.get("data") is None
         and b.get("data") is None
         and len(errors_a) == len(errors_b) == 1
-        and {errors_a[0]["extensions"]["code"], errors_b[0]["extensions"]["code"]}
+        and {errors_a[0]["extensions"].get("reason"), errors_b[0]["extensions"].get("reason")}
         <= _REFERENCE_CODES
     )

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from api.bookmarks import BOOKMARK_HEADER
 from schema.sdl import SCHEMA_FILE, schema_sdl
 from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client
-from tests.conftest import cypher
+from tests.conftest import ROOT, cypher
 from tests.neo4j_provider import SuiteNeo4j
 
 UPSERT = """mutation { upsertRelation(input: {from: "agency:gchq", relation: "PART_OF",
@@ -84,7 +84,7 @@ def test_upsert_relation_to_an_unknown_entity_writes_nothing(
     body = gql(
         api, UPSERT.replace('to: "country:uk"', 'to: "country:atlantis"'), token=WRITER_TOKEN
     )
-    assert error_codes(body) == ["VALIDATION_FAILED"]
+    assert error_codes(body) == ["BAD_USER_INPUT/VALIDATION_FAILED"]
     assert (
         "'country:atlantis' is not declared in this load nor present in the graph"
         in (body["errors"][0]["message"])
@@ -152,12 +152,12 @@ def test_nested_query_round_trips_grow_with_depth_not_results(
             + "id"
             + " } } }" * 6
             + " } }",
-            "QUERY_TOO_DEEP",
+            "GRAPHQL_VALIDATION_FAILED/QUERY_TOO_DEEP",
             id="depth",
         ),
         pytest.param(
             "{ " + " ".join(f'a{i}: entity(ref: "x") {{ id }}' for i in range(40)) + " }",
-            "TOO_MANY_ALIASES",
+            "GRAPHQL_VALIDATION_FAILED/TOO_MANY_ALIASES",
             id="aliases",
         ),
         pytest.param('{ search(text: "x", first: 501) { score } }', "BAD_USER_INPUT", id="page"),
@@ -194,7 +194,7 @@ ERROR_RESPONSES = [
         {"json": {"query": "{ __typename }"}, "headers": {BOOKMARK_HEADER: "%%%"}},
         {},
         400,
-        "BAD_BOOKMARK",
+        "BAD_USER_INPUT/BAD_BOOKMARK",
         True,
         id="bookmark",
     ),
@@ -225,7 +225,7 @@ ERROR_RESPONSES = [
         {"json": {"query": "{ " + " ".join(f"a{n}: __typename" for n in range(31)) + " }"}},
         {},
         200,
-        "TOO_MANY_ALIASES",
+        "GRAPHQL_VALIDATION_FAILED/TOO_MANY_ALIASES",
         False,
         id="limit",
     ),
@@ -249,8 +249,9 @@ def test_every_error_response_has_one_shape(
     code: str,
     refused: bool,
 ) -> None:
-    """Whichever layer answers, an error is {"message", "extensions": {"code"}}; a request
-    refused before GraphQL ran gets nothing else in its body."""
+    """Whichever layer answers, an error is {"message", "extensions": {"code"[, "reason"]}}
+    (`code` here is "CODE" or "CODE/REASON"); a request refused before GraphQL ran gets
+    nothing else in its body."""
     with contextlib.ExitStack() as stack:
         client = stack.enter_context(make_client(**env)) if env else api
         response = client.post("/graphql", **request_kwargs)
@@ -259,9 +260,11 @@ def test_every_error_response_has_one_shape(
     body = response.json()
     [error] = body["errors"]
     assert isinstance(error["message"], str) and error["message"]
-    assert error["extensions"] == {"code": code}
+    standard, _, reason = code.partition("/")
+    extensions = {"code": standard, **({"reason": reason} if reason else {})}
+    assert error["extensions"] == extensions
     if refused:
-        assert body == {"errors": [{"message": error["message"], "extensions": {"code": code}}]}
+        assert body == {"errors": [{"message": error["message"], "extensions": extensions}]}
 
 
 def test_unexpected_errors_are_masked(api: TestClient) -> None:
@@ -280,7 +283,7 @@ def test_read_token_required_when_configured(neo4j_env: dict[str, str]) -> None:
 def test_introspection_can_be_switched_off(neo4j_env: dict[str, str]) -> None:
     with make_client(THREATGRAPH_INTROSPECTION="0") as client:
         codes = error_codes(gql(client, "{ __schema { types { name } } }"))
-        assert set(codes) == {"INTROSPECTION_DISABLED"}
+        assert set(codes) == {"GRAPHQL_VALIDATION_FAILED/INTROSPECTION_DISABLED"}
 
 
 def test_health_readiness_and_metrics(api: TestClient) -> None:
@@ -337,3 +340,11 @@ def test_one_json_access_line_per_request_when_the_log_is_on(
     [line] = lines()
     assert isinstance(line.pop("duration_ms"), float)
     assert line == {"method": "POST", "path": "/graphql", "status": 200, "round_trips": 0}
+
+
+def test_every_reason_is_documented_under_its_standard_code() -> None:
+    from schema.errors import STANDARD_CODES
+
+    guide = (ROOT / "docs" / "service-owners.md").read_text(encoding="utf-8")
+    for reason, code in STANDARD_CODES.items():
+        assert f"| `{code}` | `{reason}` |" in guide, reason

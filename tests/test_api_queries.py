@@ -147,7 +147,7 @@ def test_a_cut_neighbourhood_keeps_the_nearest_first(api: TestClient, seeded_gra
 
 def test_unknown_linked_to_is_a_not_found_error(api: TestClient, seeded_graph: None) -> None:
     body = gql(api, '{ incidents(linkedTo: "Atlantis") { totalCount } }')
-    assert error_codes(body) == ["NOT_FOUND"]
+    assert error_codes(body) == ["BAD_USER_INPUT/NOT_FOUND"]
     assert body["errors"][0]["message"] == "no entity matches 'Atlantis' (by id, name or alias)"
 
 

@@ -104,8 +104,11 @@ def test_claims_between_names_an_unknown_relation_and_reference(
         ("relation: unknown relation type 'LIKES'", "BAD_USER_INPUT")
     ]
     missing = gql(api, '{ claims(from: "Atlantis", to: "MSS") { id } }')
-    assert [(e["message"], e["extensions"]["code"]) for e in missing["errors"]] == [
-        ("no entity matches 'Atlantis' (by id, name or alias)", "NOT_FOUND")
+    assert [(e["message"], e["extensions"]) for e in missing["errors"]] == [
+        (
+            "no entity matches 'Atlantis' (by id, name or alias)",
+            {"code": "BAD_USER_INPUT", "reason": "NOT_FOUND"},
+        )
     ]
 
 

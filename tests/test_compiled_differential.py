@@ -385,7 +385,10 @@ def test_mutations_run_through_the_resolvers(pair: Pair, seeded_graph: None) -> 
         headers={"authorization": f"Bearer {WRITER_TOKEN}"},
     ).json()
     assert body["extensions"] == {"threatgraph": {"executor": "resolvers"}}
-    assert body["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "reason": "VALIDATION_FAILED",
+    }
 
 
 def test_debug_extension_carries_the_cypher_and_no_user_value(

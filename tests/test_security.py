@@ -30,7 +30,13 @@ REFUSAL = "a valid bearer token is required (Authorization: Bearer <token>)"
 
 def refused(response: object) -> tuple[int, list[tuple[str, str]]]:
     body = response.json()  # type: ignore[attr-defined]
-    errors = [(e["message"], e["extensions"]["code"]) for e in body["errors"]]
+    errors = [
+        (
+            e["message"],
+            "/".join(filter(None, (e["extensions"]["code"], e["extensions"].get("reason")))),
+        )
+        for e in body["errors"]
+    ]
     return response.status_code, errors  # type: ignore[attr-defined]
 
 
@@ -135,8 +141,11 @@ def test_a_document_beyond_the_threshold_is_still_refused_by_the_limits() -> Non
     schema = build_schema(SchemaLimits(max_aliases=1))
     query = "{ a: __typename b: __typename }"
     result = schema.execute_sync(query + " " * CACHED_CHARS)
-    assert [(e.message, (e.extensions or {}).get("code")) for e in result.errors or []] == [
-        ("2 aliases found. Allowed: 1", "TOO_MANY_ALIASES")
+    assert [(e.message, e.extensions) for e in result.errors or []] == [
+        (
+            "2 aliases found. Allowed: 1",
+            {"code": "GRAPHQL_VALIDATION_FAILED", "reason": "TOO_MANY_ALIASES"},
+        )
     ]
 
 
@@ -161,7 +170,10 @@ def test_service_sdl_is_refused_like_introspection_when_introspection_is_off(
         answers = [
             refused(client.post("/graphql", json={"query": query})) for query in SERVICE_QUERIES
         ]
-    assert answers == [(200, [(SERVICE_REFUSAL, "INTROSPECTION_DISABLED")])] * 3
+    assert (
+        answers
+        == [(200, [(SERVICE_REFUSAL, "GRAPHQL_VALIDATION_FAILED/INTROSPECTION_DISABLED")])] * 3
+    )
 
 
 def test_service_sdl_is_served_when_introspection_is_on(api: TestClient) -> None:
