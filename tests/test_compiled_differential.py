@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import neo4j
 import pytest
 
 import schema.compiled.executor as executor_module
@@ -391,7 +392,7 @@ def test_mutations_run_through_the_resolvers(pair: Pair, seeded_graph: None) -> 
     }
 
 
-def test_debug_extension_carries_the_cypher_and_no_user_value(
+def test_debug_cypher_text_holds_no_user_value(
     pair: Pair, seeded_graph: None
 ) -> None:
     answers = pair.same('{ entity(ref: "Robert\'); DROP") { id } }')
@@ -455,3 +456,17 @@ def test_a_failure_on_the_compiled_path_surfaces_and_runs_nothing_twice(
     assert body["data"] is None
     assert response.headers["x-threatgraph-round-trips"] == "1"
     assert "NullInNonNull" in caplog.text
+
+
+def test_debug_cypher_runs_again_with_its_parameters(
+    pair: Pair, seeded_graph: None, driver: neo4j.Driver
+) -> None:
+    response = pair.compiled.post(
+        "/graphql",
+        json={"query": '{ incidents(linkedTo: "China", role: ATTRIBUTED) { totalCount } }'},
+    ).json()
+    shown = response["extensions"]["threatgraph"]
+    [text], [parameters] = shown["cypher"], shown["parameters"]
+    assert parameters["target_ref"] == "China"  # the user's own value, in debug mode only
+    records, _, _ = driver.execute_query(text, parameters, database_="neo4j")
+    assert [record["value"] for record in records] == [response["data"]["incidents"]]

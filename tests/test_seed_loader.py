@@ -463,3 +463,57 @@ def test_ensure_schema_twice_creates_the_constraint_and_indexes_once(
     have = cypher(driver, "SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names")[0]["names"]
     have += cypher(driver, "SHOW INDEXES YIELD name RETURN collect(name) AS names")[0]["names"]
     assert wanted - set(have) == set()
+
+
+# --- checking without Neo4j ------------------------------------------------------------
+
+
+def check_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`threatgraph check` with no Neo4j to reach: NEO4J_URI points at a closed port."""
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", "check", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NEO4J_URI": "bolt://127.0.0.1:9"},
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_check_validates_seed_files_without_neo4j(tmp_path: Path) -> None:
+    assert check_cli(SHIPPED).stdout == "checked 1 document(s): 27 entities, 37 claims\n"
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "ncsc-2024-03-25.txt").write_bytes(
+        (SEED_DIR / "sources" / "ncsc-2024-03-25.txt").read_bytes()
+    )
+    text = SHIPPED.read_text(encoding="utf-8")
+    # Without APT31's declaration, the file uses an id the graph must hold.
+    declaration = text[text.index("  - id: actor:apt31\n") : text.index("  - id: actor:china-")]
+    uses = write(tmp_path, "uses.yaml", text.replace(declaration, ""))
+    assert check_cli(uses).stdout == (
+        "checked 1 document(s): 26 entities, 37 claims\n"
+        "1 id(s) they use but do not declare must be in the graph when they are loaded: "
+        "actor:apt31\n"
+    )
+    # Declared as a kind its use does not allow: the message `seed` gives, exit 1.
+    wrong = write(
+        tmp_path,
+        "wrong.yaml",
+        text.replace(
+            "  - id: actor:apt31\n    label: ThreatActor", "  - id: actor:apt31\n    label: Asset"
+        ),
+    )
+    completed = check_cli(wrong)
+    assert completed.returncode == 1
+    assert completed.stderr.startswith(f"threatgraph: {wrong}: 4 problem(s), nothing written\n")
+    assert (
+        "claims[3].to: actor:apt31 is an Asset, which cannot be the 'to' end of ATTRIBUTED_TO"
+        in completed.stderr
+    )
+
+
+def test_version_is_the_package_s() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "api.cli", "--version"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert completed.stdout == "threatgraph 0.1.0\n"

@@ -356,6 +356,8 @@ class CompiledExecutor:
             EXECUTOR_KEY: {
                 "executor": "compiled",
                 "cypher": [bound.statement.text for bound in batch],
+                # One to one with `cypher`: each statement runs again as it is, with these.
+                "parameters": [bound.parameters for bound in batch],
             }
         }
 
