@@ -252,7 +252,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
             _gql(OURS_SEARCH, text=text),
             _gql(PEER_SEARCH, text=text),
             traversal.SEARCH_QUERY,
-            {"query": search_query(text), "first": PAGE, "as_of": None},
+            {"query": search_query(text), "first": PAGE, "as_of": None, "kinds": None},
         )
         for text in texts
     ]

@@ -126,7 +126,23 @@ def search(args: dict[str, Any]) -> Parameters | None:
         raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
     checked_range(first, "first", 0, MAX_PAGE_SIZE)
     query = search_query(text)
-    return {"query": query, "first": first, "as_of": as_of(args)} if query else None
+    kinds = args.get("kinds")
+    labels = [str(getattr(k, "value", k)) for k in kinds] if kinds else None
+    return (
+        {"query": query, "first": first, "as_of": as_of(args), "kinds": labels} if query else None
+    )
+
+
+def kind(args: dict[str, Any]) -> str:
+    """The label an `EntityKind` argument names."""
+    value = args["kind"]
+    return str(getattr(value, "value", value))
+
+
+def entities(args: dict[str, Any]) -> Parameters:
+    """entities(kind:): the page, the day, and `kind`, the label (written into the
+    statement's text, not sent)."""
+    return {**page("root", args.get("first"), args.get("after")), "as_of": as_of(args)}
 
 
 def incidents(args: dict[str, Any]) -> Parameters:

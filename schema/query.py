@@ -25,6 +25,7 @@ from strawberry.types import Info
 from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
 from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import EntityKind
 from graph.reads import questions as traversal
 from schema import arguments
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
@@ -56,6 +57,20 @@ from schema.types import (
     path_from_row,
     step_from_row,
 )
+
+
+@strawberry.type(description="An entity with its cursor.")
+class EntityEdge:
+    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
+    node: Entity = strawberry.field(description="The entity.")
+
+
+@strawberry.type(description="A page of entities.")
+class EntityConnection:
+    total_count: int = strawberry.field(description="Entities matching, over all pages.")
+    edges: list[EntityEdge] = strawberry.field(description="This page's entities with cursors.")
+    nodes: list[Entity] = strawberry.field(description="This page's entities.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
 @strawberry.type(description="An incident with its cursor.")
@@ -117,6 +132,34 @@ class Query:
         return entity_from_row(row, parameters["as_of"]) if row else None
 
     @strawberry.field(
+        description=(
+            "Every entity of one kind (every threat actor, every incident), by name, then id, "
+            "paged."
+        )
+    )
+    async def entities(
+        self,
+        info: Info[Context, None],
+        kind: Annotated[EntityKind, strawberry.argument(description="Which kind.")],
+        first: PageSize = None,
+        after: PageCursor = None,
+        as_of: AsOf = None,
+    ) -> EntityConnection:
+        asked = {"kind": kind, "first": first, "after": after, "asOf": as_of}
+        parameters = arguments.entities(asked)
+        skip = parameters["root_skip"]
+        page = await traversal.entities_of_kind(
+            info.context.graph, parameters, arguments.kind(asked)
+        )
+        nodes = [entity_from_row(row, parameters["as_of"]) for row in page.rows]
+        return EntityConnection(
+            total_count=page.total,
+            edges=[EntityEdge(cursor=encode_cursor(skip + i), node=n) for i, n in enumerate(nodes)],
+            nodes=nodes,
+            page_info=page_info(skip, len(nodes), page.total),
+        )
+
+    @strawberry.field(
         description="Full-text search over names, aliases and descriptions, best match first."
     )
     async def search(
@@ -128,9 +171,13 @@ class Query:
         first: Annotated[
             int, strawberry.argument(description=f"At most this many hits (0-{MAX_PAGE_SIZE}).")
         ] = arguments.DEFAULT_SEARCH_HITS,
+        kinds: Annotated[
+            list[EntityKind] | None,
+            strawberry.argument(description="Only entities of these kinds (any when null)."),
+        ] = None,
         as_of: AsOf = None,
     ) -> list[SearchHit]:
-        parameters = arguments.search({"text": text, "first": first, "asOf": as_of})
+        parameters = arguments.search({"text": text, "first": first, "kinds": kinds, "asOf": as_of})
         if parameters is None:
             return []
         rows = await traversal.search(info.context.graph, parameters)

@@ -10,6 +10,7 @@ from graph.linking.rule import LinkRole
 from graph.model.dates import DATE_FORMS, is_date
 from graph.model.likelihood import Likelihood
 from graph.model.reliability import RELIABILITY, Reliability
+from graph.model.vocabulary import EntityKind
 
 _YARDSTICK = ", ".join(
     f"{term.value} ({low}-{high}%)"
@@ -49,6 +50,11 @@ DATE_SCALAR = strawberry.scalar(
 
 
 # The graph layer's other enums, registered like Likelihood.
+strawberry.enum(
+    EntityKind,
+    name="EntityKind",
+    description="A kind of entity: its label in the graph (THREAT_ACTOR is ThreatActor).",
+)
 AS_OF_DESCRIPTION = (
     "Answer as publicly known at the end of this day: only claims reported by then and not "
     "yet withdrawn, each with the grade it had then; entities first reported later are left "

@@ -9,6 +9,8 @@ that two sources making the same claim keep their own grade and quote.
 
 from __future__ import annotations
 
+import enum
+import re
 from dataclasses import dataclass
 from typing import LiteralString
 
@@ -174,6 +176,35 @@ CLAIM_TYPES = frozenset(RELATION_TYPES) - NON_CLAIM_TYPES
 # From the model's fixed list.
 CLAIM_TYPE_PATTERN: LiteralString = "|".join(name for name in RELATION_TYPES if name in CLAIM_TYPES)
 
+
+class EntityKind(enum.Enum):
+    """The kinds (LABELS) by the names questions use for them, each the label's value."""
+
+    THREAT_ACTOR = "ThreatActor"
+    AGENCY = "Agency"
+    ORGANISATION = "Organisation"
+    COUNTRY = "Country"
+    REGION = "Region"
+    PERSON = "Person"
+    GROUP = "Group"
+    INCIDENT = "Incident"
+    CAMPAIGN = "Campaign"
+    ASSET = "Asset"
+    SOFTWARE = "Software"
+    ATTACK_PATTERN = "AttackPattern"
+    VULNERABILITY = "Vulnerability"
+    SECTOR = "Sector"
+    SOURCE = "Source"
+
+
+def _check_kinds() -> None:
+    # One kind per label, named by its label in upper snake case.
+    assert [kind.value for kind in EntityKind] == list(LABELS)
+    for kind in EntityKind:
+        assert kind.name == re.sub(r"(?<!^)(?=[A-Z])", "_", kind.value).upper()
+
+
+_check_kinds()
 
 ENTITY_CORE_PROPERTIES = ("id", "name", "aliases", "description")
 CLAIM_PROPERTIES = ("likelihood", "sources", "quote", "assessed_by", "valid_from", "valid_to")

@@ -23,7 +23,7 @@ from graph.linking.walked import ranked_chains
 from graph.model.dates import INCIDENT_IN_WINDOW
 from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
-from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
+from graph.model.vocabulary import CLAIM_TYPE_PATTERN, LABELS, RELATION_TYPES
 from graph.reads.fields import (
     claims_of,
     entity_row,
@@ -113,12 +113,15 @@ async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Rec
 # -- search ---------------------------------------------------------------
 
 # Binds `node` and `score` for the best $first hits of the Lucene query $query known
-# on $as_of, best first, then by id. The index stops at $first hits only for today's
-# question: as of a day, later hits may be dropped.
+# on $as_of, of the kinds (labels) $kinds (null: any), best first, then by id. The
+# index stops at $first hits only when nothing filters them: otherwise the hits it
+# would stop at may be dropped.
 SEARCH_HITS: LiteralString = (
     "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, "
-    "{limit: CASE WHEN $as_of IS NULL THEN $first ELSE " + str(2**31 - 1) + " END}) "
+    "{limit: CASE WHEN $as_of IS NULL AND $kinds IS NULL THEN $first "
+    "ELSE " + str(2**31 - 1) + " END}) "
     "YIELD node, score WITH node, score WHERE " + entity_known("node") + " "
+    "AND ($kinds IS NULL OR any(tg_l IN labels(node) WHERE tg_l IN $kinds)) "
     "WITH node, score ORDER BY score DESC, node.id LIMIT $first "
 )
 
@@ -128,6 +131,46 @@ SEARCH_QUERY: LiteralString = SEARCH_HITS + "RETURN " + entity_map("node") + " A
 async def search(graph: Graph, parameters: dict[str, Any]) -> list[Record]:
     """The best $first hits for the Lucene query $query (lookup.search_query)."""
     return await graph.read(SEARCH_QUERY, parameters)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paged question: every match counted, the page's rows."""
+
+    total: int
+    rows: list[Record]
+
+
+# -- entities of a kind ---------------------------------------------------------
+
+
+def kind_rows(label: str) -> LiteralString:
+    """Binds `total`, how many entities of the kind `label` (one of LABELS) were
+    known on $as_of, and `rows`: the first $root_skip + $root_first of them by name,
+    then id. The label is written into the text (from the model's fixed list), so
+    the plan scans that label alone."""
+    known = entity_known("e")
+    match: LiteralString = {name: "MATCH (e:" + name + ") " for name in LABELS}[label]
+    return (
+        "CALL () { " + match + "WHERE " + known + " RETURN count(e) AS total } "
+        "CALL () { " + match + "WHERE " + known + " "
+        "WITH e ORDER BY e.name, e.id LIMIT $root_skip + $root_first "
+        "RETURN collect(e) AS rows } "
+    )
+
+
+ENTITIES_OF_KIND_QUERIES: dict[str, LiteralString] = {
+    label: kind_rows(label) + "RETURN total, "
+    "[e IN rows[$root_skip..] | " + entity_map("e") + "] AS page"
+    for label in LABELS
+}
+
+
+async def entities_of_kind(graph: Graph, parameters: dict[str, Any], label: str) -> Page:
+    """One page of the entities of a kind, by name: {total, rows}. `parameters`:
+    $root_skip, $root_first and $as_of."""
+    rows = await graph.read(ENTITIES_OF_KIND_QUERIES[label], parameters)
+    return Page(total=rows[0]["total"], rows=rows[0]["page"])
 
 
 # -- incidents --------------------------------------------------------------
@@ -163,15 +206,7 @@ ALL_INCIDENTS_QUERY: LiteralString = (
 )
 
 
-@dataclass(frozen=True)
-class IncidentPage:
-    total: int
-    rows: list[Record]  # {incident, likelihood, steps}
-
-
-async def incidents(
-    graph: Graph, parameters: dict[str, Any], linked_to: str | None
-) -> IncidentPage:
+async def incidents(graph: Graph, parameters: dict[str, Any], linked_to: str | None) -> Page:
     """Incidents, optionally only those linked to an entity, each with its strongest link
     path. `parameters`: $min, $since, $until, $root_skip, $root_first and, with
     `linked_to`, its ref_parameters("target", linked_to)."""
@@ -181,8 +216,8 @@ async def incidents(
         rows = await graph.read(LINKED_INCIDENTS_QUERY, parameters)
         raise_unless_resolved(linked_to, rows[0]["candidates"] if rows else [])
     if not rows:
-        return IncidentPage(total=0, rows=[])
-    return IncidentPage(total=rows[0]["total"], rows=rows[0]["page"])
+        return Page(total=0, rows=[])
+    return Page(total=rows[0]["total"], rows=rows[0]["page"])
 
 
 def evidence_path(rels: LiteralString) -> LiteralString:

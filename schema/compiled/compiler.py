@@ -34,7 +34,7 @@ from graphql.execution.values import VariableValues
 from graph.reads.compiled.cypher import KIND_KEY, UncoveredField
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 
-ROOT_FIELDS = ("entity", "search", "incidents", "path", "neighbourhood", "claims")
+ROOT_FIELDS = ("entity", "search", "incidents", "path", "neighbourhood", "claims", "entities")
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 

@@ -45,6 +45,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.types import ExecutionResult
 
 from graph.errors import DatabaseFault, GraphError
+from graph.model.vocabulary import EntityKind
 from graph.reads.compiled.cypher import RootStatement, UncoveredField, root_statement
 from graph.reads.compiled.plan import RootField, Selection
 from graph.reads.compiled.shape import Shaper, value_shaper
@@ -383,6 +384,7 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
     "path": (arguments.path, ("from", "to")),
     "neighbourhood": (arguments.neighbourhood, ("ref",)),
     "claims": (arguments.claims, ("from", "to")),
+    "entities": (arguments.entities, ()),
 }
 
 
@@ -394,6 +396,8 @@ def _variant(root: RootField, args: dict[str, Any]) -> tuple[object, ...]:
         return (args["maxHops"],)
     if root.field == "neighbourhood":
         return (args["hops"],)
+    if root.field == "entities":
+        return (arguments.kind(args),)
     return ()
 
 
@@ -403,6 +407,7 @@ def _probe_variant(root: RootField) -> dict[str, Any]:
         "linkedTo": "x",
         "maxHops": arguments.DEFAULT_MAX_HOPS,
         "hops": arguments.DEFAULT_HOPS,
+        "kind": EntityKind.THREAT_ACTOR,
     }
 
 
@@ -413,6 +418,8 @@ def _variant_kwargs(root: RootField, args: dict[str, Any]) -> dict[str, Any]:
         return {"hops": args["maxHops"]}
     if root.field == "neighbourhood":
         return {"hops": args["hops"]}
+    if root.field == "entities":
+        return {"kind": arguments.kind(args)}
     return {}
 
 

@@ -314,11 +314,14 @@ class RootStatement:
     candidates: tuple[str, ...]
 
 
-def root_statement(root: RootField, hops: int | None = None, linked: bool = False) -> RootStatement:
+def root_statement(
+    root: RootField, hops: int | None = None, linked: bool = False, kind: str | None = None
+) -> RootStatement:
     """The statement for one root field.
 
     `hops` is path's maxHops or neighbourhood's hops (they shape the pattern's
-    text); `linked` says whether incidents has linkedTo (a different read).
+    text); `linked` says whether incidents has linkedTo (a different read); `kind`
+    is entities' label (the label it scans).
     """
     build = CypherBuilder()
     a = root.arguments
@@ -360,6 +363,12 @@ def root_statement(root: RootField, hops: int | None = None, linked: bool = Fals
         rows = questions.linked_incident_rows(literal(f"${a}_skip"), literal(f"${a}_first"))
         text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
         return RootStatement(literal(text), ("candidates",))
+    if root.field == "entities":
+        assert kind is not None
+        page = _object(root)
+        body = build.connection("rows", a, page, entity_item=build.entity, total="total")
+        text = questions.kind_rows(kind) + f"RETURN {body} AS value"
+        return RootStatement(literal(text), ())
     if root.field == "incidents":
         page = _object(root)
         body = build.connection("rows", a, page, entity_item=build.entity)
