@@ -392,9 +392,7 @@ def test_mutations_run_through_the_resolvers(pair: Pair, seeded_graph: None) -> 
     }
 
 
-def test_debug_cypher_text_holds_no_user_value(
-    pair: Pair, seeded_graph: None
-) -> None:
+def test_debug_cypher_text_holds_no_user_value(pair: Pair, seeded_graph: None) -> None:
     answers = pair.same('{ entity(ref: "Robert\'); DROP") { id } }')
     assert answers.executor == "compiled"
     assert "DROP" not in answers.cypher[0]
