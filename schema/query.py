@@ -26,6 +26,7 @@ from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
 from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import EntityKind
+from graph.reads import kinds
 from graph.reads import questions as traversal
 from schema import arguments
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
@@ -148,9 +149,7 @@ class Query:
         asked = {"kind": kind, "first": first, "after": after, "asOf": as_of}
         parameters = arguments.entities(asked)
         skip = parameters["root_skip"]
-        page = await traversal.entities_of_kind(
-            info.context.graph, parameters, arguments.kind(asked)
-        )
+        page = await kinds.entities_of_kind(info.context.graph, parameters, arguments.kind(asked))
         nodes = [entity_from_row(row, parameters["as_of"]) for row in page.rows]
         return EntityConnection(
             total_count=page.total,

@@ -19,7 +19,7 @@ from graph.linking.disputes import attributions, disputed
 from graph.linking.rule import role_of
 from graph.linking.walked import ranked_chains
 from graph.model.known import AS_OF, entity_known
-from graph.reads import questions
+from graph.reads import kinds, questions
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 from graph.reads.fields import (
     claim_assessor,
@@ -367,7 +367,7 @@ def root_statement(
         assert kind is not None
         page = _object(root)
         body = build.connection("rows", a, page, entity_item=build.entity, total="total")
-        text = questions.kind_rows(kind) + f"RETURN {body} AS value"
+        text = kinds.kind_rows(kind) + f"RETURN {body} AS value"
         return RootStatement(literal(text), ())
     if root.field == "incidents":
         page = _object(root)
