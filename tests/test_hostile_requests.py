@@ -226,7 +226,8 @@ def test_without_introspection_errors_suggest_no_names(neo4j_env: dict[str, str]
 def test_with_introspection_on_suggestions_stay(api: TestClient) -> None:
     body = api.post("/graphql", json={"query": '{ entiti(ref: "x") { id } }'}).json()
     assert body["errors"][0]["message"] == (
-        "Cannot query field 'entiti' on type 'Query'. Did you mean 'entity' or '_entities'?"
+        "Cannot query field 'entiti' on type 'Query'. "
+        "Did you mean 'entity', 'entities', or '_entities'?"
     )
 
 

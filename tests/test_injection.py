@@ -65,6 +65,8 @@ READ_ARGUMENTS = {
     "Query.claims(relation)": 'query($v: String) { claims(from: "apt31", to: "mss", '
     "relation: $v) { id } }",
     "Query.history(ref)": "query($v: String!) { history(ref: $v) { totalCount } }",
+    "Query.entities(after)": "query($v: String) { entities(kind: AGENCY, after: $v) "
+    "{ totalCount } }",
     "Query.history(after)": 'query($v: String) { history(ref: "apt31", after: $v) { totalCount } }',
     "Entity.relations(types)": 'query($v: String!) { entity(ref: "apt31") '
     "{ relations(types: [$v]) { totalCount } } }",
