@@ -51,11 +51,16 @@ def checked_range(value: int, argument: str, low: int, high: int) -> int:
     return value
 
 
+def enum_value(value: object) -> str:
+    """An enum argument's value, whichever form graphql-core gives it (member or name)."""
+    return str(getattr(value, "value", value))
+
+
 def rank(value: object) -> int:
     """The rank of a minLikelihood argument (absent: 0, every claim)."""
     if value is None:
         return 0
-    term = value if isinstance(value, Likelihood) else Likelihood(getattr(value, "value", value))
+    term = value if isinstance(value, Likelihood) else Likelihood(enum_value(value))
     if term.rank is None:
         raise UserInputError(
             f"minLikelihood: {term.value} is no grade; to leave out ungraded claims of a "
@@ -92,7 +97,7 @@ def relation_filter(args: dict[str, Any], inherited_as_of: str | None = None) ->
     direction = args["direction"]
     return RelationFilter(
         types=tuple(types) if types else None,
-        direction=str(getattr(direction, "value", direction)),
+        direction=enum_value(direction),
         min_rank=rank(args.get("minLikelihood")),
         skip=skip,
         first=size,
@@ -127,7 +132,7 @@ def search(args: dict[str, Any]) -> Parameters | None:
     checked_range(first, "first", 0, MAX_PAGE_SIZE)
     query = search_query(text)
     kinds = args.get("kinds")
-    labels = [str(getattr(k, "value", k)) for k in kinds] if kinds else None
+    labels = [enum_value(k) for k in kinds] if kinds else None
     return (
         {"query": query, "first": first, "as_of": as_of(args), "kinds": labels} if query else None
     )
@@ -135,8 +140,7 @@ def search(args: dict[str, Any]) -> Parameters | None:
 
 def kind(args: dict[str, Any]) -> str:
     """The label an `EntityKind` argument names."""
-    value = args["kind"]
-    return str(getattr(value, "value", value))
+    return enum_value(args["kind"])
 
 
 def entities(args: dict[str, Any]) -> Parameters:
@@ -156,7 +160,7 @@ def incidents(args: dict[str, Any]) -> Parameters:
             "since": date_floor(since) if since else None,
             "until": date_ceiling(until) if until else None,
             "as_of": as_of(args),
-            "role": getattr(args["role"], "value", args["role"]),
+            "role": enum_value(args["role"]),
         }
     )
     if linked_to is not None:

@@ -25,6 +25,13 @@ def api(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
+    """A client of an app whose queries the resolvers answer (`api`'s are compiled)."""
+    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
+        yield client
+
+
 def gql(
     client: TestClient, query: str, token: str | None = None, **variables: Any
 ) -> dict[str, Any]:
@@ -45,3 +52,11 @@ def error_codes(body: dict[str, Any]) -> list[str]:
         "/".join(filter(None, (error["extensions"]["code"], error["extensions"].get("reason"))))
         for error in body.get("errors") or []
     ]
+
+
+def ask_both(api: TestClient, resolvers: TestClient, query: str, **variables: Any) -> Any:
+    """The answer's `data`, without errors and the same through both executors."""
+    compiled = gql(api, query, **variables)
+    assert "errors" not in compiled, compiled
+    assert gql(resolvers, query, **variables)["data"] == compiled["data"]
+    return compiled["data"]

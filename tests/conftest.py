@@ -20,7 +20,7 @@ import pytest
 from graph.server.process import ManagedServer
 from graph.setup import ensure_schema
 from graph.store.database import Graph
-from tests.api_client import api  # noqa: F401
+from tests.api_client import api, resolvers  # noqa: F401
 from tests.differential import pair  # noqa: F401
 from tests.fault_neo4j import fault_neo4j  # noqa: F401
 from tests.graph_state import empty_graph, seeded_graph  # noqa: F401

@@ -28,7 +28,7 @@ from graph.model.vocabulary import CLAIM_TYPES
 from graph.store.database import Graph
 from graph.writes.loading import load_documents
 from schema.pagination import encode_cursor
-from tests.api_client import gql, make_client
+from tests.api_client import gql
 from tests.conftest import cypher
 from tests.graph_state import clear
 
@@ -142,12 +142,6 @@ def generated_graph(driver: neo4j.Driver, synthetic: SyntheticGraph) -> None:
             )
 
     asyncio.run(load())
-
-
-@pytest.fixture(scope="module")
-def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
-    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
-        yield client
 
 
 def page(client: TestClient, target: str, skip: int, first: int, minimum: int) -> dict[str, Any]:

@@ -2,48 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from starlette.testclient import TestClient
 
-from tests.api_client import error_codes, gql, make_client
+from tests.api_client import ask_both, error_codes, gql
 
 ACTORS = """query ($after: String, $asOf: Date) {
   entities(kind: THREAT_ACTOR, first: 2, after: $after, asOf: $asOf) {
     totalCount nodes { id kind } edges { cursor } pageInfo { hasNextPage hasPreviousPage } } }"""
 
 
-@pytest.fixture(scope="module")
-def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
-    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
-        yield client
-
-
-def ask(api: TestClient, resolvers: TestClient, query: str, **variables: Any) -> Any:
-    answer = gql(api, query, **variables)
-    assert "errors" not in answer, answer
-    assert gql(resolvers, query, **variables)["data"] == answer["data"]
-    return answer["data"]
-
-
 def test_every_threat_actor_paged_by_name(
     api: TestClient, resolvers: TestClient, seeded_graph: None
 ) -> None:
-    first = ask(api, resolvers, ACTORS)["entities"]
+    first = ask_both(api, resolvers, ACTORS)["entities"]
     assert first["totalCount"] == 3
     assert [n["id"] for n in first["nodes"]] == [
         "actor:apt31",
         "actor:china-state-affiliated-actor-electoral-commission",
     ]
     assert first["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": False}
-    rest = ask(api, resolvers, ACTORS, after=first["edges"][-1]["cursor"])["entities"]
+    rest = ask_both(api, resolvers, ACTORS, after=first["edges"][-1]["cursor"])["entities"]
     assert rest["nodes"] == [
         {"id": "actor:china-state-sponsored-lotl-actors", "kind": "ThreatActor"}
     ]
     assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
-    before = ask(api, resolvers, ACTORS, asOf="2024-03-24")["entities"]
+    before = ask_both(api, resolvers, ACTORS, asOf="2024-03-24")["entities"]
     assert (before["totalCount"], before["nodes"]) == (0, [])
 
 
@@ -51,7 +34,7 @@ def test_search_keeps_to_the_kinds_asked(
     api: TestClient, resolvers: TestClient, seeded_graph: None
 ) -> None:
     query = '{ search(text: "china", kinds: [COUNTRY, AGENCY]) { entity { id } } }'
-    hits = [hit["entity"]["id"] for hit in ask(api, resolvers, query)["search"]]
+    hits = [hit["entity"]["id"] for hit in ask_both(api, resolvers, query)["search"]]
     assert hits == ["country:china", "agency:chinese-intelligence-services"]
 
 

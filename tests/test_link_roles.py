@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
-from tests.api_client import gql, make_client
+from tests.api_client import gql
 
 RECON = "incident:2021-uk-parliamentarians-email-reconnaissance"
 EC = "incident:2021-2022-uk-electoral-commission-compromise"
@@ -17,12 +15,6 @@ LINKED = """query ($ref: String!, $role: LinkRole!, $since: Date) {
   incidents(linkedTo: $ref, role: $role, since: $since) { totalCount nodes { id
     linkPath { role likelihood steps { relation to { id } } }
     linkPaths { role } } } }"""
-
-
-@pytest.fixture(scope="module")
-def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
-    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
-        yield client
 
 
 def linked(api: TestClient, resolvers: TestClient, ref: str, role: str) -> Any:

@@ -10,7 +10,6 @@ or without the stored closure.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from graph.store.database import Graph
 from graph.writes.importing import import_batches
 from graph.writes.loading import load_documents
 from seed.importers.stix import stix_batches
-from tests.api_client import gql, make_client
+from tests.api_client import ask_both
 from tests.stix_factory import actor, bundle, organisation, targets, write_bundle
 
 EC = "incident:2021-2022-uk-electoral-commission-compromise"
@@ -80,25 +79,11 @@ RELATIONS = """query ($asOf: Date) { entity(ref: "APT31", asOf: $asOf) { id
   likelihood } } } }"""
 
 
-@pytest.fixture(scope="module")
-def resolvers(neo4j_env: dict[str, str]) -> Iterator[TestClient]:
-    with make_client(THREATGRAPH_EXECUTOR="resolvers") as client:
-        yield client
-
-
-def ask(api: TestClient, resolvers: TestClient, query: str, **variables: Any) -> Any:
-    """The answer, the same through both executors."""
-    compiled = gql(api, query, **variables)
-    assert "errors" not in compiled, compiled
-    assert gql(resolvers, query, **variables)["data"] == compiled["data"]
-    return compiled["data"]
-
-
 def linked(api: TestClient, resolvers: TestClient, ref: str, as_of: str | None) -> Any:
     """incidents(linkedTo:) as of a day; today's also walked (a `since` before every
     incident keeps them all but leaves the stored closure out) and checked equal."""
-    answer = ask(api, resolvers, LINKED, ref=ref, asOf=as_of)["incidents"]
-    walked = ask(api, resolvers, LINKED, ref=ref, asOf=as_of, since="0001")["incidents"]
+    answer = ask_both(api, resolvers, LINKED, ref=ref, asOf=as_of)["incidents"]
+    walked = ask_both(api, resolvers, LINKED, ref=ref, asOf=as_of, since="0001")["incidents"]
     assert walked == answer
     return answer
 
@@ -139,7 +124,7 @@ def test_between_source_and_revision_the_attribution_shows_disputed_side_by_side
             }
         ],
     }
-    incident = ask(api, resolvers, INCIDENT, asOf="2024-05-15")["entity"]
+    incident = ask_both(api, resolvers, INCIDENT, asOf="2024-05-15")["entity"]
     assert incident == {
         "disputed": True,
         "attributions": [
@@ -173,7 +158,7 @@ def test_as_of_after_the_regrade_shows_the_new_grade(
             "withdrawnOn": "2024-07-01",
         }
     ]
-    relations = ask(api, resolvers, RELATIONS, asOf="2024-06-30")["entity"]["relations"]
+    relations = ask_both(api, resolvers, RELATIONS, asOf="2024-06-30")["entity"]["relations"]
     assert relations == {
         "totalCount": 2,
         "nodes": [
@@ -188,22 +173,22 @@ def test_today_no_answer_shows_the_withdrawn_claim(
 ) -> None:
     answer = linked(api, resolvers, "APT31", None)
     assert [n["id"] for n in answer["nodes"]] == [RECON]
-    incident = ask(api, resolvers, INCIDENT)["entity"]
+    incident = ask_both(api, resolvers, INCIDENT)["entity"]
     assert incident["disputed"] is False
     assert [a["to"]["id"] for a in incident["attributions"]] == [
         "actor:china-state-affiliated-actor-electoral-commission"
     ]
-    relations = ask(api, resolvers, RELATIONS)["entity"]["relations"]
+    relations = ask_both(api, resolvers, RELATIONS)["entity"]["relations"]
     assert relations["totalCount"] == 1
     query = 'query ($ref: String!) { claims(from: $ref, to: "APT31") { id } }'
-    claims = ask(api, resolvers, query, ref=EC)["claims"]
+    claims = ask_both(api, resolvers, query, ref=EC)["claims"]
     assert claims == []
 
 
 def test_history_lists_reported_regraded_and_withdrawn_with_their_dates(
     api: TestClient, resolvers: TestClient, revised_graph: dict[str, Any]
 ) -> None:
-    answer = ask(api, resolvers, HISTORY, since="2024-04-01")["history"]
+    answer = ask_both(api, resolvers, HISTORY, since="2024-04-01")["history"]
     assert answer == {
         "totalCount": 3,
         "nodes": [
@@ -248,10 +233,10 @@ def test_an_entity_first_reported_later_is_absent_before(
     api: TestClient, resolvers: TestClient, seeded_graph: None
 ) -> None:
     query = 'query ($asOf: Date) { entity(ref: "MSS", asOf: $asOf) { id } }'
-    assert ask(api, resolvers, query, asOf="2024-03-24") == {"entity": None}
-    assert ask(api, resolvers, query, asOf="2024-03-25") == {"entity": {"id": "agency:mss"}}
+    assert ask_both(api, resolvers, query, asOf="2024-03-24") == {"entity": None}
+    assert ask_both(api, resolvers, query, asOf="2024-03-25") == {"entity": {"id": "agency:mss"}}
     search = 'query ($asOf: Date) { search(text: "APT31", asOf: $asOf) { entity { id } } }'
-    assert ask(api, resolvers, search, asOf="2023") == {"search": []}
+    assert ask_both(api, resolvers, search, asOf="2023") == {"search": []}
     linked_before = linked(api, resolvers, "China", "2023-12-31")
     assert linked_before == {"totalCount": 0, "nodes": []}
 
@@ -261,7 +246,7 @@ def test_a_reload_without_a_revision_date_withdraws_as_of_the_load(
 ) -> None:
     load(second_source("LIKELY"))
     load(second_source(None))
-    entry = ask(api, resolvers, HISTORY, since="2024-04-01")["history"]["nodes"][-1]
+    entry = ask_both(api, resolvers, HISTORY, since="2024-04-01")["history"]["nodes"][-1]
     assert entry["kind"] == "WITHDRAWN"
     assert entry["claim"]["withdrawnOn"] == entry["on"]
     assert entry["on"] > "2024-05-01"  # the day of the load
@@ -288,7 +273,7 @@ def test_a_re_import_with_a_new_confidence_is_regraded_on_its_modified_day(
     query = """query ($asOf: Date) { entity(ref: "Regraded Actor") { id
       relations(asOf: $asOf) { nodes { likelihood } } } }"""
     graded = [
-        ask(api, resolvers, query, asOf=day)["entity"]["relations"]["nodes"]
+        ask_both(api, resolvers, query, asOf=day)["entity"]["relations"]["nodes"]
         for day in ("2024-08-31", "2024-09-01", None)
     ]
     assert graded == [
@@ -296,7 +281,7 @@ def test_a_re_import_with_a_new_confidence_is_regraded_on_its_modified_day(
         [{"likelihood": "ALMOST_CERTAIN"}],
         [{"likelihood": "ALMOST_CERTAIN"}],
     ]
-    history = ask(
+    history = ask_both(
         api,
         resolvers,
         '{ history(ref: "Regraded Actor") { nodes { on kind previousLikelihood '

@@ -106,7 +106,6 @@ _STEP_LEAVES = {
     "valid_from": "{rel}.valid_from",
     "valid_to": "{rel}.valid_to",
     "reported_on": "{rel}.reported_on",
-    "known_from": "coalesce({rel}.known_from, {rel}.reported_on)",
     "withdrawn_on": "{rel}.withdrawn_on",
     # Its own (imported with it), else its source's, else its source's publisher's.
     "source_reliability": "coalesce({rel}.source_reliability, COLLECT {{ "
