@@ -38,6 +38,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import TokenChecker
+from api.body_drain import drain_refused_body
 from api.bookmarks import BOOKMARK_HEADER, BookmarkRelay
 from api.browser import browser_routes
 from api.closure_refresher import refresh_deferred_forever
@@ -48,9 +49,11 @@ from api.metrics import Metrics
 from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
+from api.websockets import CappedTransportWSHandler, WebSocketCap
 from graph.errors import GraphError
 from graph.setup import ensure_schema
 from graph.store.database import Graph, count_round_trips, writes_committed_here
+from graph.writes.change_poller import ChangePoller
 from schema.build import SchemaLimits, build_schema
 from schema.compiled.executor import EXECUTOR_KEY, CompiledExecutor
 from schema.context import Context
@@ -75,6 +78,7 @@ class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON encoding and status codes."""
 
     websocket_adapter_class = TextFrameWebSocketAdapter
+    graphql_transport_ws_handler_class = CappedTransportWSHandler
 
     def __init__(
         self,
@@ -89,6 +93,8 @@ class GraphQLView(GraphQL[Context, None]):
         self.tokens = tokens
         self.metrics = metrics
         self.settings = settings or ApiSettings.from_env({})
+        self.max_subscriptions_per_connection = self.settings.max_subscriptions_per_connection
+        self.change_poller = ChangePoller(self.settings.change_poll_ms / 1000)
         self.ide_page = graphiql_page()
         self.compiled: CompiledExecutor | None = None
         self.debug = False
@@ -105,7 +111,7 @@ class GraphQLView(GraphQL[Context, None]):
             request=request,
             response=response,
             is_writer=self.tokens.is_valid(request.headers.get("authorization")),
-            change_poll_ms=self.settings.change_poll_ms,
+            change_poller=self.change_poller,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -233,7 +239,7 @@ class RequestGuard:
         limit = self.settings.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, more_body=True)
             return
         body = bytearray()
         while True:
@@ -242,7 +248,7 @@ class RequestGuard:
                 return
             body.extend(message.get("body", b""))
             if len(body) > limit:
-                await self._too_large(scope, receive, send)
+                await self._too_large(scope, receive, send, message.get("more_body", False))
                 return
             if not message.get("more_body", False):
                 break
@@ -257,11 +263,15 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, more_body: bool) -> None:
+        # The rest of the body is read first (api/body_drain.py), so a client still
+        # sending sees this answer rather than a reset.
+        drained = not more_body or await drain_refused_body(scope, receive)
         response = error_response(
             f"request body is larger than {self.settings.max_body_bytes} bytes",
             "REQUEST_TOO_LARGE",
             413,
+            headers=None if drained else {"connection": "close"},
         )
         await response(scope, receive, send)
 
@@ -333,6 +343,7 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
         SchemaLimits(
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
+            max_cost=settings.max_cost,
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
         ),
@@ -398,7 +409,8 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             )
         )
     middleware.append(Middleware(RequestGuard, settings=settings, tokens=tokens))
-    middleware.append(Middleware(BookmarkRelay))
+    middleware.append(Middleware(WebSocketCap, limit=settings.max_websockets))
+    middleware.append(Middleware(BookmarkRelay, key=settings.bookmark_key))
     middleware.append(
         Middleware(
             PersistedOperations,
@@ -436,6 +448,7 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             schema._schema,
             max_depth=settings.max_depth,
             max_aliases=settings.max_aliases,
+            max_cost=settings.max_cost,
             max_tokens=settings.max_tokens,
             introspection=settings.introspection,
             trusted_documents=list(trusted.documents.values()) if trusted else None,

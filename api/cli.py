@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import version
@@ -19,8 +20,9 @@ import typer
 from api.browser import managed_server_settings
 from api.cli_changes import changes_app
 from api.cli_graphiql import graphiql_app
+from api.cli_help import ReadableCommand, ReadableGroup
 from api.cli_import import export_app, import_app
-from api.settings import DEFAULT_API_HOST, DEFAULT_API_PORT, ApiSettings
+from api.settings import DEFAULT_API_HOST, DEFAULT_API_PORT, ApiSettings, share_bookmark_key
 from api.trusted_documents import TrustedDocuments
 from graph.errors import GraphError
 from graph.linking.upkeep import rebuild_closure, refresh_deferred
@@ -37,12 +39,14 @@ from schema.sdl import SCHEMA_FILE, schema_sdl
 from seed.files import read_seed_files, shipped_seed_files
 
 app = typer.Typer(
+    cls=ReadableGroup,
     help="threatgraph: a knowledge graph of cyber-threat attributions, served over GraphQL.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 neo4j_app = typer.Typer(
+    cls=ReadableGroup,
     help="The Neo4j server threatgraph assembles and runs itself (when NEO4J_URI is unset).",
     no_args_is_help=True,
 )
@@ -51,10 +55,12 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(graphiql_app, name="graphiql")
 app.add_typer(changes_app, name="changes")
-schema_app = typer.Typer(help="The GraphQL schema.", no_args_is_help=True)
+schema_app = typer.Typer(cls=ReadableGroup, help="The GraphQL schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 closure_app = typer.Typer(
-    help='The stored "linked to" closure that incidents(linkedTo:) reads.', no_args_is_help=True
+    cls=ReadableGroup,
+    help='The stored "linked to" closure that incidents(linkedTo:) reads.',
+    no_args_is_help=True,
 )
 app.add_typer(closure_app, name="closure")
 
@@ -97,7 +103,7 @@ def managed_server() -> ManagedServer:
     return guarded(lambda: ManagedServer(managed_server_settings()))
 
 
-@neo4j_app.command("install")
+@neo4j_app.command("install", cls=ReadableCommand)
 def neo4j_install() -> None:
     """Fetch the Neo4j jars from Maven Central (once; a no-op when present)."""
     server = managed_server()
@@ -107,7 +113,7 @@ def neo4j_install() -> None:
     typer.echo(f"Neo4j {server.settings.neo4j_version} {verb} {where}")
 
 
-@neo4j_app.command("start")
+@neo4j_app.command("start", cls=ReadableCommand)
 def neo4j_start() -> None:
     """Start the managed server (or reuse the running one) and wait until Bolt answers."""
     server = managed_server()
@@ -118,7 +124,7 @@ def neo4j_start() -> None:
     )
 
 
-@neo4j_app.command("stop")
+@neo4j_app.command("stop", cls=ReadableCommand)
 def neo4j_stop() -> None:
     """Stop the managed server cleanly; its data is kept."""
     server = managed_server()
@@ -126,7 +132,7 @@ def neo4j_stop() -> None:
     typer.echo("Neo4j stopped" if stopped else "Neo4j was not running")
 
 
-@neo4j_app.command("status")
+@neo4j_app.command("status", cls=ReadableCommand)
 def neo4j_status() -> None:
     """Say whether the managed server runs, with its version and ports (exit 3 when stopped)."""
     server = managed_server()
@@ -136,7 +142,7 @@ def neo4j_status() -> None:
         raise typer.Exit(3)
 
 
-@neo4j_app.command("env")
+@neo4j_app.command("env", cls=ReadableCommand)
 def neo4j_env() -> None:
     """Print NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD for `eval "$(threatgraph neo4j env)"`."""
     server = managed_server()
@@ -144,7 +150,7 @@ def neo4j_env() -> None:
         typer.echo(line)
 
 
-@neo4j_app.command("check")
+@neo4j_app.command("check", cls=ReadableCommand)
 def neo4j_check() -> None:
     """Connect to the configured Neo4j (NEO4J_URI, or the managed server) and run RETURN 1."""
 
@@ -160,10 +166,12 @@ def neo4j_check() -> None:
     typer.echo(guarded(lambda: asyncio.run(probe())))
 
 
-@app.command("seed")
+@app.command("seed", cls=ReadableCommand)
 def seed(
     files: list[Path] = typer.Argument(  # noqa: B008 - typer's way of declaring arguments
-        None, help="Seed files to load (default: every seed file shipped in seed/)."
+        None,
+        help="Seed files to load (default: every seed file shipped in seed/).",
+        metavar="FILE...",
     ),
     if_empty: bool = typer.Option(
         False, "--if-empty", help="Load only when the graph has no entities yet."
@@ -188,7 +196,7 @@ def seed(
     typer.echo(guarded(lambda: asyncio.run(run())))
 
 
-@closure_app.command("rebuild")
+@closure_app.command("rebuild", cls=ReadableCommand)
 def closure_rebuild() -> None:
     """Build the closure again, after writes made with Cypher around threatgraph."""
 
@@ -201,7 +209,7 @@ def closure_rebuild() -> None:
     typer.echo(guarded(lambda: asyncio.run(run())))
 
 
-@app.command("check")
+@app.command("check", cls=ReadableCommand)
 def check(
     files: list[Path] = typer.Argument(  # noqa: B008 - typer's way of declaring arguments
         ..., help="Seed files to check.", metavar="FILE..."
@@ -234,15 +242,18 @@ def check(
     typer.echo(guarded(run))
 
 
-@app.command("serve")
+@app.command("serve", cls=ReadableCommand)
 def serve(
     host: str = typer.Option(
-        DEFAULT_API_HOST, envvar="THREATGRAPH_API_HOST", help="Address to listen on."
+        DEFAULT_API_HOST,
+        envvar="THREATGRAPH_API_HOST",
+        help="Address to listen on.",
+        metavar="ADDRESS",
     ),
     port: int = typer.Option(
-        DEFAULT_API_PORT, envvar="THREATGRAPH_API_PORT", help="Port to listen on."
+        DEFAULT_API_PORT, envvar="THREATGRAPH_API_PORT", help="Port to listen on.", metavar="PORT"
     ),
-    workers: int = typer.Option(1, help="Worker processes (the API is stateless)."),
+    workers: int = typer.Option(1, help="Worker processes (the API is stateless).", metavar="N"),
 ) -> None:
     """Serve the GraphQL API (GraphiQL at /graphql) with uvicorn."""
     import uvicorn
@@ -253,6 +264,8 @@ def serve(
     manifest = settings.trusted_documents
     if manifest is not None:
         guarded(lambda: TrustedDocuments.load(manifest))
+    # Workers build their settings afresh: one key lets each honour the others' bookmarks.
+    share_bookmark_key(os.environ)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     typer.echo(f"threatgraph API on http://{host}:{port}/graphql (GraphiQL in a browser)")
     uvicorn.run(
@@ -261,15 +274,16 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        ws_max_size=settings.max_ws_message_bytes,
         access_log=False,
         log_level="warning",
     )
 
 
-@schema_app.command("export")
+@schema_app.command("export", cls=ReadableCommand)
 def schema_export(
     output: Path = typer.Option(  # noqa: B008 - typer's way of declaring options
-        SCHEMA_FILE, "-o", "--output", help="Where to write the SDL."
+        SCHEMA_FILE, "-o", "--output", help="Where to write the SDL.", metavar="FILE"
     ),
 ) -> None:
     """Write the GraphQL schema (SDL) to schema/schema.graphql."""

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 
 class GraphError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    Its message is for whoever runs the server, and may name Neo4j's address or
+    quote the driver; `public` (when given) says what failed without them, for
+    anyone else, and is what the API tells its clients.
+    """
 
     code = "GRAPH_ERROR"
+
+    def __init__(self, *args: object, public: str | None = None) -> None:
+        super().__init__(*args)
+        self.public = public
+
+    @property
+    def public_message(self) -> str:
+        return str(self) if self.public is None else self.public
 
 
 class ConfigurationError(GraphError):

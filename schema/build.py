@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.changes import Subscription
+from schema.cost import DEFAULT_MAX_COST
 from schema.errors import ErrorTranslation, HideSuggestions
 from schema.federation import FEDERATION_VERSION, SubgraphSchema
 from schema.mutation import Mutation
@@ -70,6 +71,7 @@ class SmallDocumentValidationCache(ValidationCache):
 class SchemaLimits:
     max_depth: int = 12
     max_aliases: int = 30
+    max_cost: int = DEFAULT_MAX_COST
     max_tokens: int = 5_000
     introspection: bool = True
 
@@ -85,6 +87,7 @@ def build_schema(
     rules = limit_rules(
         max_depth=limits.max_depth,
         max_aliases=limits.max_aliases,
+        max_cost=limits.max_cost,
         introspection=limits.introspection,
         trusted_documents=trusted_documents,
     )

@@ -170,7 +170,7 @@ class Subscription:
     ) -> AsyncGenerator[Change, None]:
         graph = info.context.graph
         start = _after(after) if after is not None else await feed.latest_change(graph)
-        interval_s = info.context.change_poll_ms / 1000
-        async with aclosing(feed.follow_changes(graph, start, interval_s)) as changes:
+        # The process's one poll of the feed (graph/writes/change_poller.py), whoever asks.
+        async with aclosing(info.context.change_poller.follow(graph, start)) as changes:
             async for change in changes:
                 yield change_from_record(change)

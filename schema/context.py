@@ -11,6 +11,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from graph.reads.identities import UseFilter, identities_of, uses_of_entities
 from graph.reads.questions import (
     RelationFilter,
     attributions_of,
@@ -20,6 +21,7 @@ from graph.reads.questions import (
     sources_of,
 )
 from graph.store.database import Graph, Record
+from graph.writes.change_poller import ChangePoller
 
 
 @dataclass
@@ -28,7 +30,8 @@ class Context:
     request: Any = None
     response: Any = None
     is_writer: bool = False
-    change_poll_ms: int = 500  # how often a `changed` subscription looks for new changes
+    # The process's poll of the change feed, shared by its `changed` subscriptions.
+    change_poller: ChangePoller = field(default_factory=ChangePoller)
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     _sources: DataLoader[str, list[Record]] | None = None
     _entities: DataLoader[str, Record | None] | None = None
@@ -41,6 +44,8 @@ class Context:
     _relations: dict[RelationFilter, DataLoader[str, tuple[int, list[Record]]]] = field(
         default_factory=dict
     )
+    _identities: dict[str | None, DataLoader[str, Record | None]] = field(default_factory=dict)
+    _uses: dict[UseFilter, DataLoader[str, tuple[int, list[Record]]]] = field(default_factory=dict)
 
     @property
     def sources_loader(self) -> DataLoader[str, list[Record]]:
@@ -107,4 +112,31 @@ class Context:
 
             loader = DataLoader(load_fn=load)
             self._relations[filters] = loader
+        return loader
+
+    def identities_loader(self, as_of: str | None) -> DataLoader[str, Record | None]:
+        """Entities' external ids, names by source and possible duplicates known on
+        `as_of` (None: today), by entity id: one read for all three fields."""
+        loader = self._identities.get(as_of)
+        if loader is None:
+
+            async def load(ids: list[str]) -> list[Record | None]:
+                found = await identities_of(self.graph, list(ids), as_of)
+                return [found[entity_id] for entity_id in ids]
+
+            loader = DataLoader(load_fn=load)
+            self._identities[as_of] = loader
+        return loader
+
+    def uses_loader(self, filters: UseFilter) -> DataLoader[str, tuple[int, list[Record]]]:
+        """A page of the techniques or software entities use, by entity id."""
+        loader = self._uses.get(filters)
+        if loader is None:
+
+            async def load(ids: list[str]) -> list[tuple[int, list[Record]]]:
+                found = await uses_of_entities(self.graph, list(ids), filters)
+                return [found[entity_id] for entity_id in ids]
+
+            loader = DataLoader(load_fn=load)
+            self._uses[filters] = loader
         return loader

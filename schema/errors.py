@@ -1,7 +1,8 @@
 """Errors a client may see, and the one place that turns exceptions into them.
 
 Expected errors (graph.errors.GraphError and UserInputError) keep their
-message and get `extensions.code`; GraphQL's own parse and validation errors
+message (a GraphError's public one: no Neo4j address or driver text) and get
+`extensions.code`; GraphQL's own parse and validation errors
 get a code too (from the rule that made them, schema/validation.py, or from
 their type); everything else is masked as "Unexpected error." with code
 INTERNAL_SERVER_ERROR and logged server-side, so no stack trace, Cypher or
@@ -61,8 +62,10 @@ STANDARD_CODES: dict[str, str] = {
     "BAD_BOOKMARK": "BAD_USER_INPUT",
     "QUERY_TOO_DEEP": "GRAPHQL_VALIDATION_FAILED",
     "TOO_MANY_ALIASES": "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_COSTLY": "GRAPHQL_VALIDATION_FAILED",
     "INTROSPECTION_DISABLED": "GRAPHQL_VALIDATION_FAILED",
     "TOO_MANY_TOKENS": "GRAPHQL_PARSE_FAILED",
+    "TOO_MANY_SUBSCRIPTIONS": "BAD_REQUEST",
 }
 
 
@@ -104,12 +107,22 @@ def error_code(error: GraphQLError) -> str:
     return "INTERNAL_SERVER_ERROR"
 
 
+def _graph_error(error: GraphQLError) -> GraphError | None:
+    original = error.original_error
+    if isinstance(original, GraphQLError):
+        return _graph_error(original)
+    return original if isinstance(original, GraphError) else None
+
+
 def translate(error: GraphQLError) -> GraphQLError:
     code = error_code(error)
     message = error.message
     if code == "INTERNAL_SERVER_ERROR":
         log.error("unexpected error in %s", error.path, exc_info=error.original_error)
         message = "Unexpected error."
+    elif (graph_error := _graph_error(error)) is not None:
+        # What failed, without Neo4j's address or the driver's text (graph/errors.py).
+        message = graph_error.public_message
     return GraphQLError(
         message,
         nodes=error.nodes,

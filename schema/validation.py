@@ -19,6 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from schema.cost import max_cost_rule
 from schema.errors import error_extensions
 from schema.federation import NoServiceSdlRule
 from schema.trusted import trusted_documents_rule
@@ -59,6 +60,7 @@ def limit_rules(
     *,
     max_depth: int,
     max_aliases: int,
+    max_cost: int,
     introspection: bool,
     trusted_documents: Collection[str] | None = None,
 ) -> list[type[ASTValidationRule]]:
@@ -69,6 +71,7 @@ def limit_rules(
     rules = [
         coded(max_depth_rule(max_depth, None, None), "QUERY_TOO_DEEP"),
         coded(max_aliases_rule(max_aliases), "TOO_MANY_ALIASES"),
+        coded(max_cost_rule(max_cost, max_depth), "QUERY_TOO_COSTLY"),
     ]
     if not introspection:
         rules.append(coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED"))
@@ -84,6 +87,7 @@ def validation_rules(
     *,
     max_depth: int,
     max_aliases: int,
+    max_cost: int,
     introspection: bool,
     trusted_documents: Collection[str] | None = None,
 ) -> list[type[ASTValidationRule]]:
@@ -98,6 +102,7 @@ def validation_rules(
         *limit_rules(
             max_depth=max_depth,
             max_aliases=max_aliases,
+            max_cost=max_cost,
             introspection=introspection,
             trusted_documents=trusted_documents,
         ),

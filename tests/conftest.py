@@ -70,6 +70,8 @@ def _docker_neo4j(request: pytest.FixtureRequest) -> Iterator[SuiteNeo4j]:
     # pytest-docker's project is new each run, so a fresh one fits its new volume.
     password = os.environ.get("NEO4J_PASSWORD") or "tg" + secrets.token_urlsafe(18)
     os.environ["NEO4J_PASSWORD"] = password
+    # The api replicas' bookmark key is required too, though only Neo4j is started.
+    os.environ.setdefault("THREATGRAPH_BOOKMARK_KEY", secrets.token_hex(32))
     services: Any = request.getfixturevalue("docker_services")
     port = services.port_for("neo4j", 7687)
     uri = f"bolt://127.0.0.1:{port}"

@@ -11,6 +11,10 @@ from graph.errors import ConfigurationError
 from graph.server.install import DEFAULT_NEO4J_VERSION
 from graph.store.settings import PROJECT_ROOT, env_int
 
+# The most memory one transaction may take (db.memory.transaction.max), in MB: a costly
+# query fails on its own instead of starving the others. compose.yaml's default is this.
+DEFAULT_TRANSACTION_MEMORY_MB = 512
+
 
 @dataclass(frozen=True)
 class ManagedServerSettings:
@@ -33,6 +37,7 @@ class ManagedServerSettings:
     # points it at the API's stylesheet and guide (api/browser.py).
     browser_post_connect_cmd: str | None = None
     browser_allowlist: str | None = None
+    transaction_memory_mb: int = DEFAULT_TRANSACTION_MEMORY_MB
 
     @classmethod
     def from_env(
@@ -58,6 +63,12 @@ class ManagedServerSettings:
             ),
             browser_post_connect_cmd=browser_command,
             browser_allowlist=browser_allowlist,
+            transaction_memory_mb=env_int(
+                env,
+                "THREATGRAPH_NEO4J_TRANSACTION_MEMORY_MB",
+                DEFAULT_TRANSACTION_MEMORY_MB,
+                minimum=1,
+            ),
         )
 
     @property
@@ -96,6 +107,7 @@ def render_neo4j_conf(settings: ManagedServerSettings) -> str:
         f"server.memory.heap.max_size={settings.heap_mb}m",
         f"server.memory.pagecache.size={settings.page_cache_mb}m",
         f"db.transaction.timeout={settings.transaction_timeout_ms}ms",
+        f"db.memory.transaction.max={settings.transaction_memory_mb}m",
         "dbms.usage_report.enabled=false",
         "server.directories.plugins=plugins",
         # The boot loader adds these too; they are listed so a server started

@@ -207,7 +207,10 @@ def _translated(uri: str, gated: bool = False) -> Iterator[None]:
     try:
         yield
     except AuthError as error:
-        raise Neo4jAuthError(f"Neo4j at {uri} refused the credentials: {error.message}") from None
+        raise Neo4jAuthError(
+            f"Neo4j at {uri} refused the credentials: {error.message}",
+            public="Neo4j refused the credentials the API signs in with",
+        ) from None
     except ClientError as error:
         # A transaction that times out while waiting for a lock is stopped with
         # LockClientStopped rather than TransactionTimedOut: the same fault for a client.
@@ -217,20 +220,31 @@ def _translated(uri: str, gated: bool = False) -> Iterator[None]:
             raise QueryTimeout("the query ran past the transaction time limit") from None
         if error.code and "InvalidBookmark" in error.code:
             raise InvalidBookmark(
-                f"Neo4j does not recognise the bookmark sent: {error.message}"
+                f"Neo4j does not recognise the bookmark sent: {error.message}",
+                public="Neo4j does not recognise the bookmark sent",
             ) from None
         raise
     except TransientError as error:
         if error.code and "TransactionTimedOut" in error.code:
             raise QueryTimeout("the query ran past the transaction time limit") from None
-        raise Neo4jUnavailable(f"Neo4j at {uri} is temporarily unavailable") from None
+        raise Neo4jUnavailable(
+            f"Neo4j at {uri} is temporarily unavailable", public="Neo4j is temporarily unavailable"
+        ) from None
     except ConnectionAcquisitionTimeoutError as error:
         # The driver's wait covers opening a connection and fetching a routing table too.
         if gated:
-            raise Neo4jUnavailable(f"Neo4j at {uri} gave no connection in time: {error}") from None
-        raise ServerBusy(f"the server is busy: {error}; retry shortly") from None
+            raise Neo4jUnavailable(
+                f"Neo4j at {uri} gave no connection in time: {error}",
+                public="Neo4j gave no connection in time",
+            ) from None
+        raise ServerBusy(
+            f"the server is busy: {error}; retry shortly",
+            public="the server is busy: no connection to Neo4j came free in time; retry shortly",
+        ) from None
     except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, OSError):
-        raise Neo4jUnavailable(f"Neo4j at {uri} is unavailable") from None
+        raise Neo4jUnavailable(
+            f"Neo4j at {uri} is unavailable", public="Neo4j is unavailable"
+        ) from None
 
 
 class Graph:

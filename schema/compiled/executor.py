@@ -54,6 +54,7 @@ from graph.store.database import Graph, Statement
 from schema import arguments
 from schema.build import is_cacheable
 from schema.compiled.compiler import ArgumentSite, CompiledOperation, compile_operation
+from schema.cost import DEFAULT_MAX_COST
 from schema.errors import UserInputError
 from schema.validation import validation_rules
 
@@ -136,6 +137,7 @@ class CompiledExecutor:
         trusted_documents: Collection[str] | None = None,
         debug: bool = False,
         cache_size: int = 1024,
+        max_cost: int = DEFAULT_MAX_COST,
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
@@ -145,6 +147,7 @@ class CompiledExecutor:
         self.rules = validation_rules(
             max_depth=max_depth,
             max_aliases=max_aliases,
+            max_cost=max_cost,
             introspection=introspection,
             trusted_documents=trusted_documents,
         )
@@ -275,6 +278,8 @@ class CompiledExecutor:
                     nested[f"{site.prefix}_as_of"] = arguments.as_of(args)
                 elif site.field_name == "linkPaths":
                     nested.update(arguments.link_paths(site.prefix, args))
+                elif site.field_name in ("techniques", "software"):
+                    nested.update(arguments.uses(site.prefix, args))
                 else:
                     nested.update(arguments.relations(site.prefix, args))
             except UserInputError:
