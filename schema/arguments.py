@@ -15,6 +15,7 @@ from typing import Any
 from graph.model.dates import date_ceiling, date_floor
 from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import CLAIM_TYPES
+from graph.reads.identities import UseFilter
 from graph.reads.lookup import search_query
 from graph.reads.questions import (
     MAX_NEIGHBOURHOOD_HOPS,
@@ -118,6 +119,19 @@ def relations(prefix: str, args: dict[str, Any]) -> Parameters:
     filters = relation_filter(args)
     cursors = [encode_cursor(filters.skip + i) for i in range(filters.first)]
     return {**filters.parameters(prefix), f"{prefix}_cursors": cursors}
+
+
+def use_filter(used: str, args: dict[str, Any], inherited_as_of: str | None = None) -> UseFilter:
+    """techniques and software (`used`): which page; without an asOf of its own, as of
+    `inherited_as_of` (the day its question asks about)."""
+    skip, size = page_window(args.get("first"), args.get("after"))
+    return UseFilter(used=used, skip=skip, first=size, as_of=as_of(args) or inherited_as_of)
+
+
+def uses(prefix: str, args: dict[str, Any]) -> Parameters:
+    """techniques and software in a compiled statement: $<prefix>_skip, _first, _cursors
+    and _as_of (null: the day of the question around it)."""
+    return {**page(prefix, args.get("first"), args.get("after")), f"{prefix}_as_of": as_of(args)}
 
 
 def entity(args: dict[str, Any]) -> Parameters:

@@ -18,7 +18,7 @@ from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
 from graph.model.reliability import Reliability
 from graph.store.database import Record
-from schema import arguments
+from schema import arguments, identities, uses
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
@@ -47,6 +47,10 @@ class Entity:
     # The day the question that found it asks about (None: today); its nested
     # relations and attributions answer for the same day unless given their own asOf.
     as_of: strawberry.Private[str | None] = None
+
+    external_ids = identities.EXTERNAL_IDS
+    names_by_source = identities.NAMES_BY_SOURCE
+    possible_duplicates = identities.POSSIBLE_DUPLICATES
 
     @classmethod
     async def resolve_reference(cls, info: Info[Context, None], id: strawberry.ID) -> Entity | None:
@@ -120,6 +124,14 @@ class ThreatActor(Entity):
     )
     first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
     last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
+    motivation: str | None = strawberry.field(
+        default=None, description="Why it acts, as a source gives it (e.g. espionage)."
+    )
+    sophistication: str | None = strawberry.field(
+        default=None, description="How capable it is, as a source gives it (STIX vocabulary)."
+    )
+    techniques = uses.techniques_field()
+    software = uses.software_field()
 
 
 @strawberry.type(
@@ -241,6 +253,8 @@ class Incident(Entity):
 class Campaign(Entity):
     first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
     last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
+    techniques = uses.techniques_field()
+    software = uses.software_field()
 
 
 @strawberry.type(
@@ -255,11 +269,15 @@ class Software(Entity):
     software_type: str | None = strawberry.field(
         default=None, description="The STIX type it was imported as: malware or tool."
     )
+    techniques = uses.techniques_field()
 
 
 @strawberry.type(description="A technique, e.g. an ATT&CK technique.", directives=ENTITY_KEY)
 class AttackPattern(Entity):
-    pass
+    tactics: list[str] = strawberry.field(
+        default_factory=list,
+        description="The ATT&CK tactics (kill-chain phases) it serves, e.g. initial-access.",
+    )
 
 
 @strawberry.type(description="A vulnerability, e.g. a CVE.", directives=ENTITY_KEY)

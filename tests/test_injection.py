@@ -73,6 +73,10 @@ READ_ARGUMENTS = {
     "Entity.relations(after)": 'query($v: String) { entity(ref: "apt31") '
     "{ relations(after: $v) { totalCount } } }",
     "Query.changes(after)": "query($v: String) { changes(after: $v) { newestSequence } }",
+    "Entity.techniques(after)": 'query($v: String) { entity(ref: "apt31") '
+    "{ ... on ThreatActor { techniques(after: $v) { totalCount } } } }",
+    "Entity.software(after)": 'query($v: String) { entity(ref: "apt31") '
+    "{ ... on ThreatActor { software(after: $v) { totalCount } } } }",
 }
 # Arguments only a WebSocket subscription takes (test_subscription_arguments_...).
 SUBSCRIPTION_ARGUMENTS = {"Subscription.changed(after)"}

@@ -253,6 +253,8 @@ def _entity(checker: FieldChecker, item: Any, path: str) -> EntityRecord | None:
             if key in item and item[key] is not None:
                 if key in ("started", "ended", "disclosed", "published", "first_seen", "last_seen"):
                     props[key] = checker.date(item[key], f"{path}.{key}")
+                elif key == "tactics":
+                    props[key] = checker.text_list(item[key], f"{path}.{key}", MAX_NAME_CHARS)
                 elif key == RELIABILITY_PROPERTY:
                     problem = reliability_problem(item[key])
                     if problem:

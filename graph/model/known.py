@@ -47,3 +47,17 @@ def claim_known(rel: LiteralString, as_of: LiteralString = AS_OF) -> LiteralStri
 def entity_known(node: LiteralString, as_of: LiteralString = AS_OF) -> LiteralString:
     """Cypher: the entity `node` was known at the end of the day `as_of`."""
     return "(" + as_of + " IS NULL OR coalesce(" + node + ".reported_on, '') <= " + as_of + ")"
+
+
+def mention_known(
+    mention: LiteralString, source: LiteralString, as_of: LiteralString = AS_OF
+) -> LiteralString:
+    """Cypher: the MENTIONS relationship `mention` from the source `source` was known at
+    the end of the day `as_of`. A mention stands with its source (an import records the
+    day it ran, not the day the source named the entity) until a revision of the
+    source drops it."""
+    return (
+        "(" + entity_known(source, as_of) + " AND CASE WHEN " + as_of + " IS NULL "
+        "THEN " + claim_current(mention) + " "
+        "ELSE coalesce(" + mention + ".withdrawn_on, '9999-12-31') > " + as_of + " END)"
+    )

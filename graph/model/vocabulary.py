@@ -61,7 +61,12 @@ LABELS: dict[str, Label] = {
         ),
         Label("Asset", "asset", "Data or systems that can be held, targeted or taken."),
         Label("Software", "software", "Software: products, malware or tools.", ("software_type",)),
-        Label("AttackPattern", "attack-pattern", "A technique (e.g. an ATT&CK technique)."),
+        Label(
+            "AttackPattern",
+            "attack-pattern",
+            "A technique (e.g. an ATT&CK technique).",
+            ("tactics",),
+        ),
         Label("Vulnerability", "vulnerability", "A vulnerability (e.g. a CVE)."),
         Label("Sector", "sector", "An industry or sector of society."),
         Label(

@@ -17,16 +17,14 @@ from graph.model.likelihood import NO_GRADE, Likelihood, at_least_min, ungraded_
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, ENTITY_CORE_PROPERTIES, LABELS
 from graph.reads.compiled.plan import TYPENAME
 
-# The kinds' own properties an entity row carries besides the core ones
-# (threat actors' motivation and sophistication are stored but not shown).
-_NOT_SHOWN = frozenset({"motivation", "sophistication"})
+# The kinds' own properties an entity row carries besides the core ones.
 ENTITY_ROW_FIELDS: tuple[str, ...] = (
     *ENTITY_CORE_PROPERTIES,
-    *dict.fromkeys(
-        p for label in LABELS.values() for p in label.extra_properties if p not in _NOT_SHOWN
-    ),
+    *dict.fromkeys(p for label in LABELS.values() for p in label.extra_properties),
     "kind",
 )
+# Properties that hold lists: an entity without one shows an empty list.
+_LIST_PROPERTIES = frozenset({"aliases", "tactics"})
 
 LIKELIHOOD_NAMES = "[" + ", ".join(f"'{term.value}'" for term in Likelihood) + "]"
 
@@ -53,8 +51,8 @@ def entity_leaf(node: str, field: str) -> str:
     """One scalar field of the entity `node`: a stored property, or its kind."""
     if field in ("kind", TYPENAME):
         return kind_of(node)
-    if field == "aliases":
-        return f"coalesce({node}.aliases, [])"
+    if field in _LIST_PROPERTIES:
+        return f"coalesce({node}.{field}, [])"
     if field == "description":
         return f"coalesce({node}.description, '')"
     return f"{node}.{key(field)}"

@@ -102,6 +102,8 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
             props["stix_type"] = stix_type
         elif label == "Software":
             props["software_type"] = stix_type
+        elif label == "AttackPattern":
+            props["tactics"] = [str(t) for t in item.get("tactics") or []]
         elif label == "Campaign":
             props["first_seen"] = _date(item.get("first_seen"))
             props["last_seen"] = _date(item.get("last_seen"))

@@ -18,6 +18,7 @@ from typing import LiteralString
 from graph.linking.disputes import attributions, disputed
 from graph.linking.rule import role_of
 from graph.linking.walked import ranked_chains
+from graph.model.identifiers import external_ids
 from graph.model.known import AS_OF, entity_known
 from graph.reads import kinds, questions
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
@@ -33,6 +34,14 @@ from graph.reads.fields import (
     path_likelihood,
     step_leaf,
     ungraded_steps,
+)
+from graph.reads.identities import (
+    USED_KINDS,
+    mention_leaf,
+    names_by_source,
+    possible_duplicates,
+    use_leaf,
+    uses_of,
 )
 
 KIND_KEY = "__tg_kind"  # carried by polymorphic entity maps so shape.py knows the kind
@@ -135,6 +144,15 @@ class CypherBuilder:
             return self._attributions(node, s)
         if name == "disputed":
             return disputed(literal(node), literal(self.as_of))
+        if name == "external_ids":
+            return self._external_ids(node, _object(s))
+        if name == "names_by_source":
+            return self._names_by_source(node, _object(s))
+        if name == "possible_duplicates":
+            found = possible_duplicates(node, self.fresh("d"), self.as_of)
+            return self.entities(found, _entity(s))
+        if name in USED_KINDS and s.sub is not None:
+            return self._uses(node, s, USED_KINDS[name])
         if s.sub is not None:
             raise UncoveredField(name)
         return entity_leaf(node, name)
@@ -162,6 +180,68 @@ class CypherBuilder:
         finally:
             self.as_of = outer
         return f"head([{rels} IN [{found}] | {body}])"
+
+    def _external_ids(self, node: str, shape: ObjectShape) -> str:
+        x = self.fresh("x")
+        entries = []
+        for s in shape.selections:
+            if s.field == TYPENAME:
+                value = type_name(shape)
+            elif s.field in ("source", "id", "url"):
+                value = f"{x}.{s.field}"
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        return f"[{x} IN {external_ids(node)} | {{{', '.join(entries)}}}]"
+
+    def _names_by_source(self, node: str, shape: ObjectShape) -> str:
+        m = self.fresh("m")
+        entries = []
+        for s in shape.selections:
+            leaf = mention_leaf(m, s.field)
+            if s.field == TYPENAME:
+                value = type_name(shape)
+            elif s.field == "source":
+                value = self.entity_at(f"startNode({m})", _entity(s))
+            elif leaf is not None:
+                value = leaf
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        found = names_by_source(node, self.fresh("mn"), self.as_of)
+        return f"[{m} IN {found} | {{{', '.join(entries)}}}]"
+
+    def _uses(self, node: str, s: Selection, label: str) -> str:
+        a = _arguments(s)
+        use, uses = self.fresh("u"), self.fresh("uses")
+        outer = self.as_of
+        # Without its own asOf, it asks about the day its question does.
+        self.as_of = f"coalesce(${a}_as_of, {outer})"
+        try:
+            found = uses_of(node, label, use, self.as_of)
+            body = self.connection(uses, a, _object(s), item=self._use)
+        finally:
+            self.as_of = outer
+        return f"head([{uses} IN [{found}] | {body}])"
+
+    def _use(self, use: str, shape: ObjectShape) -> str:
+        """A map for one use (a map of identities.uses_of: {used, claims})."""
+        entries = []
+        for s in shape.selections:
+            leaf = use_leaf(use, s.field)
+            if s.field == TYPENAME:
+                value = type_name(shape)
+            elif s.field in ("technique", "software"):
+                value = self.entity_at(f"{use}.used", _entity(s))
+            elif s.field == "claims":
+                r = self.fresh("r")
+                value = f"[{r} IN {use}.claims | {self.step(r, _object(s))}]"
+            elif leaf is not None:
+                value = leaf
+            else:
+                raise UncoveredField(s.field)
+            entries.append(f"{key(s.key)}: {value}")
+        return "{" + ", ".join(entries) + "}"
 
     # -- claims and paths -----------------------------------------------------
 
