@@ -11,12 +11,16 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin threatgraph
 # Build from /src and delete it afterwards, so the installed package (with its
 # package data) is what runs, not the source tree.
 WORKDIR /src
+# The locked dependencies first (exact versions, checked against their hashes), in a
+# layer of their own that a change to the code does not rebuild.
+COPY requirements/runtime.txt requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY graph/ graph/
 COPY schema/ schema/
 COPY api/ api/
 COPY seed/ seed/
-RUN pip install --no-cache-dir . && cd / && rm -rf /src
+RUN pip install --no-cache-dir --no-deps . && cd / && rm -rf /src
 
 WORKDIR /home/threatgraph
 USER threatgraph

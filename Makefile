@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TG := $(BIN)/threatgraph
 
-.PHONY: install run test lint format bench bench-full bench-install neo4j-start neo4j-stop schema clean chromium screenshots soak
+.PHONY: install lock run test lint format bench bench-full bench-install neo4j-start neo4j-stop schema clean chromium screenshots soak
 
 FEDERATION := tests/federation
 
@@ -20,12 +20,29 @@ $(FEDERATION)/node_modules/.installed: $(FEDERATION)/package.json $(FEDERATION)/
 	npm ci --prefix $(FEDERATION) --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(VENV)/.installed: pyproject.toml
+# Python packages come from the lock files (requirements/*.txt): exact versions, each
+# checked against its hashes. pyproject.toml keeps the ranges; `make lock` resolves them
+# again, the one deliberate step that upgrades anything.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "threatgraph needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
+
+# Resolve pyproject.toml's ranges to the newest versions, for every platform and Python
+# 3.11+: bench.txt (every extra) first, then dev.txt (make install) and runtime.txt (the
+# Dockerfile) within it, so the three agree on every version they share.
+# `make lock LOCK_UPGRADE=` keeps the current pins and only adds what pyproject.toml gained.
+LOCK_UPGRADE ?= --upgrade
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --quiet --custom-compile-command 'make lock' $(LOCK_UPGRADE)
+
+lock: $(VENV)/.installed
+	$(UV_COMPILE) --extra dev --extra bench -o requirements/bench.txt
+	$(UV_COMPILE) --extra dev -c requirements/bench.txt -o requirements/dev.txt
+	$(UV_COMPILE) -c requirements/bench.txt -o requirements/runtime.txt
 
 run: install
 	$(TG) neo4j start
@@ -75,8 +92,8 @@ neo4j-stop: install
 bench-install: install $(VENV)/.bench-installed bench/peer/node_modules/.package-lock.json
 	$(BIN)/python -m bench install
 
-$(VENV)/.bench-installed: pyproject.toml
-	$(BIN)/pip install -q -e '.[dev,bench]'
+$(VENV)/.bench-installed: pyproject.toml requirements/bench.txt
+	$(BIN)/pip install -q --require-hashes -r requirements/bench.txt
 	@touch $@
 
 bench/peer/node_modules/.package-lock.json: bench/peer/package-lock.json

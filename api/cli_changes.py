@@ -11,14 +11,17 @@ from typing import Any
 
 import typer
 
+from api.cli_help import ReadableCommand, ReadableGroup
 from graph.errors import GraphError
 from graph.store.database import Graph
 from graph.writes.changes import latest_change, prune_changes
 
-changes_app = typer.Typer(help="The change feed other services follow.", no_args_is_help=True)
+changes_app = typer.Typer(
+    cls=ReadableGroup, help="The change feed other services follow.", no_args_is_help=True
+)
 
 
-@changes_app.command("head")
+@changes_app.command("head", cls=ReadableCommand)
 def head() -> None:
     """Print the newest change's sequence number (0: none recorded yet)."""
 
@@ -29,13 +32,14 @@ def head() -> None:
     _echo_or_fail(run)
 
 
-@changes_app.command("prune")
+@changes_app.command("prune", cls=ReadableCommand)
 def prune(
     through: int = typer.Option(
         ...,
         "--through",
         min=1,
         help="Delete changes numbered up to this one (never past the newest).",
+        metavar="N",
     ),
 ) -> None:
     """Delete old changes; consumers whose cursor is older get CURSOR_EXPIRED, never a gap."""

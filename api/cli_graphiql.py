@@ -5,12 +5,15 @@ from __future__ import annotations
 import typer
 from strawberry.http.ides import get_graphql_ide_html
 
+from api.cli_help import ReadableCommand, ReadableGroup
 from api.graphiql_assets import VENDOR_DIR, AssetError, install_assets, unpkg_assets
 
-graphiql_app = typer.Typer(help="The GraphiQL IDE served at /graphql.", no_args_is_help=True)
+graphiql_app = typer.Typer(
+    cls=ReadableGroup, help="The GraphiQL IDE served at /graphql.", no_args_is_help=True
+)
 
 
-@graphiql_app.command("install")
+@graphiql_app.command("install", cls=ReadableCommand)
 def graphiql_install() -> None:
     """Fetch the React/GraphiQL files Strawberry's page loads (npm; once), checked by hash."""
     html = get_graphql_ide_html(graphql_ide="graphiql")

