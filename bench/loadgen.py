@@ -26,12 +26,17 @@ The plan (stdin, JSON):
    "end_leftovers": {"uri", "user", "password"} | null,
    "cells": [{"group": g, "target": name, "question": name, "concurrency": n, "seconds": s,
               "min_requests": m, "max_seconds": ms, "warmup": w, "warmup_seconds": ws,
-              "first_of_question": bool, "requests": [payload, ...]}]}
+              "first_of_question": bool, "requests": [payload, ...],
+              "answer_path": [key or index, ...] | null, "timeout_s": t}]}
 where an http payload is {"query", "variables"} and a bolt payload is
 {"cypher", "parameters"}. It prints one JSON object: {"cells": [{"target",
 "question", "concurrency", "latencies_ms": [...], "errors": n, "first_error":
-text | null, "wall_s": s, "leftover_transactions_ended": n}]}; a one-client
+text | null, "wall_s": s, "timeout_s": t, "leftover_transactions_ended": n}]}; a one-client
 group's wall_s is the time its target spent answering.
+
+Every answer must hold what its question asks for at the cell's `answer_path`
+(bench/answers.py): a `null` entity or an empty page counts as a failed request,
+as an HTTP error does.
 
 A 503 with Retry-After (our API's SERVER_BUSY: every turn at Neo4j taken, see
 graph/store/admission.py) is counted as an error, and its client waits that long before it
@@ -60,15 +65,22 @@ from typing import TYPE_CHECKING, Any
 
 import neo4j
 
+from bench.answers import holds_an_answer
+
 if TYPE_CHECKING:
     import aiohttp  # the bench extra (make bench-install); imported where HTTP is sent
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[dict[str, Any]], Awaitable[Any]]  # sends one payload; its answer
 EndLeftovers = Callable[[], Awaitable[int]]  # ends the transactions left running; how many
 
 
 class RequestFailed(Exception):
     pass
+
+
+class NoAnswer(RequestFailed):
+    """An answer without what the question asks for (a null entity, an empty page):
+    counted as a failure, never as a fast success."""
 
 
 class TargetBusy(RequestFailed):
@@ -104,7 +116,10 @@ class _Cell:
         self.refused = False
         started = time.perf_counter()
         try:
-            await self.send(payload)
+            answer = await self.send(payload)
+            path = self.cell.get("answer_path")
+            if path is not None and not holds_an_answer(answer, path):
+                raise NoAnswer(f"nothing at {path}: {str(answer)[:300]}")
         except TargetBusy as busy:
             self._failed(busy, started)
             self.refused = True
@@ -149,6 +164,7 @@ class _Cell:
             "errors": self.errors,
             "first_error": self.first_error,
             "wall_s": wall_s,
+            "timeout_s": self.cell.get("timeout_s"),
             "leftover_transactions_ended": self.leftovers_ended,
         }
 
@@ -297,7 +313,7 @@ async def _measure(
 
 
 def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:
-    async def send(payload: dict[str, Any]) -> None:
+    async def send(payload: dict[str, Any]) -> Any:
         async with session.post(url, json=payload) as response:
             body = await response.json(content_type=None)
             retry_after = response.headers.get("retry-after")
@@ -305,12 +321,13 @@ def _http_sender(session: aiohttp.ClientSession, url: str) -> Send:
                 raise TargetBusy(f"HTTP 503: {str(body)[:300]}", float(retry_after))
             if response.status != 200 or body.get("errors"):
                 raise RequestFailed(f"HTTP {response.status}: {str(body)[:300]}")
+            return body
 
     return send
 
 
 def _bolt_sender(driver: neo4j.AsyncDriver, timeout_s: float) -> Send:
-    async def send(payload: dict[str, Any]) -> None:
+    async def send(payload: dict[str, Any]) -> list[dict[str, Any]]:
         # Sent as the API sends a read (graph/store/database.py, Graph._auto_commit_read): an
         # auto-commit transaction in a session sharing the driver's bookmark manager.
         async with driver.session(
@@ -325,7 +342,7 @@ def _bolt_sender(driver: neo4j.AsyncDriver, timeout_s: float) -> Send:
         # Decoded as the API decodes its compiled reads: a dict per record.
         # Record.data() would walk every nested value again and bill the floor for
         # Python work the API does not do.
-        [dict(zip(result.keys, record, strict=True)) for record in result.records]
+        return [dict(zip(result.keys, record, strict=True)) for record in result.records]
 
     return send
 

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import ingest, report
+from bench import ingest, report, verify
+from bench.answers import PEER_NOTES, answer_path
 from bench.generate import generate
 from bench.questions import Question, questions
+from bench.reference import Reference
 from bench.servers import (
     PEER_DIR,
     WORK_DIR,
@@ -34,10 +36,12 @@ from bench.servers import (
     start_api,
     start_peer,
 )
+from bench.writes import measure_writes
 from graph.server.process import ManagedServer
 from graph.store.database import Graph
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PEERS = ("peer", "peer-tuned")
 EXECUTORS = ("compiled", "resolvers")
 CONCURRENCY = (1, 16, 64)
 REQUEST_TIMEOUT_S = 60.0
@@ -131,7 +135,7 @@ def payloads(question: Question, phrasing: str) -> list[dict[str, Any]]:
         return [r.compiled for r in question.requests]
     if phrasing == "direct-resolvers":
         return [r.resolvers for r in question.requests]
-    return [getattr(r, phrasing) for r in question.requests]
+    return [getattr(r, phrasing.replace("-", "_")) for r in question.requests]
 
 
 def interleaved_cells(
@@ -176,6 +180,8 @@ def interleaved_cells(
                         "warmup_seconds": profile.warmup_seconds,
                         "first_of_question": concurrency == profile.concurrency[0],
                         "requests": payloads(question, targets[name].phrasing),
+                        "answer_path": answer_path(question.name, targets[name].phrasing),
+                        "timeout_s": profile.request_timeout_s,
                     }
                 )
     return cells
@@ -183,7 +189,7 @@ def interleaved_cells(
 
 def _alone(target: Target) -> bool:
     """Whether a target's one-client cell runs apart from the request-by-request turns."""
-    return target.phrasing == "peer"
+    return target.phrasing in PEERS
 
 
 @dataclass
@@ -239,6 +245,33 @@ async def _floors_and_importers(
         return floor, indexed, imported
 
 
+class AnswersDiffer(Exception):
+    """A target answered a question differently from the reference: nothing is timed."""
+
+    def __init__(self, mismatches: list[dict[str, Any]]) -> None:
+        self.mismatches = mismatches
+        lines = [verify.describe(m) for m in mismatches[:10]]
+        more = f"\n(and {len(mismatches) - 10} more)" if len(mismatches) > 10 else ""
+        super().__init__(
+            f"{len(mismatches)} answers differ from the reference:\n" + "\n".join(lines) + more
+        )
+
+
+def check_answers(
+    reference: Reference, asked: list[Question], targets: dict[str, Target]
+) -> list[dict[str, Any]]:
+    """Every request asked once of every target and checked (bench/verify.py)."""
+    endpoints = {
+        name: verify.Endpoint(
+            target.phrasing,
+            url=target.endpoint.get("url"),
+            neo4j=target.endpoint.get("neo4j"),
+        )
+        for name, target in targets.items()
+    }
+    return verify.mismatches(reference, asked, endpoints)
+
+
 def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
     say(f"{nodes:,} nodes: generating")
     started = time.perf_counter()
@@ -284,13 +317,29 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
                 services.append(api)
                 targets[api.name] = Target("ours", {"kind": "http", "url": api.url})
             if profile.compare:
-                peer = start_peer(server)
-                services.append(peer)
-                targets[peer.name] = Target("peer", {"kind": "http", "url": peer.url})
+                for tuned in (False, True):
+                    peer = start_peer(server, tuned=tuned)
+                    services.append(peer)
+                    targets[peer.name] = Target(peer.name, {"kind": "http", "url": peer.url})
+            say(f"{nodes:,} nodes: checking every target's answers")
+            reference = Reference(synthetic)
+            found = check_answers(reference, asked, targets)
+            result["mismatches"] = found
+            if found:
+                raise AnswersDiffer(found)
             measured = measure(server, asked, profile, targets)
+            if profile.compare:
+                say(f"{nodes:,} nodes: write to visible, api-compiled")
+                writes = measure_writes(
+                    targets["api-compiled"].endpoint["url"], reference, profile.request_timeout_s
+                )
+                result["write_to_visible"] = {
+                    clients: cell if "not_measured" in cell else report.summarise(cell)
+                    for clients, cell in writes.items()
+                }
             for service in services:
-                if service.name == "peer":
-                    result["peer_peak_rss_mb"] = service.peak_rss_mb()
+                if service.name in PEERS:
+                    result.setdefault("peer_peak_rss_mb", {})[service.name] = service.peak_rss_mb()
                 else:
                     result["api_peak_rss_mb"][service.name] = service.peak_rss_mb()
         finally:
@@ -311,6 +360,28 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
         if imported is not None:
             result["importers"] = {**imported, "onto": f"the {nodes:,}-node synthetic graph"}
     return result
+
+
+def _commit() -> str | None:
+    """The commit measured, with "+changes" when the working tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS_DIR.parent.parent,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=RESULTS_DIR.parent.parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
 
 
 def _version(command: list[str]) -> str | None:
@@ -396,6 +467,12 @@ def run(profile: Profile) -> Path:
         "request_timeout_s": profile.request_timeout_s,
         "concurrency": list(profile.concurrency),
         "machine": machine(),
+        "commit": _commit(),
+        # Every target's answer to every request was checked against bench/reference.py
+        # before timing (bench/verify.py); a run with a mismatch stops and writes nothing.
+        "answers_checked": True,
+        "mismatches": [],
+        "peer_notes": PEER_NOTES,
         "executor_note": EXECUTOR_NOTE,
         "load_generator": (
             "bench/loadgen.py, its own process: closed-loop asyncio clients "
@@ -406,7 +483,11 @@ def run(profile: Profile) -> Path:
     say(EXECUTOR_NOTE)
     json_path = results_path(date, profile.name)
     for index, nodes in enumerate(profile.sizes):
-        results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
+        try:
+            results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
+        except AnswersDiffer as differ:
+            say(str(differ))
+            raise SystemExit(f"{nodes:,} nodes: the answers differ; nothing was timed") from differ
         # Written after every size, so an interrupted run still leaves what it measured.
         results["sizes_done"] = list(results["sizes"])
         write_outputs(results, json_path)
@@ -418,12 +499,11 @@ def run(profile: Profile) -> Path:
 
 
 QUESTION_NAMES = [q.name for q in questions(generate(2_000))]
-ANCHORED = [q.name for q in questions(generate(2_000)) if q.anchored]
 
 
 def write_outputs(results: dict[str, Any], json_path: Path) -> None:
     """The results JSON, the chart beside it (.png) and the table (.md)."""
-    results["ratios"] = report.ratios(results, ANCHORED, QUESTION_NAMES)
+    results["ratios"] = report.ratios(results, QUESTION_NAMES)
     json_path.write_text(json.dumps(results, indent=2) + "\n")
     report.write_chart(results, QUESTION_NAMES, json_path.with_suffix(".png"))
     table = report.markdown_table(results, QUESTION_NAMES)

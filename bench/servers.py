@@ -18,6 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import neo4j
+
+from bench.peer_tuned import ALIAS_INDEX_STATEMENT, tuned_typedefs
+from bench.writes import WRITE_TOKEN
 from graph.server.config import ManagedServerSettings
 from graph.server.install import install_plugins
 from graph.server.process import ManagedServer, free_port
@@ -144,7 +148,12 @@ def start_api(server: ManagedServer, executor: str) -> Service:
     """Our API under uvicorn (one worker, as `threatgraph serve`), with THREATGRAPH_EXECUTOR."""
     port = free_port()
     log = WORK_DIR / f"api-{executor}.log"
-    env = {**os.environ, **neo4j_env(server), "THREATGRAPH_EXECUTOR": executor}
+    env = {
+        **os.environ,
+        **neo4j_env(server),
+        "THREATGRAPH_EXECUTOR": executor,
+        "THREATGRAPH_API_TOKENS": WRITE_TOKEN,
+    }
     command = [
         sys.executable,
         "-m",
@@ -168,17 +177,29 @@ def start_api(server: ManagedServer, executor: str) -> Service:
     return service
 
 
-def start_peer(server: ManagedServer) -> Service:
-    """@neo4j/graphql 7 on Apollo Server 5 (bench/peer/server.mjs) over the same database."""
+def start_peer(server: ManagedServer, tuned: bool = False) -> Service:
+    """@neo4j/graphql 7 on Apollo Server 5 (bench/peer/server.mjs) over the same database:
+    as typically written, or `tuned` as its documentation advises (bench/peer_tuned.py)."""
     if not (PEER_DIR / "node_modules" / "@neo4j" / "graphql").exists():
         raise RuntimeError(f"the peer is not installed: run `make bench-install` ({PEER_DIR})")
+    name = "peer-tuned" if tuned else "peer"
     port = free_port()
-    log = WORK_DIR / "peer.log"
+    log = WORK_DIR / f"{name}.log"
+    typedefs = PEER_DIR / "typedefs.graphql"
     env = {**os.environ, **neo4j_env(server), "PORT": str(port), "NODE_ENV": "production"}
+    if tuned:
+        typedefs = WORK_DIR / "typedefs-tuned.graphql"
+        typedefs.write_text(tuned_typedefs(PEER_DIR / "typedefs.graphql"))
+        with neo4j.GraphDatabase.driver(
+            env["NEO4J_URI"], auth=(env["NEO4J_USER"], env["NEO4J_PASSWORD"])
+        ) as driver:
+            driver.execute_query(ALIAS_INDEX_STATEMENT, database_="neo4j")
+            driver.execute_query("CALL db.awaitIndexes(600)", database_="neo4j")
+    env["TYPEDEFS"] = str(typedefs)
     with log.open("wb") as handle:
         process = subprocess.Popen(
             ["node", "server.mjs"], cwd=PEER_DIR, env=env, stdout=handle, stderr=subprocess.STDOUT
         )
-    service = Service("peer", process, f"http://127.0.0.1:{port}/", log)
+    service = Service(name, process, f"http://127.0.0.1:{port}/", log)
     _wait_until_answers(service, PROBE)
     return service
