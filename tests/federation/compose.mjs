@@ -35,4 +35,6 @@ console.log(
     supergraphSdl: errors.length ? null : result.supergraphSdl,
   }),
 );
-process.exit(errors.length ? 1 : 0);
+// exitCode, not exit(): exit() ends the process before a piped stdout has taken all
+// of a large answer (the supergraph is over a pipe buffer), cutting its JSON short.
+process.exitCode = errors.length ? 1 : 0;
