@@ -52,7 +52,12 @@ from api.trusted_documents import TrustedDocuments
 from api.websockets import CappedTransportWSHandler, WebSocketCap
 from graph.errors import GraphError
 from graph.setup import ensure_schema
-from graph.store.database import Graph, count_round_trips, writes_committed_here
+from graph.store.database import (
+    Graph,
+    count_round_trips,
+    statements_here,
+    writes_committed_here,
+)
 from graph.writes.change_poller import ChangePoller
 from schema.build import SchemaLimits, build_schema
 from schema.compiled.executor import EXECUTOR_KEY, CompiledExecutor
@@ -72,6 +77,13 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             await self.ws.send_text(orjson.dumps(message).decode())
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+
+async def export_stix(graph: Graph, ref: str, hops: int, as_of: str | None) -> dict[str, Any]:
+    """Query.stixBundle's exporter: the CLI's, imported on first use (stix2 is slow to load)."""
+    from seed.importers.stix_export import export_bundle
+
+    return await export_bundle(graph, ref, hops, as_of)
 
 
 class GraphQLView(GraphQL[Context, None]):
@@ -112,6 +124,7 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
             is_writer=self.tokens.is_valid(request.headers.get("authorization")),
             change_poller=self.change_poller,
+            stix_exporter=export_stix,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -159,9 +172,16 @@ class GraphQLView(GraphQL[Context, None]):
             request, request_adapter, sub_response, context, root_value, request_data
         )
         if self.debug:
+            ran = statements_here()
             result.extensions = {
                 **(result.extensions or {}),
-                EXECUTOR_KEY: {"executor": "resolvers"},
+                # As the compiled executor shows them: each statement beside the
+                # parameters it ran with, so it runs again as it is (docs/operations.md).
+                EXECUTOR_KEY: {
+                    "executor": "resolvers",
+                    "cypher": [text for text, _ in ran],
+                    "parameters": [dict(parameters) for _, parameters in ran],
+                },
             }
         return result
 
@@ -363,19 +383,32 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             # store up once it does.
             access_log.warning(json.dumps({"event": "schema_setup_skipped", "reason": str(error)}))
         # Its own connection (no per-transaction time limit, not in the requests' gate),
-        # to the same database as the requests': a given graph is used as it is.
-        refresher_graph = Graph.connect(bulk=True) if owned else app.state.graph
-        refresher = asyncio.create_task(
-            refresh_deferred_forever(refresher_graph, schema_ready=schema_ready)
+        # to the same database as the requests': a given graph is used as it is. Off
+        # (0 ms), this process writes nothing by itself once started (the test suite's
+        # compose replica: tests/compose.tests.yaml).
+        refreshing = settings.closure_refresh_ms > 0
+        refresher_graph = Graph.connect(bulk=True) if owned and refreshing else app.state.graph
+        refresher = (
+            asyncio.create_task(
+                refresh_deferred_forever(
+                    refresher_graph,
+                    every_s=settings.closure_refresh_ms / 1000,
+                    schema_ready=schema_ready,
+                )
+            )
+            if refreshing
+            else None
         )
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
             if owned:
-                await refresher_graph.close()
+                if refresher_graph is not app.state.graph:
+                    await refresher_graph.close()
                 await app.state.graph.close()
 
     async def healthz(request: Request) -> Response:

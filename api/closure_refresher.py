@@ -21,7 +21,9 @@ from graph.linking.upkeep import ensure_closure, refresh_deferred
 from graph.setup import ensure_schema
 from graph.store.database import Graph
 
-REFRESH_EVERY_S = 1.0
+# How often it looks for jobs (THREATGRAPH_CLOSURE_REFRESH_MS; 0: the task does not run).
+DEFAULT_REFRESH_MS = 1000
+REFRESH_EVERY_S = DEFAULT_REFRESH_MS / 1000
 MOST_BACKOFF_S = 60.0
 
 log = logging.getLogger("threatgraph.closure")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api.closure_refresher import DEFAULT_REFRESH_MS
 from graph.errors import ConfigurationError
 from graph.store.settings import env_flag, env_int
 from graph.writes.change_poller import DEFAULT_CHANGE_POLL_MS
@@ -55,6 +56,7 @@ class ApiSettings:
     max_ws_message_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
+    closure_refresh_ms: int = DEFAULT_REFRESH_MS
     bookmark_key: bytes = field(default_factory=random_bookmark_key, repr=False)
 
     @classmethod
@@ -101,6 +103,9 @@ class ApiSettings:
             ),
             max_websockets=env_int(
                 env, "THREATGRAPH_MAX_WEBSOCKETS", DEFAULT_MAX_WEBSOCKETS, minimum=1
+            ),
+            closure_refresh_ms=env_int(
+                env, "THREATGRAPH_CLOSURE_REFRESH_MS", DEFAULT_REFRESH_MS, minimum=0
             ),
             bookmark_key=bookmark_key(env),
         )

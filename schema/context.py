@@ -6,6 +6,7 @@ round-trips grow with the depth of a query, never with the size of its result.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +21,13 @@ from graph.reads.questions import (
     relations_of,
     sources_of,
 )
+from graph.reads.victims import victims_of
 from graph.store.database import Graph, Record
 from graph.writes.change_poller import ChangePoller
+
+# The STIX 2.1 export (graph, ref, hops, asOf day) -> bundle; api/app.py gives
+# seed.importers.stix_export's, which schema/ may not import (schema/stix.py).
+StixExporter = Callable[[Graph, str, int, str | None], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -33,6 +39,7 @@ class Context:
     # The process's poll of the change feed, shared by its `changed` subscriptions.
     change_poller: ChangePoller = field(default_factory=ChangePoller)
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
+    stix_exporter: StixExporter | None = None
     _sources: DataLoader[str, list[Record]] | None = None
     _entities: DataLoader[str, Record | None] | None = None
     _attributions: dict[str | None, DataLoader[str, tuple[list[Record], bool]]] = field(
@@ -46,6 +53,7 @@ class Context:
     )
     _identities: dict[str | None, DataLoader[str, Record | None]] = field(default_factory=dict)
     _uses: dict[UseFilter, DataLoader[str, tuple[int, list[Record]]]] = field(default_factory=dict)
+    _victims: dict[str | None, DataLoader[str, Record]] = field(default_factory=dict)
 
     @property
     def sources_loader(self) -> DataLoader[str, list[Record]]:
@@ -139,4 +147,18 @@ class Context:
 
             loader = DataLoader(load_fn=load)
             self._uses[filters] = loader
+        return loader
+
+    def victims_loader(self, as_of: str | None) -> DataLoader[str, Record]:
+        """Victims' sectors and country known on `as_of` (None: today), by entity id: one
+        read for both fields."""
+        loader = self._victims.get(as_of)
+        if loader is None:
+
+            async def load(ids: list[str]) -> list[Record]:
+                found = await victims_of(self.graph, list(ids), as_of)
+                return [found[entity_id] for entity_id in ids]
+
+            loader = DataLoader(load_fn=load)
+            self._victims[as_of] = loader
         return loader

@@ -25,14 +25,27 @@ from tests.differential import pair  # noqa: F401
 from tests.fault_neo4j import fault_neo4j  # noqa: F401
 from tests.graph_state import empty_graph, seeded_graph  # noqa: F401
 from tests.live_server import live_api  # noqa: F401
-from tests.neo4j_provider import SuiteNeo4j, docker_engine_answers, managed_test_settings
+from tests.neo4j_provider import (
+    COMPOSE_FILES,
+    COMPOSE_PROJECT,
+    SuiteNeo4j,
+    compose_test_env,
+    docker_engine_answers,
+    managed_test_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# pytest-docker's fixtures: the files and project name `docker compose` is run with.
 @pytest.fixture(scope="session")
-def docker_compose_file() -> str:
-    return str(ROOT / "compose.yaml")
+def docker_compose_file() -> list[str]:
+    return [str(path) for path in COMPOSE_FILES]
+
+
+@pytest.fixture(scope="session")
+def docker_compose_project_name() -> str:
+    return COMPOSE_PROJECT
 
 
 @pytest.fixture(scope="session")
@@ -67,11 +80,12 @@ def test_neo4j(
 
 def _docker_neo4j(request: pytest.FixtureRequest) -> Iterator[SuiteNeo4j]:
     # compose.yaml has no default password (it refuses to start without one), and
-    # pytest-docker's project is new each run, so a fresh one fits its new volume.
+    # the project is new each run, so a fresh one fits its new volume; the api
+    # replica's bookmark key is required too. `docker compose` reads the ports and
+    # secrets from this process's environment.
     password = os.environ.get("NEO4J_PASSWORD") or "tg" + secrets.token_urlsafe(18)
-    os.environ["NEO4J_PASSWORD"] = password
-    # The api replicas' bookmark key is required too, though only Neo4j is started.
-    os.environ.setdefault("THREATGRAPH_BOOKMARK_KEY", secrets.token_hex(32))
+    key = os.environ.get("THREATGRAPH_BOOKMARK_KEY") or secrets.token_hex(32)
+    os.environ.update(compose_test_env(password, key))
     services: Any = request.getfixturevalue("docker_services")
     port = services.port_for("neo4j", 7687)
     uri = f"bolt://127.0.0.1:{port}"

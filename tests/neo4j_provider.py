@@ -72,3 +72,21 @@ def managed_test_settings(home: Path) -> ManagedServerSettings:
         ),
         browser_allowlist="127.0.0.1",
     )
+
+
+# The suite's compose stack: compose.yaml with the tests' override over it
+# (one api replica that writes nothing by itself), under a project of its own.
+COMPOSE_FILES = (PROJECT_ROOT / "compose.yaml", PROJECT_ROOT / "tests" / "compose.tests.yaml")
+COMPOSE_PROJECT = f"threatgraph-tests-{os.getpid()}"
+
+
+def compose_test_env(password: str, bookmark_key: str) -> dict[str, str]:
+    """The variables the suite's compose stack starts with: the required secrets, and
+    free host ports, so it collides with neither `make run` nor a user's compose stack."""
+    return {
+        "NEO4J_PASSWORD": password,
+        "THREATGRAPH_BOOKMARK_KEY": bookmark_key,
+        "THREATGRAPH_COMPOSE_NEO4J_HTTP_PORT": str(free_port()),
+        "THREATGRAPH_COMPOSE_NEO4J_BOLT_PORT": str(free_port()),
+        "THREATGRAPH_COMPOSE_API_PORTS": str(free_port()),
+    }

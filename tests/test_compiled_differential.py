@@ -385,7 +385,10 @@ def test_mutations_run_through_the_resolvers(pair: Pair, seeded_graph: None) -> 
         json={"query": 'mutation { deleteRelation(id: "none") }'},
         headers={"authorization": f"Bearer {WRITER_TOKEN}"},
     ).json()
-    assert body["extensions"] == {"threatgraph": {"executor": "resolvers"}}
+    # The id is refused before any statement runs.
+    assert body["extensions"] == {
+        "threatgraph": {"executor": "resolvers", "cypher": [], "parameters": []}
+    }
     assert body["errors"][0]["extensions"] == {
         "code": "BAD_USER_INPUT",
         "reason": "VALIDATION_FAILED",
@@ -468,3 +471,32 @@ def test_debug_cypher_runs_again_with_its_parameters(
     assert parameters["target_ref"] == "China"  # the user's own value, in debug mode only
     records, _, _ = driver.execute_query(text, parameters, database_="neo4j")
     assert [record["value"] for record in records] == [response["data"]["incidents"]]
+
+
+def test_resolvers_debug_cypher_runs_again_with_its_parameters(
+    pair: Pair, seeded_graph: None, driver: neo4j.Driver
+) -> None:
+    response = pair.resolvers.post(
+        "/graphql", json={"query": '{ entity(ref: "APT31") { id name sources { id } } }'}
+    ).json()
+    shown = response["extensions"]["threatgraph"]
+    assert shown["executor"] == "resolvers"
+    # The entity, then its sources (one batched statement): the user's values included.
+    assert shown["parameters"] == [
+        {"target_key": '"apt31"', "target_ref": "APT31", "as_of": None},
+        {"ids": ["actor:apt31"]},
+    ]
+    ran = [
+        driver.execute_query(text, parameters, database_="neo4j")[0]
+        for text, parameters in zip(shown["cypher"], shown["parameters"], strict=True)
+    ]
+    [[entity_row], [sources_row]] = ran
+    answer = response["data"]["entity"]
+    assert (entity_row["entity"]["id"], entity_row["entity"]["name"]) == (
+        answer["id"],
+        answer["name"],
+    )
+    assert [source["id"] for source in sources_row["sources"]] == [
+        source["id"] for source in answer["sources"]
+    ]
+    assert answer["sources"] == [{"id": "source:ncsc-2024-03-25"}]

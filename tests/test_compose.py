@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from api.closure_refresher import DEFAULT_REFRESH_MS
+from api.settings import ApiSettings
+from graph.errors import ConfigurationError
 from graph.store.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS
+from tests.neo4j_provider import COMPOSE_FILES, COMPOSE_PROJECT, compose_test_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"graph", "schema", "api", "seed"}
@@ -120,7 +126,7 @@ def test_each_replica_admits_the_default_number_of_transactions() -> None:
 
 
 def test_api_publishes_a_loopback_port_per_replica_from_8000() -> None:
-    [entry] = service("api")["ports"]
+    [entry] = configured([ROOT / "compose.yaml"], SECRETS)["services"]["api"]["ports"]
     host, ports, container = str(entry).split(":")
     first, last = (int(port) for port in ports.split("-"))
     assert (host, first, container) == ("127.0.0.1", 8000, "8000")
@@ -187,3 +193,101 @@ def test_dockerfile_runs_as_non_root_user() -> None:
     users = [arguments for keyword, arguments in dockerfile() if keyword == "USER"]
     assert users
     assert users[-1].split(":")[0] not in {"root", "0"}
+
+
+# What `docker compose` needs from the environment in any case.
+SECRETS = {"NEO4J_PASSWORD": "a-password", "THREATGRAPH_BOOKMARK_KEY": "k" * 32}
+_VARIABLE = re.compile(r"\$\$|\$\{(\w+)(?::([-?])([^}]*))?\}")
+
+
+def interpolated(text: str, env: Mapping[str, str]) -> str:
+    """compose's substitution: ${VAR}, ${VAR:-default}, ${VAR:?message} and $$."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        name, kind, rest = match[1], match[2], match[3]
+        if env.get(name):
+            return env[name]
+        assert kind != "?", f"compose would refuse to start: {rest}"
+        return rest if kind == "-" else ""
+
+    return _VARIABLE.sub(value, text)
+
+
+def _merged(base: Any, over: Any) -> Any:
+    """compose's merge of an override file, for what these files hold: mappings key
+    by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **{key: _merged(base.get(key), value) for key, value in over.items()}}
+    return over
+
+
+def configured(files: Iterable[Path], env: Mapping[str, str]) -> dict[str, Any]:
+    """The configuration `docker compose -f ... -f ...` runs with in `env`."""
+    merged: dict[str, Any] = {}
+    for path in files:
+        merged = _merged(merged, yaml.safe_load(interpolated(path.read_text(), env)))
+    return merged
+
+
+def host_ports(config: dict[str, Any], name: str) -> list[str]:
+    return [str(entry).split(":")[1] for entry in config["services"][name]["ports"]]
+
+
+def test_compose_alone_publishes_the_documented_ports_and_refreshes_the_closure() -> None:
+    config = configured([ROOT / "compose.yaml"], SECRETS)
+    assert host_ports(config, "neo4j") == ["7474", "7687"]
+    assert host_ports(config, "api") == ["8000-8009"]
+    api = config["services"]["api"]
+    assert (api["deploy"]["replicas"], api["environment"]["THREATGRAPH_CLOSURE_REFRESH_MS"]) == (
+        2,
+        DEFAULT_REFRESH_MS,
+    )
+
+
+def test_the_tests_override_holds_one_replica_without_the_refresher() -> None:
+    override = yaml.safe_load(COMPOSE_FILES[1].read_text())
+    assert override == {
+        "services": {
+            "api": {
+                "deploy": {"replicas": 1},
+                "environment": {"THREATGRAPH_CLOSURE_REFRESH_MS": "0"},
+            }
+        }
+    }
+
+
+def test_the_suites_stack_runs_one_quiet_replica_on_free_ports() -> None:
+    env = compose_test_env("a-password", "k" * 32)
+    config = configured(COMPOSE_FILES, env)
+    api = config["services"]["api"]
+    assert (api["deploy"]["replicas"], api["environment"]["THREATGRAPH_CLOSURE_REFRESH_MS"]) == (
+        1,
+        "0",
+    )
+    assert host_ports(config, "neo4j") == [
+        env["THREATGRAPH_COMPOSE_NEO4J_HTTP_PORT"],
+        env["THREATGRAPH_COMPOSE_NEO4J_BOLT_PORT"],
+    ]
+    assert host_ports(config, "api") == [env["THREATGRAPH_COMPOSE_API_PORTS"]]
+    ports = {int(port) for name in ("neo4j", "api") for port in host_ports(config, name)}
+    assert len(ports) == 3
+    assert ports.isdisjoint({7474, 7687, *range(8000, 8010)})
+    # The rest of the stack is compose.yaml's: the same services and the same Neo4j.
+    assert set(config["services"]) == {"neo4j", "seed", "api"}
+    assert config["services"]["neo4j"]["image"] == "neo4j:5.26-community"
+    assert config["services"]["api"]["environment"]["NEO4J_PASSWORD"] == "a-password"
+
+
+def test_the_suites_stack_has_a_project_of_its_own() -> None:
+    assert re.fullmatch(r"threatgraph-tests-\d+", COMPOSE_PROJECT)
+    assert compose()["name"] == "threatgraph"
+
+
+def test_closure_refresh_setting_defaults_to_every_second_and_zero_turns_it_off() -> None:
+    assert ApiSettings.from_env({}).closure_refresh_ms == 1000
+    assert ApiSettings.from_env({"THREATGRAPH_CLOSURE_REFRESH_MS": "0"}).closure_refresh_ms == 0
+    with pytest.raises(ConfigurationError) as refused:
+        ApiSettings.from_env({"THREATGRAPH_CLOSURE_REFRESH_MS": "-5"})
+    assert str(refused.value) == "THREATGRAPH_CLOSURE_REFRESH_MS=-5 is below the minimum of 0"

@@ -19,6 +19,8 @@ import neo4j
 import pytest
 from starlette.testclient import TestClient
 
+from api import app as app_module
+from api.closure_refresher import DEFAULT_REFRESH_MS
 from bench.generate import generate
 from bench.ingest import validated
 from graph.linking import upkeep as linked_closure
@@ -32,7 +34,7 @@ from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 from graph.writes.claims import delete_relation
 from graph.writes.importing import import_batch
 from graph.writes.loading import load_documents
-from tests.api_client import WRITER_TOKEN, gql
+from tests.api_client import WRITER_TOKEN, gql, make_client
 from tests.conftest import cypher
 from tests.graph_state import load_shipped_seed
 
@@ -432,3 +434,22 @@ def test_the_api_server_does_deferred_refreshes_in_the_background(
     assert refreshed == [{"event": "closure_refreshed", "incidents": 1}]
     query = '{ incidents(linkedTo: "agency:mss") { totalCount } }'
     assert gql(api, query)["data"]["incidents"]["totalCount"] == 2
+
+
+@pytest.mark.usefixtures("neo4j_env")
+def test_an_api_server_with_the_refresh_off_starts_no_refresher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[float] = []
+
+    async def refresher(graph: Graph, every_s: float, schema_ready: bool) -> None:
+        started.append(every_s)
+
+    monkeypatch.setattr(app_module, "refresh_deferred_forever", refresher)
+    with make_client(THREATGRAPH_CLOSURE_REFRESH_MS="0"):
+        pass
+    with make_client(THREATGRAPH_CLOSURE_REFRESH_MS="250"):
+        pass
+    with make_client():
+        pass
+    assert started == [0.25, DEFAULT_REFRESH_MS / 1000]

@@ -120,10 +120,11 @@ def resolve_connection(settings: Neo4jSettings, env: Mapping[str, str] | None = 
 
 @dataclass
 class RoundTripLog:
-    """Cypher statements sent to Neo4j while the log was active, and how many write
-    transactions committed."""
+    """Cypher statements sent to Neo4j while the log was active, each with its
+    parameters (one to one), and how many write transactions committed."""
 
     statements: list[str] = field(default_factory=list)
+    parameters: list[Mapping[str, Any]] = field(default_factory=list)
     writes_committed: int = 0
 
     @property
@@ -147,14 +148,23 @@ def count_round_trips() -> Iterator[RoundTripLog]:
         _active_logs.reset(token)
 
 
-def _note_round_trip(query: str) -> None:
+def _note_round_trip(query: str, parameters: Mapping[str, Any] | None) -> None:
+    # The parameters as the caller gave them: debug output shows them beside the text.
     for log in _active_logs.get():
         log.statements.append(query)
+        log.parameters.append(parameters or {})
 
 
 def _note_write_committed() -> None:
     for log in _active_logs.get():
         log.writes_committed += 1
+
+
+def statements_here() -> list[tuple[str, Mapping[str, Any]]]:
+    """The statements sent so far in the innermost `count_round_trips` context (the
+    API's: this request), each with its parameters; [] outside any."""
+    logs = _active_logs.get()
+    return list(zip(logs[-1].statements, logs[-1].parameters, strict=True)) if logs else []
 
 
 def writes_committed_here() -> int:
@@ -310,9 +320,9 @@ class Graph:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def _count(self, query: str) -> None:
+    def _count(self, query: str, parameters: Mapping[str, Any] | None) -> None:
         self.round_trips += 1
-        _note_round_trip(query)
+        _note_round_trip(query, parameters)
 
     async def ping(self) -> None:
         """Raise Neo4jUnavailable / Neo4jAuthError unless Neo4j answers now."""
@@ -346,7 +356,7 @@ class Graph:
         BEGIN travels with RUN and PULL, then COMMIT. A read is an auto-commit
         transaction (`_auto_commit_read`), one round trip with no COMMIT after it."""
         async with self._turn():
-            self._count(query)
+            self._count(query, parameters)
             with self._translated():
                 if routing is RoutingControl.READ:
                     result = await self._auto_commit_read(query, parameters)
@@ -412,7 +422,7 @@ class Graph:
         async def work(tx: AsyncManagedTransaction) -> list[list[Record]]:
             results: list[list[Record]] = []
             for query, parameters in statements:
-                self._count(query)
+                self._count(query, parameters)
                 cursor = await tx.run(query, _sent(parameters))
                 keys = cursor.keys()
                 # Records are tuples; Record.data() would walk every nested value again
@@ -448,7 +458,7 @@ class Graph:
 
             async def run_all(batch: Sequence[Statement]) -> None:
                 for query, parameters in batch:
-                    self._count(query)
+                    self._count(query, parameters)
                     cursor = await tx.run(query, _sent(parameters))
                     results.append([record.data() async for record in cursor])
 

@@ -13,11 +13,13 @@ import uuid
 from typing import Any
 
 from graph.errors import AmbiguousReference, NotFound, ValidationError
+from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import from_name
 from graph.model.vocabulary import LABELS, lookup_key
 from graph.store.database import Graph
 from seed.importers.common import from_confidence, to_confidence
 from seed.importers.stix_mapping import EXPORT_RELATIONS, IDENTITY_CLASSES, stix_id
+from seed.importers.stix_markings import MARKINGS_PROPERTY, TLP_DEFINITIONS, marking_definitions
 
 
 def _timestamp(date: str | None) -> str | None:
@@ -93,6 +95,7 @@ def _sdo(entity: dict[str, Any], created: str, codes: dict[str, str]) -> dict[st
             obj["x_threatgraph_aliases"] = aliases
     if props.get("url") and obj["type"] != "software":
         obj["external_references"] = [{"source_name": "threatgraph", "url": props["url"]}]
+    _mark(obj, props)
     obj["x_threatgraph_id"] = our_id
     obj["x_threatgraph_label"] = label
     if extra:
@@ -100,7 +103,19 @@ def _sdo(entity: dict[str, Any], created: str, codes: dict[str, str]) -> dict[st
     return obj
 
 
-async def _neighbourhood(graph: Graph, ref: str, hops: int) -> list[str]:
+def _mark(obj: dict[str, Any], props: dict[str, Any]) -> None:
+    """The TLP markings kept on import, written back as the object's marking refs."""
+    refs = [ref for ref in props.get(MARKINGS_PROPERTY) or [] if ref in TLP_DEFINITIONS]
+    if refs:
+        obj["object_marking_refs"] = refs
+
+
+# The claim versions known at the end of the day, or today's without one: a withdrawn or
+# replaced version exported would come back current on import (graph/model/known.py).
+_CLAIM_KNOWN = claim_known("r")
+
+
+async def _neighbourhood(graph: Graph, ref: str, hops: int, as_of: str | None) -> list[str]:
     rows = await graph.read(
         "MATCH (e:Entity) WHERE e.id = $ref OR $key IN e.lookup_keys RETURN e.id AS id",
         {"ref": ref, "key": lookup_key(ref)},
@@ -115,22 +130,26 @@ async def _neighbourhood(graph: Graph, ref: str, hops: int) -> list[str]:
         "MATCH (s:Entity {id: $id}) "
         "OPTIONAL MATCH (s)-[rels*1..10]-(n:Entity) "
         "WHERE size(rels) <= $hops AND none(r IN rels WHERE type(r) = 'MENTIONS') "
+        "AND all(r IN rels WHERE " + _CLAIM_KNOWN + ") "
         "RETURN collect(DISTINCT n.id) + [$id] AS ids",
-        {"id": start, "hops": hops},
+        {"id": start, "hops": hops, "as_of": as_of},
     )
     return sorted(set(rows[0]["ids"]) - {None})
 
 
-async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> dict[str, Any]:
-    """The graph, or the entities within `hops` claims of `ref`, as a STIX 2.1 bundle."""
+async def export_bundle(
+    graph: Graph, ref: str | None = None, hops: int = 1, as_of: str | None = None
+) -> dict[str, Any]:
+    """The graph, or the entities within `hops` claims of `ref`, as a STIX 2.1 bundle;
+    with `as_of` (YYYY-MM-DD), as publicly known at the end of that day."""
     scope: list[str] | None = None
     if ref is not None:
-        scope = await _neighbourhood(graph, ref, hops)
+        scope = await _neighbourhood(graph, ref, hops, as_of)
     claims = await graph.read(
         "MATCH (a:Entity)-[r]->(b:Entity) WHERE type(r) <> 'MENTIONS' "
-        "AND ($ids IS NULL OR (a.id IN $ids AND b.id IN $ids)) "
+        "AND ($ids IS NULL OR (a.id IN $ids AND b.id IN $ids)) AND " + _CLAIM_KNOWN + " "
         "RETURN a.id AS from, type(r) AS type, b.id AS to, properties(r) AS props",
-        {"ids": scope},
+        {"ids": scope, "as_of": as_of},
     )
     wanted = None if scope is None else set(scope)
     if wanted is not None:
@@ -139,10 +158,10 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
             if claim["props"].get("assessed_by"):
                 wanted.add(claim["props"]["assessed_by"])
     entities = await graph.read(
-        "MATCH (e:Entity) WHERE $ids IS NULL OR e.id IN $ids "
+        "MATCH (e:Entity) WHERE ($ids IS NULL OR e.id IN $ids) AND " + entity_known("e") + " "
         "RETURN [l IN labels(e) WHERE l <> 'Entity'][0] AS label, properties(e) AS props "
         "ORDER BY e.id",
-        {"ids": None if wanted is None else sorted(wanted)},
+        {"ids": None if wanted is None else sorted(wanted), "as_of": as_of},
     )
     mentions = await graph.read(
         "MATCH (s:Source)-[:MENTIONS]->(e:Entity) "
@@ -207,6 +226,7 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
         for key in ("valid_from", "valid_to"):
             if props.get(key):
                 rel[f"x_threatgraph_{key}"] = props[key]
+        _mark(rel, props)
         relationships.append(rel)
     mentioned = {row["source"]: row["ids"] for row in mentions}
     for our_id, obj in by_our_id.items():
@@ -224,10 +244,12 @@ async def export_bundle(graph: Graph, ref: str | None = None, hops: int = 1) -> 
         if published is None:
             obj["x_threatgraph_published_unknown"] = True
         obj["published"] = published or created
+    marked = [*objects.values(), *relationships]
+    used = [ref for obj in marked for ref in obj.get("object_marking_refs", [])]
     return {
         "type": "bundle",
         "id": f"bundle--{uuid.uuid4()}",
-        "objects": [*objects.values(), *relationships],
+        "objects": [*marking_definitions(used), *marked],
     }
 
 
