@@ -14,7 +14,7 @@ from typing import Any
 
 from graph.model.dates import date_ceiling, date_floor
 from graph.model.likelihood import Likelihood
-from graph.model.vocabulary import CLAIM_TYPES
+from graph.model.vocabulary import CLAIM_TYPES, lookup_key
 from graph.reads.identities import UseFilter
 from graph.reads.lookup import search_query
 from graph.reads.questions import (
@@ -24,7 +24,7 @@ from graph.reads.questions import (
     ref_parameters,
 )
 from schema.errors import UserInputError
-from schema.pagination import MAX_PAGE_SIZE, encode_cursor, page_window
+from schema.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor, page_window
 
 Parameters = dict[str, Any]
 
@@ -139,17 +139,23 @@ def entity(args: dict[str, Any]) -> Parameters:
 
 
 def search(args: dict[str, Any]) -> Parameters | None:
-    """None when the text has no words: the answer is [] without asking Neo4j."""
-    text, first = args["text"], args["first"]
+    """None when the text has no words: the answer is [] without asking Neo4j. $skip is
+    how many hits come before the one `after` names; $cursors, each hit's cursor."""
+    text, first, after = args["text"], args["first"], args.get("after")
     if len(text) > MAX_SEARCH_CHARS:
         raise UserInputError(f"text: at most {MAX_SEARCH_CHARS} characters")
     checked_range(first, "first", 0, MAX_PAGE_SIZE)
+    skip = decode_cursor(after) + 1 if after is not None else 0
     query = search_query(text)
     kinds = args.get("kinds")
     labels = [enum_value(k) for k in kinds] if kinds else None
-    return (
-        {"query": query, "first": first, "as_of": as_of(args), "kinds": labels} if query else None
-    )
+    if not query:
+        return None
+    cursors = [encode_cursor(skip + i) for i in range(first)]
+    return {"query": query, "first": first, "skip": skip, "cursors": cursors} | {
+        "as_of": as_of(args),
+        "kinds": labels,
+    }
 
 
 def kind(args: dict[str, Any]) -> str:
@@ -176,6 +182,10 @@ def incidents(args: dict[str, Any]) -> Parameters:
             "as_of": as_of(args),
             "role": enum_value(args["role"]),
         }
+    )
+    sector = args.get("targetSector")
+    parameters["target_sector"] = (
+        lookup_key(checked_ref(sector, "targetSector")) if sector is not None else None
     )
     if linked_to is not None:
         parameters.update(ref_parameters("target", checked_ref(linked_to, "linkedTo")))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.linking.rule import DESCRIPTION as LINKED_TO_DESCRIPTION
@@ -48,6 +49,7 @@ from schema.pagination import (
     page_info,
 )
 from schema.scalars import AsOf, Date
+from schema.stix import STIX_BUNDLE_DESCRIPTION, StixHopsArgument, StixRefArgument, stix_bundle
 from schema.types import (
     Entity,
     EvidencePath,
@@ -92,6 +94,7 @@ class IncidentConnection:
 class SearchHit:
     entity: Entity = strawberry.field(description="The entity found.")
     score: float = strawberry.field(description="Full-text relevance (higher is better).")
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this hit.")
 
 
 @strawberry.type(description="Nodes and the claims between them, ready to draw.")
@@ -174,14 +177,22 @@ class Query:
             list[EntityKind] | None,
             strawberry.argument(description="Only entities of these kinds (any when null)."),
         ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Continue after the hit with this cursor."),
+        ] = None,
         as_of: AsOf = None,
     ) -> list[SearchHit]:
-        parameters = arguments.search({"text": text, "first": first, "kinds": kinds, "asOf": as_of})
+        asked = {"text": text, "first": first, "kinds": kinds, "after": after, "asOf": as_of}
+        parameters = arguments.search(asked)
         if parameters is None:
             return []
         rows = await traversal.search(info.context.graph, parameters)
-        day = parameters["as_of"]
-        return [SearchHit(entity=entity_from_row(r["entity"], day), score=r["score"]) for r in rows]
+        day, cursors = parameters["as_of"], parameters["cursors"]
+        return [
+            SearchHit(entity=entity_from_row(r["entity"], day), score=r["score"], cursor=c)
+            for r, c in zip(rows, cursors, strict=False)
+        ]
 
     @strawberry.field(
         description=(
@@ -225,6 +236,13 @@ class Query:
                 "who was hit), or ANY."
             ),
         ] = LinkRole.ANY,
+        target_sector: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only incidents that targeted this sector (id, name or alias), "
+                "or a victim in it or part of one in it (IN_SECTOR)."
+            ),
+        ] = None,
         first: PageSize = None,
         after: PageCursor = None,
         as_of: AsOf = None,
@@ -240,6 +258,7 @@ class Query:
                 "after": after,
                 "asOf": as_of,
                 "role": role,
+                "targetSector": target_sector,
             }
         )
         skip = parameters["root_skip"]
@@ -404,3 +423,13 @@ class Query:
         ] = DEFAULT_CHANGES_PAGE,
     ) -> ChangeConnection:
         return await changes_page(info, after, first)
+
+    @strawberry.field(description=STIX_BUNDLE_DESCRIPTION)
+    async def stix_bundle(
+        self,
+        info: Info[Context, None],
+        ref: StixRefArgument,
+        hops: StixHopsArgument = arguments.DEFAULT_HOPS,
+        as_of: AsOf = None,
+    ) -> JSON:
+        return await stix_bundle(info, ref, hops, as_of)

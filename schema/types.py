@@ -18,7 +18,7 @@ from graph.linking.rule import LinkRole
 from graph.model.likelihood import Likelihood
 from graph.model.reliability import Reliability
 from graph.store.database import Record
-from schema import arguments, identities, uses
+from schema import arguments, identities, uses, victims
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
@@ -137,14 +137,14 @@ class ThreatActor(Entity):
 @strawberry.type(
     description="A state agency or government body (MSS, GCHQ, NCSC).", directives=ENTITY_KEY
 )
-class Agency(Entity):
+class Agency(Entity, victims.Victim):
     reliability: Reliability | None = strawberry.field(
         default=None, description=RELIABILITY_DESCRIPTION + " As a publisher, of its sources."
     )
 
 
 @strawberry.type(description="An organisation that is not a state agency.", directives=ENTITY_KEY)
-class Organisation(Entity):
+class Organisation(Entity, victims.Victim):
     reliability: Reliability | None = strawberry.field(
         default=None, description=RELIABILITY_DESCRIPTION + " As a publisher, of its sources."
     )
@@ -165,14 +165,14 @@ class Region(Entity):
 
 
 @strawberry.type(description="A named person.", directives=ENTITY_KEY)
-class Person(Entity):
+class Person(Entity, victims.Victim):
     role: str | None = strawberry.field(
         default=None, description="Their role as the source gives it."
     )
 
 
 @strawberry.type(description="A group of people, e.g. UK parliamentarians.", directives=ENTITY_KEY)
-class Group(Entity):
+class Group(Entity, victims.Victim):
     pass
 
 

@@ -57,6 +57,9 @@ READ_ARGUMENTS = {
     "Query.search(text)": "query($v: String!) { search(text: $v) { score } }",
     "Query.incidents(linkedTo)": "query($v: String) { incidents(linkedTo: $v) { totalCount } }",
     "Query.incidents(after)": "query($v: String) { incidents(after: $v) { totalCount } }",
+    "Query.incidents(targetSector)": "query($v: String) { incidents(targetSector: $v) "
+    "{ totalCount } }",
+    "Query.search(after)": 'query($v: String) { search(text: "APT31", after: $v) { cursor } }',
     "Query.path(from)": 'query($v: String!) { path(from: $v, to: "apt31") { likelihood } }',
     "Query.path(to)": 'query($v: String!) { path(from: "apt31", to: $v) { likelihood } }',
     "Query.neighbourhood(ref)": "query($v: String!) { neighbourhood(ref: $v) { nodes { id } } }",
@@ -73,6 +76,7 @@ READ_ARGUMENTS = {
     "Entity.relations(after)": 'query($v: String) { entity(ref: "apt31") '
     "{ relations(after: $v) { totalCount } } }",
     "Query.changes(after)": "query($v: String) { changes(after: $v) { newestSequence } }",
+    "Query.stixBundle(ref)": "query($v: String!) { stixBundle(ref: $v) }",
     "Entity.techniques(after)": 'query($v: String) { entity(ref: "apt31") '
     "{ ... on ThreatActor { techniques(after: $v) { totalCount } } } }",
     "Entity.software(after)": 'query($v: String) { entity(ref: "apt31") '

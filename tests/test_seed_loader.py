@@ -25,7 +25,7 @@ SHIPPED = SEED_DIR / "ncsc-2024-03-25.yaml"
 FIXTURES = ROOT / "tests" / "fixtures" / "seed"
 APT31_ATTRIBUTION = "incident:2021-uk-parliamentarians-email-reconnaissance"
 ELECTORAL_COMMISSION = "incident:2021-2022-uk-electoral-commission-compromise"
-SEEDED = "seeded 1 document(s): 27 entities (27 new), 37 claims (37 new, 0 withdrawn)\n"
+SEEDED = "seeded 1 document(s): 28 entities (28 new), 39 claims (39 new, 0 withdrawn)\n"
 
 
 def seed_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -147,7 +147,7 @@ def test_every_claim_has_likelihood_sources_and_a_verbatim_quote(
         "RETURN type(r) AS type, r.likelihood AS likelihood, r.sources AS sources, "
         "r.quote AS quote",
     )
-    assert len(rows) == 37
+    assert len(rows) == 39
     bad = [
         row
         for row in rows
@@ -165,7 +165,7 @@ def test_reseeding_changes_nothing(
 ) -> None:
     before = canonical_dump(driver)
     completed = seed_cli(env=neo4j_env)
-    assert completed.stdout == SEEDED.replace("(27 new)", "(0 new)").replace("37 new", "0 new")
+    assert completed.stdout == SEEDED.replace("(28 new)", "(0 new)").replace("39 new", "0 new")
     assert canonical_dump(driver) == before
 
 
@@ -187,7 +187,7 @@ def test_reseeding_a_file_without_a_claim_withdraws_it_and_keeps_it(
     edited = write(tmp_path, "ncsc-2024-03-25.yaml", text.replace(claim, ""))
     completed = seed_cli(edited, env=neo4j_env)
     assert completed.stdout == (
-        "seeded 1 document(s): 27 entities (0 new), 36 claims (0 new, 1 withdrawn)\n"
+        "seeded 1 document(s): 28 entities (0 new), 38 claims (0 new, 1 withdrawn)\n"
     )
     # Kept, withdrawn as of the load (the file gives no revision date): nothing a
     # source said is deleted by a reload.
@@ -222,7 +222,7 @@ def test_seed_if_empty_skips_a_graph_with_entities(
     seeded_graph: None, neo4j_env: dict[str, str]
 ) -> None:
     completed = seed_cli("--if-empty", env=neo4j_env)
-    assert completed.stdout == "graph already holds 27 entities; seed skipped (--if-empty)\n"
+    assert completed.stdout == "graph already holds 28 entities; seed skipped (--if-empty)\n"
 
 
 # --- references to what the graph already holds --------------------------------------
@@ -404,7 +404,7 @@ def test_four_concurrent_seeds_into_a_fresh_database_create_no_duplicates(
         "MATCH (n:Entity) WITH n.id AS id, count(*) AS copies "
         "RETURN count(id) AS ids, sum(copies) AS nodes",
     )
-    assert rows == [{"ids": 27, "nodes": 27}]
+    assert rows == [{"ids": 28, "nodes": 28}]
     rows = cypher(
         driver,
         "MATCH ()-[r]->() WITH r.id AS id, count(*) AS copies "
@@ -413,14 +413,14 @@ def test_four_concurrent_seeds_into_a_fresh_database_create_no_duplicates(
     )
     single = count(driver, "MATCH ()-[r]->() RETURN count(r) AS n")
     assert rows == [{"ids": single, "rels": single, "duplicated": 0}]
-    assert count(driver, "MATCH ()-[r]->() WHERE type(r) <> 'MENTIONS' RETURN count(r) AS n") == 37
-    # The change feed: 90 creations (27 entities, 37 claims, 26 mentions), whoever made them,
-    # numbered 1-90 without gaps: the loaders that came later found nothing to change.
+    assert count(driver, "MATCH ()-[r]->() WHERE type(r) <> 'MENTIONS' RETURN count(r) AS n") == 39
+    # The change feed: 94 creations (28 entities, 39 claims, 27 mentions), whoever made them,
+    # numbered 1-94 without gaps: the loaders that came later found nothing to change.
     rows = cypher(
         driver,
         "MATCH (s:ChangeSet) UNWIND range(s.first, s.last) AS seq RETURN collect(seq) AS seqs",
     )
-    assert sorted(rows[0]["seqs"]) == list(range(1, 91))
+    assert sorted(rows[0]["seqs"]) == list(range(1, 95))
     kinds = "MATCH (s:ChangeSet) UNWIND s.kinds AS kind WITH kind WHERE kind <> 'created' "
     assert count(driver, kinds + "RETURN count(*) AS n") == 0
 
@@ -481,7 +481,7 @@ def check_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_validates_seed_files_without_neo4j(tmp_path: Path) -> None:
-    assert check_cli(SHIPPED).stdout == "checked 1 document(s): 27 entities, 37 claims\n"
+    assert check_cli(SHIPPED).stdout == "checked 1 document(s): 28 entities, 39 claims\n"
     (tmp_path / "sources").mkdir()
     (tmp_path / "sources" / "ncsc-2024-03-25.txt").write_bytes(
         (SEED_DIR / "sources" / "ncsc-2024-03-25.txt").read_bytes()
@@ -491,7 +491,7 @@ def test_check_validates_seed_files_without_neo4j(tmp_path: Path) -> None:
     declaration = text[text.index("  - id: actor:apt31\n") : text.index("  - id: actor:china-")]
     uses = write(tmp_path, "uses.yaml", text.replace(declaration, ""))
     assert check_cli(uses).stdout == (
-        "checked 1 document(s): 26 entities, 37 claims\n"
+        "checked 1 document(s): 27 entities, 39 claims\n"
         "1 id(s) they use but do not declare must be in the graph when they are loaded: "
         "actor:apt31\n"
     )

@@ -8,7 +8,7 @@ from graph.linking.stored import STORED_ANSWERS, stored_top
 from graph.linking.walked import strongest_chain, walked_top
 
 
-def linked_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
+def linked_rows(skip: LiteralString, first: LiteralString, sector: bool = False) -> LiteralString:
     """Given `target` bound (or null), binds `total`, the number of incidents linked
     to it, and `rows`: the first `skip + first` of them in answer order, those before
     the page as {i, strength} and the page's as {i, best: {strength, p}}.
@@ -19,13 +19,14 @@ def linked_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
     either runs (two checks could see a job or the marker come and go between
     them), so exactly one runs, and each yields one row: an entity nothing links to
     gives total 0. Only the page, rows[skip..skip + first], carries its evidence
-    path `best.p` (walked.strongest_chain).
+    path `best.p` (walked.strongest_chain). With `sector` (only incidents that
+    targeted $target_sector) the walk answers: the store does not know sectors.
     """
     return (
-        "WITH *, " + STORED_ANSWERS + " AS target_stored "
+        "WITH *, " + ("false" if sector else STORED_ANSWERS) + " AS target_stored "
         "CALL (target, target_stored) { "
         "WITH target WHERE target_stored " + stored_top(skip, first) + "UNION ALL "
-        "WITH target WHERE NOT target_stored " + walked_top(skip, first) + "} "
+        "WITH target WHERE NOT target_stored " + walked_top(skip, first, sector) + "} "
         "WITH *, top[.." + skip + "] + [k IN range(" + skip + ", size(top) - 1) | "
         "{i: top[k].i, best: {strength: top[k].strength, p: "
         + strongest_chain("top[k].i")

@@ -3,7 +3,8 @@
 Every pattern here follows rule.py's LINKS forwards only, lets through the claims
 a chain may hold (`$min`, `$ungraded`, `$as_of`: likelihood.step_allowed), the ways
 of linking the question follows (`$role`: rule.role_asked) and the incidents
-in the date window `$since`/`$until`.
+in the date window `$since`/`$until` (and, when asked, that targeted
+`$target_sector`: victims.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from graph.linking.rule import (
     LinkRole,
     role_asked,
 )
-from graph.model.dates import INCIDENT_IN_WINDOW
+from graph.linking.victims import incident_kept
 from graph.model.known import entity_known
 from graph.model.likelihood import (
     NO_GRADE,
@@ -55,9 +56,9 @@ def chain(link: Link) -> LiteralString:
     return _first_claim(claim) + _onward_to_target(onward)
 
 
-def _strengths_through(role: LinkRole, link: Link) -> LiteralString:
-    """A UNION branch: each incident linked to `target` the `link` way, with its
-    strength, once per first claim.
+def _strengths_through(role: LinkRole, link: Link, sector: bool) -> LiteralString:
+    """A UNION branch: each incident linked to `target` the `link` way (that targeted
+    $target_sector when `sector`), with its strength, once per first claim.
 
     The onward chains are summed up once per node the incidents' first claims
     reach (`hop`), not once per incident: a hub has far fewer such nodes than
@@ -82,28 +83,31 @@ def _strengths_through(role: LinkRole, link: Link) -> LiteralString:
         + " AS ungraded "
         "  WITH hop, graded, min(ungraded) AS ungraded "
         "  WITH hop, collect({graded: graded, ungraded: ungraded}) AS onward "
-        "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + INCIDENT_IN_WINDOW + " "
+        "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + incident_kept(sector) + " "
         "  RETURN i, reduce(best = 0, s IN [x IN onward | " + combined + "] | "
         "  CASE WHEN s > best THEN s ELSE best END) AS strength "
     )
 
 
-def walked_top(skip: LiteralString, first: LiteralString) -> LiteralString:
+def walked_top(skip: LiteralString, first: LiteralString, sector: bool = False) -> LiteralString:
     """A UNION branch: `total` and `top` (the first `skip + first` as {i, strength})
-    found by walking every link to `target`.
+    found by walking every link to `target` (of the incidents that targeted
+    $target_sector when `sector`).
 
     The aggregation is inside its own CALL: over no rows it still yields one, so
     outside, the branch would answer even when its WHERE had dropped `target`.
     Only strengths are computed for every linked incident; paths are built for
     the page alone (answer.py).
     """
-    branches = "  UNION ALL ".join(_strengths_through(role, link) for role, link in ROLES.items())
+    branches = "  UNION ALL ".join(
+        _strengths_through(role, link, sector) for role, link in ROLES.items()
+    )
     return (
         "CALL (target) { CALL (target) { " + branches + "  UNION ALL "
         "  WITH target WHERE target:Incident "
         # Found again by its id (the unique constraint): `WHERE i = target` is planned
         # as a scan of every incident.
-        "  MATCH (i:Entity {id: target.id}) WHERE i:Incident AND " + INCIDENT_IN_WINDOW + " "
+        "  MATCH (i:Entity {id: target.id}) WHERE i:Incident AND " + incident_kept(sector) + " "
         "  AND " + entity_known("i") + " "
         "  RETURN i, " + NO_CLAIM_STRENGTH + " AS strength "
         "} "

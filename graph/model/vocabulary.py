@@ -94,6 +94,8 @@ VICTIMS = (
     "Software",
 )
 BODIES = ("Agency", "Organisation", "Group", "Person", "Country")
+# Who may belong to a sector (IN_SECTOR): the victims that are bodies or people, not states.
+SECTOR_MEMBERS = ("Agency", "Organisation", "Group", "Person")
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ RELATION_TYPES: dict[str, RelationType] = {
         ),
         RelationType("WARNED_ABOUT", "warned about", BODIES, ANY),
         RelationType("LOCATED_IN", "is located in", ANY, ("Country", "Region")),
+        RelationType("IN_SECTOR", "is in the sector", SECTOR_MEMBERS, ("Sector",)),
         RelationType("PUBLISHED_BY", "was published by", ("Source",), BODIES),
         RelationType("CITES", "cites", ("Source",), ("Source",)),
         RelationType("RELATED_TO", "is related to", ANY, ANY),

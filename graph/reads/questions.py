@@ -19,8 +19,8 @@ from graph.errors import AmbiguousReference, NotFound
 from graph.linking.answer import linked_rows
 from graph.linking.disputes import attributions, disputed
 from graph.linking.rule import role_of
+from graph.linking.victims import incident_kept
 from graph.linking.walked import ranked_chains
-from graph.model.dates import INCIDENT_IN_WINDOW
 from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
@@ -112,25 +112,34 @@ async def find_entity(graph: Graph, parameters: dict[str, Any], ref: str) -> Rec
 
 # -- search ---------------------------------------------------------------
 
-# Binds `node` and `score` for the best $first hits of the Lucene query $query known
-# on $as_of, of the kinds (labels) $kinds (null: any), best first, then by id. The
-# index stops at $first hits only when nothing filters them: otherwise the hits it
-# would stop at may be dropped.
-SEARCH_HITS: LiteralString = (
-    "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, "
-    "{limit: CASE WHEN $as_of IS NULL AND $kinds IS NULL THEN $first "
-    "ELSE " + str(2**31 - 1) + " END}) "
-    "YIELD node, score WITH node, score WHERE " + entity_known("node") + " "
-    "AND ($kinds IS NULL OR any(tg_l IN labels(node) WHERE tg_l IN $kinds)) "
-    "WITH node, score ORDER BY score DESC, node.id LIMIT $first "
-)
 
-SEARCH_QUERY: LiteralString = SEARCH_HITS + "RETURN " + entity_map("node") + " AS entity, score"
+def search_hits(after: bool) -> LiteralString:
+    """Binds `node` and `score` for the best $first hits of the Lucene query $query known
+    on $as_of, of the kinds (labels) $kinds (null: any), best first, then by id; `after`
+    a cursor, those after the first $skip. The index stops at the hits asked for only
+    when nothing filters them: otherwise the hits it would stop at may be dropped."""
+    wanted, skip = ("$skip + $first", "SKIP $skip ") if after else ("$first", "")
+    return (
+        "CALL db.index.fulltext.queryNodes('" + SEARCH_INDEX + "', $query, "
+        "{limit: CASE WHEN $as_of IS NULL AND $kinds IS NULL THEN " + wanted + " "
+        "ELSE " + str(2**31 - 1) + " END}) "
+        "YIELD node, score WITH node, score WHERE " + entity_known("node") + " "
+        "AND ($kinds IS NULL OR any(tg_l IN labels(node) WHERE tg_l IN $kinds)) "
+        "WITH node, score ORDER BY score DESC, node.id " + skip + "LIMIT $first "
+    )
+
+
+SEARCH_QUERIES = {
+    after: search_hits(after) + "RETURN " + entity_map("node") + " AS entity, score"
+    for after in (False, True)
+}
+SEARCH_QUERY: LiteralString = SEARCH_QUERIES[False]
 
 
 async def search(graph: Graph, parameters: dict[str, Any]) -> list[Record]:
-    """The best $first hits for the Lucene query $query (lookup.search_query)."""
-    return await graph.read(SEARCH_QUERY, parameters)
+    """The best $first hits for the Lucene query $query (lookup.search_query), after
+    the first $skip."""
+    return await graph.read(SEARCH_QUERIES[parameters["skip"] > 0], parameters)
 
 
 @dataclass(frozen=True)
@@ -144,44 +153,59 @@ class Page:
 # -- incidents --------------------------------------------------------------
 
 
-def linked_incident_rows(skip: LiteralString, first: LiteralString) -> LiteralString:
+def linked_incident_rows(
+    skip: LiteralString, first: LiteralString, sector: bool = False
+) -> LiteralString:
     """Resolves `target` from $target_key/$target_ref, then graph/linking/answer.py's
-    `total` and `rows` for it."""
-    return resolve_prelude("target") + linked_rows(skip, first)
+    `total` and `rows` for it (of the incidents that targeted $target_sector when
+    `sector`)."""
+    return resolve_prelude("target") + linked_rows(skip, first, sector)
 
 
 # The page of incidents(linkedTo:) is $root_skip and $root_first, as in every connection.
-LINKED_INCIDENTS_QUERY: LiteralString = linked_incident_rows("$root_skip", "$root_first") + (
-    "RETURN target_candidates AS candidates, total, "
-    "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
-    "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
-    "ungradedSteps: " + literal(ungraded_steps("relationships(row.best.p)")) + ", "
-    "role: " + role_of("relationships(row.best.p)") + ", "
-    "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
-)
+LINKED_INCIDENTS_QUERIES = {
+    sector: linked_incident_rows("$root_skip", "$root_first", sector)
+    + (
+        "RETURN target_candidates AS candidates, total, "
+        "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
+        "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
+        "ungradedSteps: " + literal(ungraded_steps("relationships(row.best.p)")) + ", "
+        "role: " + role_of("relationships(row.best.p)") + ", "
+        "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
+    )
+    for sector in (False, True)
+}
+LINKED_INCIDENTS_QUERY: LiteralString = LINKED_INCIDENTS_QUERIES[False]
 
-# Every incident the date filter keeps, newest first, as `rows` of nodes.
-ALL_INCIDENT_ROWS: LiteralString = (
-    "MATCH (i:Incident) WHERE " + INCIDENT_IN_WINDOW + " AND " + entity_known("i") + " "
-    "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
-    "WITH collect(i) AS rows "
-)
 
-ALL_INCIDENTS_QUERY: LiteralString = (
-    ALL_INCIDENT_ROWS + "RETURN [] AS candidates, size(rows) AS total, "
+def all_incident_rows(sector: bool) -> LiteralString:
+    """Every incident the date filter (and, when `sector`, $target_sector) keeps, newest
+    first, as `rows` of nodes."""
+    return (
+        "MATCH (i:Incident) WHERE " + incident_kept(sector) + " AND " + entity_known("i") + " "
+        "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
+        "WITH collect(i) AS rows "
+    )
+
+
+ALL_INCIDENTS_QUERIES = {
+    sector: all_incident_rows(sector) + "RETURN [] AS candidates, size(rows) AS total, "
     "[i IN rows[$root_skip..$root_skip + $root_first] | {incident: " + entity_map("i") + ", "
     "likelihood: null, steps: null}] AS page"
-)
+    for sector in (False, True)
+}
 
 
 async def incidents(graph: Graph, parameters: dict[str, Any], linked_to: str | None) -> Page:
     """Incidents, optionally only those linked to an entity, each with its strongest link
-    path. `parameters`: $min, $since, $until, $root_skip, $root_first and, with
-    `linked_to`, its ref_parameters("target", linked_to)."""
+    path. `parameters`: $min, $since, $until, $role, $as_of, $root_skip, $root_first,
+    $target_sector (null: any sector) and, with `linked_to`, its
+    ref_parameters("target", linked_to)."""
+    sector = parameters.get("target_sector") is not None
     if linked_to is None:
-        rows = await graph.read(ALL_INCIDENTS_QUERY, parameters)
+        rows = await graph.read(ALL_INCIDENTS_QUERIES[sector], parameters)
     else:
-        rows = await graph.read(LINKED_INCIDENTS_QUERY, parameters)
+        rows = await graph.read(LINKED_INCIDENTS_QUERIES[sector], parameters)
         raise_unless_resolved(linked_to, rows[0]["candidates"] if rows else [])
     if not rows:
         return Page(total=0, rows=[])

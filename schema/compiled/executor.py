@@ -46,8 +46,9 @@ from strawberry.types import ExecutionResult
 
 from graph.errors import DatabaseFault, GraphError
 from graph.model.vocabulary import EntityKind
-from graph.reads.compiled.cypher import RootStatement, UncoveredField, root_statement
+from graph.reads.compiled.cypher import UncoveredField
 from graph.reads.compiled.plan import RootField, Selection
+from graph.reads.compiled.roots import RootStatement, root_statement
 from graph.reads.compiled.shape import Shaper, value_shaper
 from graph.reads.questions import raise_unless_resolved
 from graph.store.database import Graph, Statement
@@ -396,7 +397,9 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
 def _variant(root: RootField, args: dict[str, Any]) -> tuple[object, ...]:
     """What of a root field's arguments shows in its statement's text."""
     if root.field == "incidents":
-        return (args.get("linkedTo") is not None,)
+        return (args.get("linkedTo") is not None, args.get("targetSector") is not None)
+    if root.field == "search":
+        return (args.get("after") is not None,)
     if root.field == "path":
         return (args["maxHops"],)
     if root.field == "neighbourhood":
@@ -418,7 +421,12 @@ def _probe_variant(root: RootField) -> dict[str, Any]:
 
 def _variant_kwargs(root: RootField, args: dict[str, Any]) -> dict[str, Any]:
     if root.field == "incidents":
-        return {"linked": args.get("linkedTo") is not None}
+        return {
+            "linked": args.get("linkedTo") is not None,
+            "sector": args.get("targetSector") is not None,
+        }
+    if root.field == "search":
+        return {"after": args.get("after") is not None}
     if root.field == "path":
         return {"hops": args["maxHops"]}
     if root.field == "neighbourhood":

@@ -5,7 +5,8 @@ whole, with every problem listed, when it is not JSON, truncated, not a bundle,
 of another spec_version, holds an object stix2 rejects, repeats an id (same id
 and `modified`), or has a relationship whose ends are neither in the bundle nor
 in the graph. Object types threatgraph does not map, and custom (x-...)
-objects, are skipped and counted. The mappings, shared with the exporter
+objects, are skipped and counted; TLP markings are kept (seed.importers.stix_markings).
+The mappings, shared with the exporter
 (seed.importers.stix_export), are in seed.importers.stix_mapping and
 docs/importers.md.
 """
@@ -22,7 +23,8 @@ import stix2.exceptions  # type: ignore[import-untyped,unused-ignore]
 
 from graph.errors import ValidationError
 from graph.model.field_checks import ID_PATTERN
-from graph.model.vocabulary import LABELS
+from graph.model.likelihood import Likelihood
+from graph.model.vocabulary import LABELS, RELATION_TYPES, lookup_key
 from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 from seed.importers.misp import url_source_id
 from seed.importers.stix_mapping import (
@@ -34,6 +36,7 @@ from seed.importers.stix_mapping import (
     likelihood_of,
     relation_of,
 )
+from seed.importers.stix_markings import MARKINGS_PROPERTY, TLP_DEFINITIONS, kept_markings
 
 MAX_PROBLEMS = 50
 # A bundle is held in memory while it is checked: refuse what would exhaust it.
@@ -161,6 +164,8 @@ def validate_objects(
         kind, object_id = obj["type"], obj.get("id")
         where = f"{where} ({object_id or kind})"
         if kind not in SDO_LABELS and kind != "relationship":
+            if kind == "marking-definition" and object_id in TLP_DEFINITIONS:
+                continue  # known by its id: the markings that name it are kept
             if kind.startswith("x-"):
                 skipped["custom objects (x-... types)"] += 1
             elif kind in UNMAPPED_TYPES:
@@ -249,6 +254,52 @@ def _candidate(obj: dict[str, Any]) -> Candidate:
     )
 
 
+def _sector_claims(
+    obj: dict[str, Any],
+    source_keys: list[str],
+    assessed_by: Any,
+    sectors: dict[str, str],
+    skipped: Any,
+) -> list[tuple[Candidate | None, ImportClaim]]:
+    """An identity's `sectors` (the industry-sector vocabulary, e.g. government-national):
+    each the claim that the identity is IN_SECTOR it, and the Sector (id sector:<term>),
+    None when the bundle has it already (`sectors`, by lookup key). The identity states
+    its sectors outright, as a description, not a judgment: FACT."""
+    label = label_of(obj)
+    if label not in RELATION_TYPES["IN_SECTOR"].from_labels:
+        skipped[f"sectors of a {label} identity"] += 1
+        return []
+    found: list[tuple[Candidate | None, ImportClaim]] = []
+    for term in dict.fromkeys(str(t).strip() for t in obj["sectors"] if str(t).strip()):
+        slug = "-".join(lookup_key(term).split())
+        preferred = f"sector:{slug}"
+        name = term.replace("-", " ").capitalize()
+        known = sectors.get(lookup_key(term)) or sectors.get(lookup_key(name))
+        sector = None
+        if known is None:
+            sector = Candidate(
+                key=f"stix-sector:{slug}",
+                label="Sector",
+                name=name,
+                aliases=(term,),
+                preferred_id=preferred if ID_PATTERN.match(preferred) else None,
+            )
+        claim = ImportClaim(
+            from_key=obj["id"],
+            relation="IN_SECTOR",
+            to_key=known or f"stix-sector:{slug}",
+            likelihood=Likelihood.FACT,
+            source_key=source_keys[0],
+            source_ref=f"{obj['id']}/sectors/{term}",
+            extra_source_keys=tuple(source_keys[1:]),
+            assessed_by_key=str(assessed_by) if isinstance(assessed_by, str) else None,
+            reported_on=_date(obj.get("created")),
+            changed_on=_date(obj.get("modified")),
+        )
+        found.append((sector, claim))
+    return found
+
+
 def bundle_batch(
     header: dict[str, Any], kept: dict[str, dict[str, Any]], origin: str, skipped: Any
 ) -> ImportBatch:
@@ -260,7 +311,11 @@ def bundle_batch(
     by_preferred: dict[str, str] = {}
     for obj in kept.values():
         if obj["type"] != "relationship":
-            candidate = batch.add(_candidate(obj))
+            candidate = _candidate(obj)
+            markings = kept_markings(obj, skipped)
+            if markings:
+                candidate.properties[MARKINGS_PROPERTY] = markings
+            candidate = batch.add(candidate)
             if candidate.preferred_id:
                 by_preferred[candidate.preferred_id] = candidate.key
 
@@ -327,6 +382,23 @@ def bundle_batch(
         if obj["id"] not in mentioned:
             batch.mentions.append(Mention(bundle_source(), obj["id"], obj["id"]))
 
+    # The bundle's own sectors (class identities), by name and alias.
+    sectors = {
+        lookup_key(name): c.key
+        for c in batch.candidates.values()
+        if c.label == "Sector"
+        for name in (c.name, *c.aliases)
+    }
+    for obj in kept.values():
+        if obj["type"] == "identity" and obj.get("sectors"):
+            said_by = reports_of.get(obj["id"]) or [bundle_source()]
+            creator = obj.get("created_by_ref")
+            assessed = creator if creator in batch.candidates else None
+            for sector, claim in _sector_claims(obj, said_by, assessed, sectors, skipped):
+                if sector is not None:
+                    batch.add(sector)
+                batch.claims.append(claim)
+
     for obj in kept.values():
         if obj["type"] != "relationship":
             continue
@@ -367,6 +439,9 @@ def bundle_batch(
             props["confidence"] = confidence
         if relation == "RELATED_TO" and obj.get("relationship_type") != "related-to":
             props["stix_relationship_type"] = obj.get("relationship_type")
+        markings = kept_markings(obj, skipped)
+        if markings:
+            props[MARKINGS_PROPERTY] = markings
         batch.claims.append(
             ImportClaim(
                 from_key=ends[0],

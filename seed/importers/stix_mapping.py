@@ -118,6 +118,8 @@ EXPORT_RELATIONS = {
     "EXPLOITED": "exploits",
     "WARNED_ABOUT": "warned-about",
     "LOCATED_IN": "located-at",
+    # STIX has no relationship for it (an identity's `sectors` is text).
+    "IN_SECTOR": "related-to",
     "PUBLISHED_BY": "authored-by",
     "CITES": "cites",
     "RELATED_TO": "related-to",

@@ -1,4 +1,5 @@
-"""Plans to Cypher: one statement per root field whose RETURN is the response.
+"""Plans to Cypher: the map of every object in a response (roots.py puts them into
+one statement per root field, whose RETURN is the response).
 
 Every object in the response is a map literal keyed by its response keys
 (aliases included); nested lists are pattern comprehensions or COLLECT
@@ -13,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import LiteralString
 
 from graph.linking.disputes import attributions, disputed
 from graph.linking.rule import role_of
+from graph.linking.victims import country_of, sectors_of
 from graph.linking.walked import ranked_chains
 from graph.model.identifiers import external_ids
-from graph.model.known import AS_OF, entity_known
-from graph.reads import kinds, questions
+from graph.model.known import AS_OF
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 from graph.reads.fields import (
     claim_assessor,
@@ -128,16 +128,16 @@ class CypherBuilder:
         if name == "link_path":
             if link_path is None:
                 return "null"
-            return self.path(link_path, _object(s), linking=True)
+            return self.path(link_path, object_shape(s), linking=True)
         if name == "link_paths":
             if link_path is None:
                 return "null"
             chain = self.fresh("p")
-            found = ranked_chains(literal(node), "1", literal(f"${_arguments(s)}_first"))
-            shaped = self.path(f"relationships({chain})", _object(s), linking=True)
+            found = ranked_chains(literal(node), "1", literal(f"${arguments_of(s)}_first"))
+            shaped = self.path(f"relationships({chain})", object_shape(s), linking=True)
             return f"[{chain} IN {found} | {shaped}]"
         if name == "sources":
-            return self.entities(mentioning_sources(node, self.fresh("s")), _entity(s))
+            return self.entities(mentioning_sources(node, self.fresh("s")), entity_shape(s))
         if name == "relations":
             return self._relations(node, s)
         if name == "attributions":
@@ -145,12 +145,17 @@ class CypherBuilder:
         if name == "disputed":
             return disputed(literal(node), literal(self.as_of))
         if name == "external_ids":
-            return self._external_ids(node, _object(s))
+            return self._external_ids(node, object_shape(s))
         if name == "names_by_source":
-            return self._names_by_source(node, _object(s))
+            return self._names_by_source(node, object_shape(s))
         if name == "possible_duplicates":
             found = possible_duplicates(node, self.fresh("d"), self.as_of)
-            return self.entities(found, _entity(s))
+            return self.entities(found, entity_shape(s))
+        if name == "sectors":
+            return self.entities(sectors_of(node, self.fresh("sec"), self.as_of), entity_shape(s))
+        if name == "country":
+            found = country_of(node, self.fresh("c"), self.as_of)
+            return f"head({self.entities(found, entity_shape(s))})"
         if name in USED_KINDS and s.sub is not None:
             return self._uses(node, s, USED_KINDS[name])
         if s.sub is not None:
@@ -164,19 +169,21 @@ class CypherBuilder:
             self.as_of = f"coalesce(${s.arguments}_as_of, {outer})"
         try:
             found = attributions(literal(node), literal(claim), literal(self.as_of))
-            return f"[{rel} IN {found} | {self.step(rel, _object(s))}]"
+            return f"[{rel} IN {found} | {self.step(rel, object_shape(s))}]"
         finally:
             self.as_of = outer
 
     def _relations(self, node: str, s: Selection) -> str:
-        a = _arguments(s)
+        a = arguments_of(s)
         rel, rels = self.fresh("r"), self.fresh("rels")
         outer = self.as_of
         # Without its own asOf, a nested relations asks about the day its question does.
         self.as_of = f"coalesce(${a}_as_of, {outer})"
         try:
             found = claims_of(node, rel, a, self.as_of)
-            body = self.connection(rels, a, _object(s), lambda item, shape: self.step(item, shape))
+            body = self.connection(
+                rels, a, object_shape(s), lambda item, shape: self.step(item, shape)
+            )
         finally:
             self.as_of = outer
         return f"head([{rels} IN [{found}] | {body}])"
@@ -202,7 +209,7 @@ class CypherBuilder:
             if s.field == TYPENAME:
                 value = type_name(shape)
             elif s.field == "source":
-                value = self.entity_at(f"startNode({m})", _entity(s))
+                value = self.entity_at(f"startNode({m})", entity_shape(s))
             elif leaf is not None:
                 value = leaf
             else:
@@ -212,14 +219,14 @@ class CypherBuilder:
         return f"[{m} IN {found} | {{{', '.join(entries)}}}]"
 
     def _uses(self, node: str, s: Selection, label: str) -> str:
-        a = _arguments(s)
+        a = arguments_of(s)
         use, uses = self.fresh("u"), self.fresh("uses")
         outer = self.as_of
         # Without its own asOf, it asks about the day its question does.
         self.as_of = f"coalesce(${a}_as_of, {outer})"
         try:
             found = uses_of(node, label, use, self.as_of)
-            body = self.connection(uses, a, _object(s), item=self._use)
+            body = self.connection(uses, a, object_shape(s), item=self._use)
         finally:
             self.as_of = outer
         return f"head([{uses} IN [{found}] | {body}])"
@@ -232,10 +239,10 @@ class CypherBuilder:
             if s.field == TYPENAME:
                 value = type_name(shape)
             elif s.field in ("technique", "software"):
-                value = self.entity_at(f"{use}.used", _entity(s))
+                value = self.entity_at(f"{use}.used", entity_shape(s))
             elif s.field == "claims":
                 r = self.fresh("r")
-                value = f"[{r} IN {use}.claims | {self.step(r, _object(s))}]"
+                value = f"[{r} IN {use}.claims | {self.step(r, object_shape(s))}]"
             elif leaf is not None:
                 value = leaf
             else:
@@ -257,14 +264,14 @@ class CypherBuilder:
         if leaf is not None:
             return leaf
         if s.field == "from_":
-            return self.entity_at(f"startNode({rel})", _entity(s))
+            return self.entity_at(f"startNode({rel})", entity_shape(s))
         if s.field == "to":
-            return self.entity_at(f"endNode({rel})", _entity(s))
+            return self.entity_at(f"endNode({rel})", entity_shape(s))
         if s.field == "sources":
-            return self.entities(claim_sources(rel, self.fresh("s")), _entity(s))
+            return self.entities(claim_sources(rel, self.fresh("s")), entity_shape(s))
         if s.field == "assessed_by":
             found = claim_assessor(rel, self.fresh("a"))
-            return f"head({self.entities(found, _entity(s))})"
+            return f"head({self.entities(found, entity_shape(s))})"
         raise UncoveredField(s.field)
 
     def path(self, rels: str, shape: ObjectShape, linking: bool = False) -> str:
@@ -280,7 +287,7 @@ class CypherBuilder:
                 value = ungraded_steps(rels)
             elif s.field == "steps":
                 r = self.fresh("r")
-                value = f"[{r} IN {rels} | {self.step(r, _object(s))}]"
+                value = f"[{r} IN {rels} | {self.step(r, object_shape(s))}]"
             elif s.field == TYPENAME:
                 value = type_name(shape)
             else:
@@ -326,13 +333,13 @@ class CypherBuilder:
             elif s.field == "edges":
                 i, v = self.fresh("i"), self.fresh("x")
                 edge = []
-                for e in _object(s).selections:
+                for e in object_shape(s).selections:
                     if e.field == "cursor":
                         edge.append(f"{key(e.key)}: ${a}_cursors[{i}]")
                     elif e.field == "node":
                         edge.append(f"{key(e.key)}: {node_map(v, e.sub)}")
                     elif e.field == TYPENAME:
-                        edge.append(f"{key(e.key)}: {type_name(_object(s))}")
+                        edge.append(f"{key(e.key)}: {type_name(object_shape(s))}")
                     else:
                         raise UncoveredField(e.field)
                 value = (
@@ -340,7 +347,7 @@ class CypherBuilder:
                     f"head([{v} IN [{page}[{i}]] | {{{', '.join(edge)}}}])]"
                 )
             elif s.field == "page_info":
-                value = self._page_info(page, count, a, _object(s))
+                value = self._page_info(page, count, a, object_shape(s))
             elif s.field == TYPENAME:
                 value = type_name(shape)
             else:
@@ -364,136 +371,19 @@ class CypherBuilder:
         return "{" + ", ".join(entries) + "}"
 
 
-def _object(s: Selection | RootField) -> ObjectShape:
+def object_shape(s: Selection | RootField) -> ObjectShape:
     if not isinstance(s.sub, ObjectShape):
         raise UncoveredField(s.field)
     return s.sub
 
 
-def _entity(s: Selection | RootField) -> EntityShape:
+def entity_shape(s: Selection | RootField) -> EntityShape:
     if not isinstance(s.sub, EntityShape):
         raise UncoveredField(s.field)
     return s.sub
 
 
-def _arguments(s: Selection) -> str:
+def arguments_of(s: Selection) -> str:
     if s.arguments is None:
         raise UncoveredField(s.field)
     return s.arguments
-
-
-# -- root fields ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RootStatement:
-    """One root field's statement. `candidates` names the RETURN columns holding the
-    ids a reference matched (each must be exactly one); `value` holds the answer."""
-
-    text: LiteralString
-    candidates: tuple[str, ...]
-
-
-def root_statement(
-    root: RootField, hops: int | None = None, linked: bool = False, kind: str | None = None
-) -> RootStatement:
-    """The statement for one root field.
-
-    `hops` is path's maxHops or neighbourhood's hops (they shape the pattern's
-    text); `linked` says whether incidents has linkedTo (a different read); `kind`
-    is entities' label (the label it scans).
-    """
-    build = CypherBuilder()
-    a = root.arguments
-    if root.field == "entity":
-        shape = _entity(root)
-        text = (
-            questions.resolve_prelude("target")
-            + "RETURN target_candidates AS candidates, CASE WHEN target IS NULL OR NOT "
-            + entity_known("target")
-            + f" THEN null ELSE {build.entity('target', shape)} END AS value"
-        )
-        return RootStatement(literal(text), ("candidates",))
-    if root.field == "search":
-        hit = _object(root)
-        entries = []
-        for s in hit.selections:
-            if s.field == "entity":
-                value = build.entity("node", _entity(s))
-            elif s.field == "score":
-                value = "score"
-            elif s.field == TYPENAME:
-                value = type_name(hit)
-            else:
-                raise UncoveredField(s.field)
-            entries.append(f"{key(s.key)}: {value}")
-        text = questions.SEARCH_HITS + "RETURN collect({" + ", ".join(entries) + "}) AS value"
-        return RootStatement(literal(text), ())
-    if root.field == "incidents" and linked:
-        page = _object(root)
-        body = build.connection(
-            "rows",
-            a,
-            page,
-            entity_item=lambda row, sub: build.entity_at(
-                f"{row}.i", sub, link_path=f"relationships({row}.best.p)"
-            ),
-            total="total",
-        )
-        rows = questions.linked_incident_rows(literal(f"${a}_skip"), literal(f"${a}_first"))
-        text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
-        return RootStatement(literal(text), ("candidates",))
-    if root.field == "entities":
-        assert kind is not None
-        page = _object(root)
-        body = build.connection("rows", a, page, entity_item=build.entity, total="total")
-        text = kinds.kind_rows(kind) + f"RETURN {body} AS value"
-        return RootStatement(literal(text), ())
-    if root.field == "incidents":
-        page = _object(root)
-        body = build.connection("rows", a, page, entity_item=build.entity)
-        text = questions.ALL_INCIDENT_ROWS + f"RETURN {body} AS value"
-        return RootStatement(literal(text), ())
-    if root.field == "path":
-        assert hops is not None
-        page = _object(root)
-        text = (
-            questions.path_core(hops)
-            + "RETURN origin_candidates, destination_candidates, CASE WHEN best IS NULL "
-            f"THEN null ELSE {build.path('relationships(best)', page)} END AS value"
-        )
-        return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
-    if root.field == "claims":
-        step = _object(root)
-        q = build.fresh("q")
-        text = (
-            questions.CLAIMS_BETWEEN_ENDS + "RETURN origin_candidates, destination_candidates, "
-            f"[{q} IN {questions.claims_between_list(build.fresh('c'))} | {build.step(q, step)}] "
-            "AS value"
-        )
-        return RootStatement(literal(text), ("origin_candidates", "destination_candidates"))
-    if root.field == "neighbourhood":
-        assert hops is not None
-        page = _object(root)
-        entries = []
-        for s in page.selections:
-            if s.field == "nodes":
-                value = build.entities("members", _entity(s))
-            elif s.field == "relationships":
-                q = build.fresh("q")
-                value = questions.neighbourhood_relationships(
-                    literal(build.step(q, _object(s))), literal(q)
-                )
-            elif s.field == TYPENAME:
-                value = type_name(page)
-            else:
-                raise UncoveredField(s.field)
-            entries.append(f"{key(s.key)}: {value}")
-        text = (
-            questions.neighbourhood_core(hops)
-            + "RETURN centre_candidates, {"
-            + ", ".join(entries)
-            + "} AS value"
-        )
-        return RootStatement(literal(text), ("centre_candidates",))
-    raise UncoveredField(root.field)
