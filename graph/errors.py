@@ -58,6 +58,14 @@ class QueryTimeout(DatabaseFault):
     code = "QUERY_TIMEOUT"
 
 
+class QueryOverMemory(DatabaseFault):
+    """A statement needed more memory than one transaction may take
+    (db.memory.transaction.max, THREATGRAPH_NEO4J_TRANSACTION_MEMORY_MB): asking again
+    meets the same limit, so it is not retried."""
+
+    code = "QUERY_MEMORY_LIMIT"
+
+
 class ServerBusy(DatabaseFault):
     """No turn at Neo4j came free in time (graph/store/admission.py, or the driver's pool).
 

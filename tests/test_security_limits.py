@@ -3,6 +3,7 @@ driver's text in client errors (8), each pinned by a test against the real app."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
@@ -22,9 +23,10 @@ from starlette.websockets import WebSocketDisconnect
 from api.app import create_app
 from api.bookmarks import BOOKMARK_HEADER, encode_bookmarks
 from api.settings import ApiSettings
-from graph.errors import ConfigurationError
+from graph.errors import ConfigurationError, QueryOverMemory
 from graph.server.config import DEFAULT_TRANSACTION_MEMORY_MB, render_neo4j_conf
 from graph.server.process import free_port
+from graph.store.database import Graph
 from tests.api_client import WRITER_TOKEN, error_codes, gql, make_client
 from tests.neo4j_provider import managed_test_settings
 from tests.test_compose import environment
@@ -363,3 +365,28 @@ def test_a_transactions_memory_is_capped_on_the_managed_server_and_in_compose(
     assert environment("neo4j")["NEO4J_db_memory_transaction_max"] == (
         f"${{THREATGRAPH_NEO4J_TRANSACTION_MEMORY_MB:-{DEFAULT_TRANSACTION_MEMORY_MB}}}m"
     )
+
+
+def test_a_statement_over_one_transactions_memory_fails_at_once_not_retried(
+    neo4j_env: dict[str, str],
+) -> None:
+    # The suite's server caps one transaction at DEFAULT_TRANSACTION_MEMORY_MB (its heap
+    # is twice that, so the server-wide pool is not what stops it).
+    async def over() -> tuple[float, QueryOverMemory]:
+        async with Graph.connect(env=neo4j_env) as graph:
+            started = time.monotonic()
+            with pytest.raises(QueryOverMemory) as raised:
+                await graph.read(
+                    "UNWIND range(1, 400000000) AS x WITH collect(x) AS xs RETURN size(xs) AS n"
+                )
+            return time.monotonic() - started, raised.value
+
+    seconds, error = asyncio.run(over())
+    assert error.code == "QUERY_MEMORY_LIMIT"
+    assert error.public_message == (
+        "the query needed more memory than one transaction may take; "
+        "ask for less (smaller pages, fewer hops)"
+    )
+    assert "db.memory.transaction.max" in str(error)
+    # Not retried: the driver's schedule would keep it for 30 s.
+    assert seconds < 15, seconds

@@ -44,6 +44,7 @@ from graph.errors import (
     InvalidBookmark,
     Neo4jAuthError,
     Neo4jUnavailable,
+    QueryOverMemory,
     QueryTimeout,
     ServerBusy,
 )
@@ -207,6 +208,19 @@ def causal_chain(bookmarks: Iterable[str] = ()) -> Iterator[CausalChain]:
         _active_chain.reset(token)
 
 
+def over_transaction_memory(error: Neo4jError) -> bool:
+    """Neo4j stopped one transaction at its own memory limit (db.memory.transaction.max).
+
+    Neo4j reports it as transient, as it does the server-wide pool running out, which
+    other transactions finishing can cure; one transaction's own limit is met again by
+    the same statement, so it is told apart by the setting the message names."""
+    return bool(
+        error.code
+        and "MemoryPoolOutOfMemoryError" in error.code
+        and "db.memory.transaction.max" in (error.message or "")
+    )
+
+
 @contextlib.contextmanager
 def _translated(uri: str, gated: bool = False) -> Iterator[None]:
     """Turn the driver's exceptions into graph errors (the one place that does).
@@ -237,6 +251,12 @@ def _translated(uri: str, gated: bool = False) -> Iterator[None]:
     except TransientError as error:
         if error.code and "TransactionTimedOut" in error.code:
             raise QueryTimeout("the query ran past the transaction time limit") from None
+        if over_transaction_memory(error):
+            raise QueryOverMemory(
+                f"the query needed more memory than one transaction may take: {error.message}",
+                public="the query needed more memory than one transaction may take; "
+                "ask for less (smaller pages, fewer hops)",
+            ) from None
         raise Neo4jUnavailable(
             f"Neo4j at {uri} is temporarily unavailable", public="Neo4j is temporarily unavailable"
         ) from None
@@ -395,7 +415,9 @@ class Graph:
                     cursor = await session.run(Query(query, timeout=self.timeout_s), sent)
                     return await cursor.to_eager_result()
             except (DriverError, Neo4jError) as error:
-                if not error.is_retryable():
+                if not error.is_retryable() or (
+                    isinstance(error, Neo4jError) and over_transaction_memory(error)
+                ):
                     raise
                 now = time.monotonic()
                 first_failure = now if first_failure is None else first_failure
