@@ -28,6 +28,7 @@ from tests.live_server import live_api  # noqa: F401
 from tests.neo4j_provider import (
     COMPOSE_FILES,
     COMPOSE_PROJECT,
+    COMPOSE_SETUP,
     SuiteNeo4j,
     compose_test_env,
     docker_engine_answers,
@@ -46,6 +47,11 @@ def docker_compose_file() -> list[str]:
 @pytest.fixture(scope="session")
 def docker_compose_project_name() -> str:
     return COMPOSE_PROJECT
+
+
+@pytest.fixture(scope="session")
+def docker_setup() -> list[str]:
+    return COMPOSE_SETUP
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,9 @@ def managed_test_settings(home: Path) -> ManagedServerSettings:
 # (one api replica that writes nothing by itself), under a project of its own.
 COMPOSE_FILES = (PROJECT_ROOT / "compose.yaml", PROJECT_ROOT / "tests" / "compose.tests.yaml")
 COMPOSE_PROJECT = f"threatgraph-tests-{os.getpid()}"
+# What pytest-docker runs: compose's neo4j alone. The suite serves its own API in
+# process (tests/api_client.py), so the stack's api replicas and seed job stay down.
+COMPOSE_SETUP = ["up -d neo4j"]
 
 
 def compose_test_env(password: str, bookmark_key: str) -> dict[str, str]:

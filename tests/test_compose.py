@@ -14,7 +14,7 @@ from api.closure_refresher import DEFAULT_REFRESH_MS
 from api.settings import ApiSettings
 from graph.errors import ConfigurationError
 from graph.store.settings import DEFAULT_MAX_TRANSACTIONS, DEFAULT_QUEUE_TIMEOUT_MS
-from tests.neo4j_provider import COMPOSE_FILES, COMPOSE_PROJECT, compose_test_env
+from tests.neo4j_provider import COMPOSE_FILES, COMPOSE_PROJECT, COMPOSE_SETUP, compose_test_env
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"graph", "schema", "api", "seed"}
@@ -280,8 +280,9 @@ def test_the_suites_stack_runs_one_quiet_replica_on_free_ports() -> None:
     assert config["services"]["api"]["environment"]["NEO4J_PASSWORD"] == "a-password"
 
 
-def test_the_suites_stack_has_a_project_of_its_own() -> None:
+def test_the_suites_stack_has_a_project_of_its_own_and_starts_neo4j_alone() -> None:
     assert re.fullmatch(r"threatgraph-tests-\d+", COMPOSE_PROJECT)
+    assert COMPOSE_SETUP == ["up -d neo4j"]
     assert compose()["name"] == "threatgraph"
 
 
