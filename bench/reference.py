@@ -92,6 +92,8 @@ class Reference:
             self.outgoing[claim.start].append(claim)
             self.incoming[claim.end].append(claim)
         self.by_key = {claim.key(): claim for claim in self.claims}
+        self._by_alias: defaultdict[str, list[dict[str, Any]]] | None = None
+        self._matches: dict[str, set[str]] = {}
 
     # -- incidents linked to a target ------------------------------------------------
 
@@ -133,12 +135,12 @@ class Reference:
     # -- entity by alias -------------------------------------------------------------
 
     def by_alias(self, alias: str) -> dict[str, Any]:
-        key = " ".join(alias.casefold().split())
-        found = [
-            entity
-            for entity in self.entities.values()
-            if any(" ".join(a.casefold().split()) == key for a in entity.get("aliases", []))
-        ]
+        if self._by_alias is None:  # made once: a 1M graph's scan per look-up took seconds
+            self._by_alias = defaultdict(list)
+            for entity in self.entities.values():
+                for name in entity.get("aliases", []):
+                    self._by_alias[" ".join(name.casefold().split())].append(entity)
+        found = self._by_alias.get(" ".join(alias.casefold().split()), [])
         if len(found) != 1:
             raise ValueError(f"the alias {alias!r} names {len(found)} entities")
         return found[0]
@@ -205,6 +207,8 @@ class Reference:
     def search_matches(self, text: str) -> set[str]:
         """Entities whose name, aliases or description hold a word of `text`, or a word
         starting with one of three or more letters (graph/reads/lookup.py's query)."""
+        if text in self._matches:  # every target's answer is checked against the same set
+            return self._matches[text]
         words = [w.lower() for w in text.split()]
         prefixes = [w for w in words if len(w) >= 3]
         found = set()
@@ -216,6 +220,7 @@ class Reference:
                 t.startswith(p) for p in prefixes for t in tokens
             ):
                 found.add(entity_id)
+        self._matches[text] = found
         return found
 
 
