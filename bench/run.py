@@ -245,31 +245,14 @@ async def _floors_and_importers(
         return floor, indexed, imported
 
 
-class AnswersDiffer(Exception):
-    """A target answered a question differently from the reference: nothing is timed."""
-
-    def __init__(self, mismatches: list[dict[str, Any]]) -> None:
-        self.mismatches = mismatches
-        lines = [verify.describe(m) for m in mismatches[:10]]
-        more = f"\n(and {len(mismatches) - 10} more)" if len(mismatches) > 10 else ""
-        super().__init__(
-            f"{len(mismatches)} answers differ from the reference:\n" + "\n".join(lines) + more
-        )
-
-
-def check_answers(
-    reference: Reference, asked: list[Question], targets: dict[str, Target]
-) -> list[dict[str, Any]]:
-    """Every request asked once of every target and checked (bench/verify.py)."""
-    endpoints = {
+def endpoints(targets: dict[str, Target]) -> dict[str, verify.Endpoint]:
+    """Each target as bench/verify.py asks it."""
+    return {
         name: verify.Endpoint(
-            target.phrasing,
-            url=target.endpoint.get("url"),
-            neo4j=target.endpoint.get("neo4j"),
+            target.phrasing, url=target.endpoint.get("url"), neo4j=target.endpoint.get("neo4j")
         )
         for name, target in targets.items()
     }
-    return verify.mismatches(reference, asked, endpoints)
 
 
 def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
@@ -323,10 +306,10 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
                     targets[peer.name] = Target(peer.name, {"kind": "http", "url": peer.url})
             say(f"{nodes:,} nodes: checking every target's answers")
             reference = Reference(synthetic)
-            found = check_answers(reference, asked, targets)
+            found = verify.mismatches(reference, asked, endpoints(targets))
             result["mismatches"] = found
             if found:
-                raise AnswersDiffer(found)
+                raise verify.AnswersDiffer(found)
             measured = measure(server, asked, profile, targets)
             if profile.compare:
                 say(f"{nodes:,} nodes: write to visible, api-compiled")
@@ -485,7 +468,7 @@ def run(profile: Profile) -> Path:
     for index, nodes in enumerate(profile.sizes):
         try:
             results["sizes"][str(nodes)] = run_size(nodes, profile, first=index == 0)
-        except AnswersDiffer as differ:
+        except verify.AnswersDiffer as differ:
             say(str(differ))
             raise SystemExit(f"{nodes:,} nodes: the answers differ; nothing was timed") from differ
         # Written after every size, so an interrupted run still leaves what it measured.

@@ -124,6 +124,18 @@ def _mismatch(
     }
 
 
+class AnswersDiffer(Exception):
+    """A target answered a question differently from the reference: nothing is timed."""
+
+    def __init__(self, mismatches: list[dict[str, Any]]) -> None:
+        self.mismatches = mismatches
+        lines = [describe(m) for m in mismatches[:10]]
+        more = f"\n(and {len(mismatches) - 10} more)" if len(mismatches) > 10 else ""
+        super().__init__(
+            f"{len(mismatches)} answers differ from the reference:\n" + "\n".join(lines) + more
+        )
+
+
 def describe(mismatch: dict[str, Any]) -> str:
     return (
         f"{mismatch['question']} on {mismatch['target']} "

@@ -3,7 +3,7 @@
 `Graph` wraps the official async driver with a small family of verbs (`read`,
 `write`, `write_in_one_transaction`). It counts Cypher round-trips (the API
 promises one per root field, and tests assert the counts) and translates the
-driver's exceptions into this package's errors in one place, `_translated`.
+driver's exceptions into this package's errors in one place (graph/store/translation.py).
 An API's Graph admits a bounded number of transactions at once (graph/store/admission.py).
 
 Reads run with READ access and writes with WRITE, so with a neo4j:// URI the
@@ -28,28 +28,11 @@ from typing import Any, LiteralString
 import neo4j
 from neo4j import AsyncDriver, AsyncGraphDatabase, AsyncManagedTransaction, Query, RoutingControl
 from neo4j.api import AsyncBookmarkManager
-from neo4j.exceptions import (
-    AuthError,
-    ClientError,
-    ConnectionAcquisitionTimeoutError,
-    DatabaseUnavailable,
-    DriverError,
-    Neo4jError,
-    ServiceUnavailable,
-    SessionExpired,
-    TransientError,
-)
+from neo4j.exceptions import DriverError, Neo4jError
 
-from graph.errors import (
-    InvalidBookmark,
-    Neo4jAuthError,
-    Neo4jUnavailable,
-    QueryOverMemory,
-    QueryTimeout,
-    ServerBusy,
-)
 from graph.store.admission import TransactionGate
 from graph.store.settings import Neo4jSettings
+from graph.store.translation import over_transaction_memory, translated
 
 Record = dict[str, Any]
 Statement = tuple[LiteralString, Mapping[str, Any]]
@@ -206,75 +189,6 @@ def causal_chain(bookmarks: Iterable[str] = ()) -> Iterator[CausalChain]:
         yield chain
     finally:
         _active_chain.reset(token)
-
-
-def over_transaction_memory(error: Neo4jError) -> bool:
-    """Neo4j stopped one transaction at its own memory limit (db.memory.transaction.max).
-
-    Neo4j reports it as transient, as it does the server-wide pool running out, which
-    other transactions finishing can cure; one transaction's own limit is met again by
-    the same statement, so it is told apart by the setting the message names."""
-    return bool(
-        error.code
-        and "MemoryPoolOutOfMemoryError" in error.code
-        and "db.memory.transaction.max" in (error.message or "")
-    )
-
-
-@contextlib.contextmanager
-def _translated(uri: str, gated: bool = False) -> Iterator[None]:
-    """Turn the driver's exceptions into graph errors (the one place that does).
-
-    `gated`: a TransactionGate admits no more than the pool holds, so a wait for a
-    connection that times out means Neo4j is not handing any over, not that all are busy.
-    """
-    try:
-        yield
-    except AuthError as error:
-        raise Neo4jAuthError(
-            f"Neo4j at {uri} refused the credentials: {error.message}",
-            public="Neo4j refused the credentials the API signs in with",
-        ) from None
-    except ClientError as error:
-        # A transaction that times out while waiting for a lock is stopped with
-        # LockClientStopped rather than TransactionTimedOut: the same fault for a client.
-        if error.code and (
-            "TransactionTimedOut" in error.code or "LockClientStopped" in error.code
-        ):
-            raise QueryTimeout("the query ran past the transaction time limit") from None
-        if error.code and "InvalidBookmark" in error.code:
-            raise InvalidBookmark(
-                f"Neo4j does not recognise the bookmark sent: {error.message}",
-                public="Neo4j does not recognise the bookmark sent",
-            ) from None
-        raise
-    except TransientError as error:
-        if error.code and "TransactionTimedOut" in error.code:
-            raise QueryTimeout("the query ran past the transaction time limit") from None
-        if over_transaction_memory(error):
-            raise QueryOverMemory(
-                f"the query needed more memory than one transaction may take: {error.message}",
-                public="the query needed more memory than one transaction may take; "
-                "ask for less (smaller pages, fewer hops)",
-            ) from None
-        raise Neo4jUnavailable(
-            f"Neo4j at {uri} is temporarily unavailable", public="Neo4j is temporarily unavailable"
-        ) from None
-    except ConnectionAcquisitionTimeoutError as error:
-        # The driver's wait covers opening a connection and fetching a routing table too.
-        if gated:
-            raise Neo4jUnavailable(
-                f"Neo4j at {uri} gave no connection in time: {error}",
-                public="Neo4j gave no connection in time",
-            ) from None
-        raise ServerBusy(
-            f"the server is busy: {error}; retry shortly",
-            public="the server is busy: no connection to Neo4j came free in time; retry shortly",
-        ) from None
-    except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, OSError):
-        raise Neo4jUnavailable(
-            f"Neo4j at {uri} is unavailable", public="Neo4j is unavailable"
-        ) from None
 
 
 class Graph:
@@ -497,7 +411,7 @@ class Graph:
         return results
 
     def _translated(self) -> contextlib.AbstractContextManager[None]:
-        return _translated(self.connection.uri, gated=self.gate is not None)
+        return translated(self.connection.uri, gated=self.gate is not None)
 
     def _turn(self) -> contextlib.AbstractAsyncContextManager[None]:
         """A turn at Neo4j for one transaction (always granted without a gate)."""
