@@ -94,6 +94,7 @@ class Reference:
         self.by_key = {claim.key(): claim for claim in self.claims}
         self._by_alias: defaultdict[str, list[dict[str, Any]]] | None = None
         self._matches: dict[str, set[str]] = {}
+        self._shortest: dict[tuple[str, str, int], tuple[int, int] | None] = {}
 
     # -- incidents linked to a target ------------------------------------------------
 
@@ -183,6 +184,12 @@ class Reference:
 
     def shortest(self, origin: str, destination: str, max_hops: int) -> tuple[int, int] | None:
         """(claims on a shortest path, the strongest weakest claim among those paths)."""
+        asked = (origin, destination, max_hops)
+        if asked not in self._shortest:  # every target's answer is checked against it
+            self._shortest[asked] = self._walk_to(origin, destination, max_hops)
+        return self._shortest[asked]
+
+    def _walk_to(self, origin: str, destination: str, max_hops: int) -> tuple[int, int] | None:
         best = {origin: 99}
         layer = {origin}
         seen = {origin}
