@@ -87,8 +87,8 @@ def _incidents(phrasing: str, answer: Any) -> dict[str, Any]:
             "total": row["total"],
             "rows": [
                 {
-                    "id": item["incident"]["id"],
-                    "started": item["incident"]["started"],
+                    "id": item["activity"]["id"],
+                    "started": item["activity"]["started"],
                     "likelihood": item["likelihood"],
                     "steps": item["steps"],
                 }

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from bench.generate import SyntheticGraph
+from graph.reads import activity
 from graph.reads import questions as traversal
 from graph.reads.lookup import search_query
 from schema.build import SchemaLimits, build_schema
@@ -305,7 +306,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
                 _gql(PEER_INCIDENTS, ref=graph.hub_agency),
                 _gql(PEER_TUNED_INCIDENTS, ref=graph.hub_agency),
             ),
-            traversal.LINKED_INCIDENTS_QUERY,
+            activity.LINKED_INCIDENTS_QUERY,
             {**base, **traversal.ref_parameters("target", graph.hub_agency)},
             {"target": graph.hub_agency, "first": PAGE},
         )
@@ -379,7 +380,7 @@ def questions(graph: SyntheticGraph, seed: int = 11) -> list[Question]:
                 _gql(PEER_INCIDENTS_AS_OF, ref=graph.hub_agency, day=AS_OF_DAY),
                 _gql(PEER_TUNED_INCIDENTS, ref=graph.hub_agency, day=AS_OF_DAY),
             ),
-            traversal.LINKED_INCIDENTS_QUERY,
+            activity.LINKED_INCIDENTS_QUERY,
             {
                 **base,
                 **traversal.ref_parameters("target", graph.hub_agency),

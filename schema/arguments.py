@@ -10,8 +10,9 @@ UserInputError naming the argument.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, LiteralString
 
+from graph.linking.rule import ACTIVITY_LABELS, INCIDENTS_ONLY, ActivityKind
 from graph.model.dates import date_ceiling, date_floor
 from graph.model.likelihood import Likelihood
 from graph.model.vocabulary import CLAIM_TYPES, lookup_key
@@ -163,6 +164,17 @@ def kind(args: dict[str, Any]) -> str:
     return enum_value(args["kind"])
 
 
+def activity_labels(args: dict[str, Any]) -> LiteralString:
+    """The label expression of the kinds of activity asked about (activity's `kinds`;
+    incidents asks about incidents alone), written into the statement's text."""
+    if "kinds" not in args:
+        return INCIDENTS_ONLY
+    kinds = frozenset(ActivityKind(enum_value(value)) for value in args["kinds"])
+    if not kinds:
+        raise UserInputError("kinds: name at least one kind of activity (INCIDENT, CAMPAIGN)")
+    return ACTIVITY_LABELS[kinds]
+
+
 def entities(args: dict[str, Any]) -> Parameters:
     """entities(kind:): the page, the day, and `kind`, the label (written into the
     statement's text, not sent)."""
@@ -170,6 +182,10 @@ def entities(args: dict[str, Any]) -> Parameters:
 
 
 def incidents(args: dict[str, Any]) -> Parameters:
+    """incidents and activity: the page, the filters and the reference's parameters.
+    The kinds asked about are checked here and written into the text
+    (activity_labels), not sent."""
+    activity_labels(args)
     parameters = page("root", args.get("first"), args.get("after"))
     linked_to = args.get("linkedTo")
     since, until = args.get("since"), args.get("until")

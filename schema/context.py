@@ -12,12 +12,12 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from graph.reads.activity import link_paths_of
 from graph.reads.identities import UseFilter, identities_of, uses_of_entities
 from graph.reads.questions import (
     RelationFilter,
     attributions_of,
     entities_by_id,
-    link_paths_of,
     relations_of,
     sources_of,
 )

@@ -17,7 +17,7 @@ round-trip per level of nesting (DataLoaders), never one per result.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -30,6 +30,21 @@ from graph.model.vocabulary import EntityKind
 from graph.reads import kinds
 from graph.reads import questions as traversal
 from schema import arguments
+from schema.activity import (
+    EVERY_KIND,
+    ActivityConnection,
+    ActivitySinceArgument,
+    ActivityUntilArgument,
+    IncidentConnection,
+    IncludeUngradedArgument,
+    KindsArgument,
+    LinkedToArgument,
+    MinLikelihoodArgument,
+    RoleArgument,
+    TargetSectorArgument,
+    activity_page,
+    incidents_page,
+)
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
 from schema.context import Context
 from schema.history import (
@@ -48,15 +63,13 @@ from schema.pagination import (
     encode_cursor,
     page_info,
 )
-from schema.scalars import AsOf, Date
+from schema.scalars import INCLUDE_UNGRADED, AsOf
 from schema.stix import STIX_BUNDLE_DESCRIPTION, StixHopsArgument, StixRefArgument, stix_bundle
 from schema.types import (
     Entity,
     EvidencePath,
     EvidenceStep,
-    Incident,
     entity_from_row,
-    incident_with_path,
     path_from_row,
     step_from_row,
 )
@@ -76,20 +89,6 @@ class EntityConnection:
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
-@strawberry.type(description="An incident with its cursor.")
-class IncidentEdge:
-    cursor: str = strawberry.field(description="Pass as `after` to page on from here.")
-    node: Incident = strawberry.field(description="The incident.")
-
-
-@strawberry.type(description="A page of incidents.")
-class IncidentConnection:
-    total_count: int = strawberry.field(description="Incidents matching, over all pages.")
-    edges: list[IncidentEdge] = strawberry.field(description="This page's incidents with cursors.")
-    nodes: list[Incident] = strawberry.field(description="This page's incidents.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-
 @strawberry.type(description="A full-text hit with its relevance score (higher is better).")
 class SearchHit:
     entity: Entity = strawberry.field(description="The entity found.")
@@ -105,10 +104,21 @@ class Subgraph:
     )
 
 
-INCLUDE_UNGRADED = (
-    "Whether a chain may hold UNGRADED claims (judgments its source states without an "
-    "estimative term). They never count towards its likelihood; false leaves such chains out."
-)
+def _activity_question(given: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of incidents or activity, by their GraphQL names, from the
+    resolver's parameters (`locals()`)."""
+    return {
+        "linkedTo": given["linked_to"],
+        "minLikelihood": given["min_likelihood"],
+        "includeUngraded": given["include_ungraded"],
+        "since": given["since"],
+        "until": given["until"],
+        "first": given["first"],
+        "after": given["after"],
+        "asOf": given["as_of"],
+        "role": given["role"],
+        "targetSector": given["target_sector"],
+    }
 
 
 @strawberry.type(description="Questions about the graph; every answer carries its evidence.")
@@ -203,76 +213,43 @@ class Query:
     async def incidents(
         self,
         info: Info[Context, None],
-        linked_to: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Only incidents linked to this entity (id, name or alias)."
-            ),
-        ] = None,
-        min_likelihood: Annotated[
-            Likelihood | None,
-            strawberry.argument(
-                description="Only links whose graded steps are all at least this likely."
-            ),
-        ] = None,
-        include_ungraded: Annotated[
-            bool,
-            strawberry.argument(description=INCLUDE_UNGRADED),
-        ] = True,
-        since: Annotated[
-            Date | None,
-            strawberry.argument(
-                description="Only incidents still going on or after this date (by end, else start)."
-            ),
-        ] = None,
-        until: Annotated[
-            Date | None,
-            strawberry.argument(description="Only incidents started on or before this date."),
-        ] = None,
-        role: Annotated[
-            LinkRole,
-            strawberry.argument(
-                description="With linkedTo: follow only chains of this role (who did it, "
-                "who was hit), or ANY."
-            ),
-        ] = LinkRole.ANY,
-        target_sector: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Only incidents that targeted this sector (id, name or alias), "
-                "or a victim in it or part of one in it (IN_SECTOR)."
-            ),
-        ] = None,
+        linked_to: LinkedToArgument = None,
+        min_likelihood: MinLikelihoodArgument = None,
+        include_ungraded: IncludeUngradedArgument = True,
+        since: ActivitySinceArgument = None,
+        until: ActivityUntilArgument = None,
+        role: RoleArgument = LinkRole.ANY,
+        target_sector: TargetSectorArgument = None,
         first: PageSize = None,
         after: PageCursor = None,
         as_of: AsOf = None,
     ) -> IncidentConnection:
-        parameters = arguments.incidents(
-            {
-                "linkedTo": linked_to,
-                "minLikelihood": min_likelihood,
-                "includeUngraded": include_ungraded,
-                "since": since,
-                "until": until,
-                "first": first,
-                "after": after,
-                "asOf": as_of,
-                "role": role,
-                "targetSector": target_sector,
-            }
+        return await incidents_page(info, _activity_question(locals()))
+
+    @strawberry.field(
+        description=(
+            "Activity (incidents and campaigns, or the `kinds` asked for), newest first; with "
+            "linkedTo, only that linked to the entity (strongest link first), each with "
+            "`linkPath`: the same question, evidence paths, roles and asOf as "
+            "`incidents(linkedTo:)`, over every kind of activity."
         )
-        skip = parameters["root_skip"]
-        page = await traversal.incidents(info.context.graph, parameters, linked_to)
-        question = parameters if linked_to is not None else None
-        nodes = [incident_with_path(row, parameters["as_of"], question) for row in page.rows]
-        return IncidentConnection(
-            total_count=page.total,
-            edges=[
-                IncidentEdge(cursor=encode_cursor(skip + i), node=n) for i, n in enumerate(nodes)
-            ],
-            nodes=nodes,
-            page_info=page_info(skip, len(nodes), page.total),
-        )
+    )
+    async def activity(
+        self,
+        info: Info[Context, None],
+        linked_to: LinkedToArgument = None,
+        kinds: KindsArgument = EVERY_KIND,
+        min_likelihood: MinLikelihoodArgument = None,
+        include_ungraded: IncludeUngradedArgument = True,
+        since: ActivitySinceArgument = None,
+        until: ActivityUntilArgument = None,
+        role: RoleArgument = LinkRole.ANY,
+        target_sector: TargetSectorArgument = None,
+        first: PageSize = None,
+        after: PageCursor = None,
+        as_of: AsOf = None,
+    ) -> ActivityConnection:
+        return await activity_page(info, {**_activity_question(locals()), "kinds": kinds})
 
     @strawberry.field(
         description=(

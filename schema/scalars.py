@@ -6,7 +6,7 @@ from typing import Annotated, NewType
 
 import strawberry
 
-from graph.linking.rule import LinkRole
+from graph.linking.rule import ActivityKind, LinkRole
 from graph.model.dates import DATE_FORMS, is_date
 from graph.model.likelihood import Likelihood
 from graph.model.reliability import RELIABILITY, Reliability
@@ -62,6 +62,11 @@ AS_OF_DESCRIPTION = (
 )
 AsOf = Annotated[Date | None, strawberry.argument(description=AS_OF_DESCRIPTION)]
 
+INCLUDE_UNGRADED = (
+    "Whether a chain may hold UNGRADED claims (judgments its source states without an "
+    "estimative term). They never count towards its likelihood; false leaves such chains out."
+)
+
 
 strawberry.enum(
     LinkRole,
@@ -71,6 +76,11 @@ strawberry.enum(
         "then whom the actor works for or is part of); TARGETED, who was hit (TARGETED, then "
         "what the victim is part of); ANY, either."
     ),
+)
+strawberry.enum(
+    ActivityKind,
+    name="ActivityKind",
+    description="A kind of activity: INCIDENT (an Incident), CAMPAIGN (a Campaign).",
 )
 strawberry.enum(
     Reliability,

@@ -176,33 +176,29 @@ class Group(Entity, victims.Victim):
     pass
 
 
-@strawberry.type(description="A malicious cyber incident.", directives=ENTITY_KEY)
-class Incident(Entity):
-    started: Date | None = strawberry.field(default=None, description="When it began.")
-    ended: Date | None = strawberry.field(default=None, description="When it ended.")
-    status: str | None = strawberry.field(
-        default=None, description="Where it stands, e.g. mitigated or remediated."
+@strawberry.interface(
+    description=(
+        "What actors do: incidents and campaigns. `activity(linkedTo:)` lists both, with "
+        "the same evidence paths, roles and asOf as `incidents(linkedTo:)`."
     )
-    outcome: str | None = strawberry.field(
-        default=None, description="How it ended, in the source's terms."
-    )
-    disclosed: Date | None = strawberry.field(default=None, description="When it was made public.")
+)
+class Activity(Entity):
     link_path: EvidencePath | None = strawberry.field(
         default=None,
         description=(
-            "In `incidents(linkedTo:)`: the strongest chain of claims from this incident to "
+            "With linkedTo (`incidents`, `activity`): the strongest chain of claims from here to "
             "that entity (weakest step first decides; then the shortest; then the first by "
             "claim ids, so the same graph always shows the same chain). Null elsewhere."
         ),
     )
 
-    # The question of incidents(linkedTo:) that found it (arguments.LINK_QUESTION), for
-    # linkPaths; None elsewhere.
+    # The linkedTo question that found it (arguments.LINK_QUESTION), for linkPaths;
+    # None elsewhere.
     link_question: strawberry.Private[tuple[tuple[str, Any], ...] | None] = None
 
     @strawberry.field(
         description=(
-            "In `incidents(linkedTo:)`: the next strongest chains to that entity after "
+            "With linkedTo: the next strongest chains to that entity after "
             "`linkPath`, in the same order (strongest, then shortest, then by claim ids), so "
             "every piece of evidence for the link can be seen, not only the best. Null elsewhere."
         )
@@ -226,7 +222,7 @@ class Incident(Entity):
 
     @strawberry.field(
         description=(
-            "Every source's attribution of this incident (ATTRIBUTED_TO), side by side, each "
+            "Every source's attribution of this activity (ATTRIBUTED_TO), side by side, each "
             "with its own grade, quote, assessor and date: strongest first, then by source."
         )
     )
@@ -249,8 +245,21 @@ class Incident(Entity):
         return disputed
 
 
+@strawberry.type(description="A malicious cyber incident.", directives=ENTITY_KEY)
+class Incident(Activity):
+    started: Date | None = strawberry.field(default=None, description="When it began.")
+    ended: Date | None = strawberry.field(default=None, description="When it ended.")
+    status: str | None = strawberry.field(
+        default=None, description="Where it stands, e.g. mitigated or remediated."
+    )
+    outcome: str | None = strawberry.field(
+        default=None, description="How it ended, in the source's terms."
+    )
+    disclosed: Date | None = strawberry.field(default=None, description="When it was made public.")
+
+
 @strawberry.type(description="A campaign of related intrusions.", directives=ENTITY_KEY)
-class Campaign(Entity):
+class Campaign(Activity):
     first_seen: Date | None = strawberry.field(default=None, description="First seen active.")
     last_seen: Date | None = strawberry.field(default=None, description="Last seen active.")
     techniques = uses.techniques_field()
@@ -484,17 +493,3 @@ class RelationConnection:
     edges: list[RelationEdge] = strawberry.field(description="This page's claims with cursors.")
     nodes: list[EvidenceStep] = strawberry.field(description="This page's claims.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
-
-
-def incident_with_path(
-    row: Record, as_of: str | None = None, question: dict[str, Any] | None = None
-) -> Incident:
-    """An incident of incidents(); `question`, the parameters of incidents(linkedTo:)
-    when it was asked (its linkPaths follow them)."""
-    incident = entity_from_row(row["incident"], as_of)
-    assert isinstance(incident, Incident)
-    if row.get("steps") is not None:
-        incident.link_path = path_from_row(row, as_of)
-    if question is not None:
-        incident.link_question = tuple((name, question[name]) for name in arguments.LINK_QUESTION)
-    return incident

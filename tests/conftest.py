@@ -23,7 +23,7 @@ from graph.store.database import Graph
 from tests.api_client import api, resolvers  # noqa: F401
 from tests.differential import pair  # noqa: F401
 from tests.fault_neo4j import fault_neo4j  # noqa: F401
-from tests.graph_state import empty_graph, seeded_graph  # noqa: F401
+from tests.graph_state import empty_graph, imported_graph, seeded_graph  # noqa: F401
 from tests.live_server import live_api  # noqa: F401
 from tests.neo4j_provider import (
     COMPOSE_FILES,

@@ -1,5 +1,7 @@
-"""A known graph state per test: `empty_graph` (everything deleted) or `seeded_graph`
-(exactly the shipped seed, reloaded only when the graph differs from it).
+"""A known graph state per test: `empty_graph` (everything deleted), `seeded_graph`
+(exactly the shipped seed, reloaded only when the graph differs from it) or
+`imported_graph` (the seed plus the offline MISP galaxy and ATT&CK imports, the
+same way).
 
 `seeded(driver)` compares a fingerprint of the whole graph (a hash of the
 canonical dump) with the one recorded right after its last load, so a suite of
@@ -17,7 +19,10 @@ from typing import Any
 
 import neo4j
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from api.cli_import import import_app
 from graph.linking.upkeep import rebuild_closure
 from graph.setup import ensure_schema
 from graph.store.database import Graph
@@ -25,6 +30,7 @@ from graph.writes.loading import LoadSummary, load_documents
 from seed.files import read_seed_files, shipped_seed_files
 
 _seeded_fingerprint: str | None = None
+_imported_fingerprint: str | None = None
 
 
 def _records(driver: neo4j.Driver, query: str) -> list[dict[str, Any]]:
@@ -119,6 +125,22 @@ def seeded(driver: neo4j.Driver) -> None:
     _seeded_fingerprint = fingerprint(driver)
 
 
+def seeded_and_imported(driver: neo4j.Driver) -> None:
+    """Make the graph the shipped seed plus `threatgraph import misp-galaxy` and
+    `import attack` (offline, from the installed packages), reloading only when it
+    differs."""
+    global _imported_fingerprint
+    if _imported_fingerprint is not None and fingerprint(driver) == _imported_fingerprint:
+        return
+    seeded(driver)
+    cli = typer.Typer()
+    cli.add_typer(import_app, name="import")
+    for command in (["import", "misp-galaxy", "-q"], ["import", "attack", "-q"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 0, result.output
+    _imported_fingerprint = fingerprint(driver)
+
+
 @pytest.fixture
 def empty_graph(driver: neo4j.Driver) -> Iterator[None]:
     """A graph with no nodes (constraints and indexes kept)."""
@@ -130,4 +152,11 @@ def empty_graph(driver: neo4j.Driver) -> Iterator[None]:
 def seeded_graph(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[None]:
     """A graph holding exactly the shipped seed."""
     seeded(driver)
+    yield
+
+
+@pytest.fixture
+def imported_graph(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[None]:
+    """The shipped seed plus the offline MISP galaxy and ATT&CK imports."""
+    seeded_and_imported(driver)
     yield

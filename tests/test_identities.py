@@ -7,7 +7,6 @@ them in one round-trip.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from graph.model.identifiers import external_id
 from schema.pagination import encode_cursor
 from tests.api_client import ask_both, gql
 from tests.conftest import cypher
-from tests.graph_state import seeded
 from tests.stix_factory import actor, bundle, write_bundle
 
 
@@ -54,16 +52,6 @@ query ($first: Int, $after: String, $asOf: Date) {
   }
 }
 """
-
-
-@pytest.fixture(scope="module")
-def imported(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[None]:
-    """The shipped seed plus `import misp-galaxy` and `import attack` (offline)."""
-    seeded(driver)
-    for command in (["import", "misp-galaxy", "-q"], ["import", "attack", "-q"]):
-        result = CliRunner().invoke(cli(), command)
-        assert result.exit_code == 0, result.output
-    yield
 
 
 @pytest.mark.usefixtures("seeded_graph")
@@ -118,7 +106,7 @@ APT31_TECHNIQUES = [
 ]
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_apt31_techniques_come_with_attack_ids_and_tactics_by_id(
     api: TestClient, resolvers: TestClient
 ) -> None:
@@ -129,7 +117,7 @@ def test_apt31_techniques_come_with_attack_ids_and_tactics_by_id(
     assert techniques["nodes"][20]["technique"] == {"id": "attack-pattern:spearphishing-link"}
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_a_technique_carries_the_attack_claim_that_says_so(
     api: TestClient, resolvers: TestClient
 ) -> None:
@@ -160,7 +148,7 @@ def test_a_technique_carries_the_attack_claim_that_says_so(
     }
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_apt31_external_ids_and_names_by_source(api: TestClient, resolvers: TestClient) -> None:
     entity = ask_both(api, resolvers, APT31, first=0)["entity"]
     assert entity["externalIds"] == [
@@ -200,7 +188,7 @@ def test_apt31_external_ids_and_names_by_source(api: TestClient, resolvers: Test
     assert (entity["motivation"], entity["software"]) == (None, {"totalCount": 0})
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_before_the_import_ran_its_claims_were_not_known(
     api: TestClient, resolvers: TestClient
 ) -> None:
@@ -211,7 +199,7 @@ def test_before_the_import_ran_its_claims_were_not_known(
     assert [n["name"] for n in entity["namesBySource"]] == ["APT31", "ZIRCONIUM"]
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_possible_duplicates_are_the_ambiguities_the_import_recorded(
     api: TestClient, resolvers: TestClient
 ) -> None:
@@ -222,7 +210,7 @@ def test_possible_duplicates_are_the_ambiguities_the_import_recorded(
     ]
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_software_an_actor_uses_and_the_techniques_it_uses(
     api: TestClient, resolvers: TestClient
 ) -> None:
@@ -267,7 +255,7 @@ def test_software_an_actor_uses_and_the_techniques_it_uses(
     }
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_misp_motive_is_the_actors_motivation(api: TestClient, resolvers: TestClient) -> None:
     query = '{ entity(ref: "actor:apt14") { ... on ThreatActor { motivation sophistication } } }'
     assert ask_both(api, resolvers, query) == {
@@ -275,7 +263,7 @@ def test_misp_motive_is_the_actors_motivation(api: TestClient, resolvers: TestCl
     }
 
 
-@pytest.mark.usefixtures("imported")
+@pytest.mark.usefixtures("imported_graph")
 def test_identity_fields_compile_to_one_round_trip(api: TestClient) -> None:
     body = gql(api, APT31, first=3)
     assert "errors" not in body and body["_round_trips"] == 1

@@ -59,6 +59,10 @@ READ_ARGUMENTS = {
     "Query.incidents(after)": "query($v: String) { incidents(after: $v) { totalCount } }",
     "Query.incidents(targetSector)": "query($v: String) { incidents(targetSector: $v) "
     "{ totalCount } }",
+    "Query.activity(linkedTo)": "query($v: String) { activity(linkedTo: $v) { totalCount } }",
+    "Query.activity(after)": "query($v: String) { activity(after: $v) { totalCount } }",
+    "Query.activity(targetSector)": "query($v: String) { activity(targetSector: $v) "
+    "{ totalCount } }",
     "Query.search(after)": 'query($v: String) { search(text: "APT31", after: $v) { cursor } }',
     "Query.path(from)": 'query($v: String!) { path(from: $v, to: "apt31") { likelihood } }',
     "Query.path(to)": 'query($v: String!) { path(from: "apt31", to: $v) { likelihood } }',

@@ -27,7 +27,8 @@ from graph.linking import upkeep as linked_closure
 from graph.linking.upkeep import VERSION, ensure_closure, rebuild_closure, refresh_deferred
 from graph.model.documents import document_from_text
 from graph.model.likelihood import Likelihood
-from graph.reads.questions import incidents, ref_parameters
+from graph.reads.activity import activity
+from graph.reads.questions import ref_parameters
 from graph.setup import ensure_schema
 from graph.store.database import Graph
 from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
@@ -75,10 +76,10 @@ def answers(target: str, min_rank: int, walked: bool, skip: int = 0) -> tuple[An
         "role": "ANY",
         **ref_parameters("target", target),
     }
-    page = run(lambda graph: incidents(graph, parameters, target))
+    page = run(lambda graph: activity(graph, parameters, target))
     return page.total, [
         (
-            row["incident"]["id"],
+            row["activity"]["id"],
             row["likelihood"],
             row["ungradedSteps"],
             [step["id"] for step in row["steps"]],

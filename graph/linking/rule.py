@@ -1,7 +1,10 @@
-"""The "linked to" rule: an incident is linked to X when a chain of claims leads
-from it to X, always forwards.
+"""The "linked to" rule: an incident (or other activity) is linked to X when a
+chain of claims leads from it to X, always forwards.
 
-A chain is an incident's first claim, ATTRIBUTED_TO or TARGETED (its role:
+Activity is what actors do: incidents and campaigns (ACTIVITY_KINDS). The rule
+is the same for both, and a question picks the kinds it asks about.
+
+A chain is an activity's first claim, ATTRIBUTED_TO or TARGETED (its role:
 who did it, or who was hit), then up to
 MAX_ONWARD_CLAIMS onward claims: AFFILIATED_WITH or PART_OF after an
 attribution (the actor and whom it works for), PART_OF after a targeting (the
@@ -18,6 +21,7 @@ import enum
 from typing import LiteralString
 
 from graph.model.likelihood import ABOVE_EVERY_STRENGTH
+from graph.model.vocabulary import ACTIVITY
 
 # One way of linking: (the first claim's type, the onward claims' types), each as
 # a relationship pattern's type list.
@@ -58,6 +62,26 @@ def role_of(claims: LiteralString) -> LiteralString:
         + " ".join(f"WHEN '{link[0]}' THEN '{role.value}'" for role, link in ROLES.items())
         + " END"
     )
+
+
+class ActivityKind(enum.Enum):
+    """The kinds of activity a "linked to" question can ask about, each its label."""
+
+    INCIDENT = "Incident"
+    CAMPAIGN = "Campaign"
+
+
+assert tuple(kind.value for kind in ActivityKind) == ACTIVITY
+
+# Which kinds a question asks about, as the label expression its patterns use,
+# `(i:<this>)`: from fixed text, so every statement stays a literal.
+ACTIVITY_LABELS: dict[frozenset[ActivityKind], LiteralString] = {
+    frozenset({ActivityKind.INCIDENT}): "Incident",
+    frozenset({ActivityKind.CAMPAIGN}): "Campaign",
+    frozenset(ActivityKind): "Incident|Campaign",
+}
+# incidents(): the incident-only view, the one the stored closure holds.
+INCIDENTS_ONLY: LiteralString = ACTIVITY_LABELS[frozenset({ActivityKind.INCIDENT})]
 
 
 # Text, because it is written into the Cypher pattern's quantifier, {0,5}.

@@ -1,5 +1,5 @@
 """Victims by sector and country: what a victim's sectors and country are, and which
-incidents targeted a sector (incidents(targetSector:)).
+incidents (or campaigns) targeted a sector (incidents(targetSector:)).
 
 A victim is in a sector when a claim says so (IN_SECTOR); it is in the country its
 LOCATED_IN and PART_OF claims lead to first. An incident targeted a sector when its
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph.linking.rule import MAX_ONWARD_CLAIMS, TARGETED_LINK
-from graph.model.dates import INCIDENT_IN_WINDOW
+from graph.model.dates import ACTIVITY_IN_WINDOW
 from graph.model.known import AS_OF, claim_known, entity_known
 
 SECTOR_CLAIM: LiteralString = "IN_SECTOR"
@@ -48,9 +48,9 @@ def country_of(node: str, other: str, as_of: str = AS_OF) -> str:
     )
 
 
-# Incident `i` targeted the sector whose lookup key is $target_sector, by a chain of
+# Activity `i` targeted the sector whose lookup key is $target_sector, by a chain of
 # claims known on $as_of.
-INCIDENT_TARGETS_SECTOR: LiteralString = (
+TARGETS_SECTOR: LiteralString = (
     "EXISTS { "
     "MATCH (i)-[tg_tc:" + TARGETED_LINK[0] + " WHERE " + claim_known("tg_tc") + "]->() "
     "(()-[tg_tp:" + TARGETED_LINK[1] + " WHERE " + claim_known("tg_tp") + "]->()){0,"
@@ -61,10 +61,10 @@ INCIDENT_TARGETS_SECTOR: LiteralString = (
 )
 
 
-def incident_kept(sector: bool) -> LiteralString:
-    """Cypher: incident `i` is one the question keeps: in the date window $since/$until
+def activity_kept(sector: bool) -> LiteralString:
+    """Cypher: activity `i` is one the question keeps: in the date window $since/$until
     and, when `sector`, one that targeted the sector $target_sector. The sector test is
     in the text only when asked, so a question without one plans as before."""
     if sector:
-        return INCIDENT_IN_WINDOW + " AND " + INCIDENT_TARGETS_SECTOR
-    return INCIDENT_IN_WINDOW
+        return ACTIVITY_IN_WINDOW + " AND " + TARGETS_SECTOR
+    return ACTIVITY_IN_WINDOW

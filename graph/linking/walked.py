@@ -2,9 +2,9 @@
 
 Every pattern here follows rule.py's LINKS forwards only, lets through the claims
 a chain may hold (`$min`, `$ungraded`, `$as_of`: likelihood.step_allowed), the ways
-of linking the question follows (`$role`: rule.role_asked) and the incidents
-in the date window `$since`/`$until` (and, when asked, that targeted
-`$target_sector`: victims.py).
+of linking the question follows (`$role`: rule.role_asked) and the activity of
+the kinds asked (`labels`: rule.ACTIVITY_LABELS) in the date window
+`$since`/`$until` (and, when asked, that targeted `$target_sector`: victims.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import LiteralString
 
 from graph.linking.rule import (
+    INCIDENTS_ONLY,
     MAX_ONWARD_CLAIMS,
     NO_CLAIM_STRENGTH,
     ROLES,
@@ -19,7 +20,8 @@ from graph.linking.rule import (
     LinkRole,
     role_asked,
 )
-from graph.linking.victims import incident_kept
+from graph.linking.victims import activity_kept
+from graph.model.dates import ACTIVITY_START
 from graph.model.known import entity_known
 from graph.model.likelihood import (
     NO_GRADE,
@@ -46,7 +48,7 @@ def _onward_to_target(onward: LiteralString) -> LiteralString:
 
 
 def _first_claim(claim: LiteralString) -> LiteralString:
-    """The pattern from an incident through its first claim, `c`, to `hop`."""
+    """The pattern from an activity through its first claim, `c`, to `hop`."""
     return "-[c:" + claim + " WHERE " + step_allowed("c") + "]->(hop) "
 
 
@@ -56,9 +58,12 @@ def chain(link: Link) -> LiteralString:
     return _first_claim(claim) + _onward_to_target(onward)
 
 
-def _strengths_through(role: LinkRole, link: Link, sector: bool) -> LiteralString:
-    """A UNION branch: each incident linked to `target` the `link` way (that targeted
-    $target_sector when `sector`), with its strength, once per first claim.
+def _strengths_through(
+    role: LinkRole, link: Link, sector: bool, labels: LiteralString
+) -> LiteralString:
+    """A UNION branch: each activity of the kinds `labels` linked to `target` the `link`
+    way (that targeted $target_sector when `sector`), with its strength, once per
+    first claim.
 
     The onward chains are summed up once per node the incidents' first claims
     reach (`hop`), not once per incident: a hub has far fewer such nodes than
@@ -83,16 +88,21 @@ def _strengths_through(role: LinkRole, link: Link, sector: bool) -> LiteralStrin
         + " AS ungraded "
         "  WITH hop, graded, min(ungraded) AS ungraded "
         "  WITH hop, collect({graded: graded, ungraded: ungraded}) AS onward "
-        "  MATCH (i:Incident)" + _first_claim(claim) + "WHERE " + incident_kept(sector) + " "
+        "  MATCH (i:" + labels + ")" + _first_claim(claim) + "WHERE " + activity_kept(sector) + " "
         "  RETURN i, reduce(best = 0, s IN [x IN onward | " + combined + "] | "
         "  CASE WHEN s > best THEN s ELSE best END) AS strength "
     )
 
 
-def walked_top(skip: LiteralString, first: LiteralString, sector: bool = False) -> LiteralString:
+def walked_top(
+    skip: LiteralString,
+    first: LiteralString,
+    sector: bool = False,
+    labels: LiteralString = INCIDENTS_ONLY,
+) -> LiteralString:
     """A UNION branch: `total` and `top` (the first `skip + first` as {i, strength})
-    found by walking every link to `target` (of the incidents that targeted
-    $target_sector when `sector`).
+    found by walking every link to `target` from activity of the kinds `labels` (that
+    targeted $target_sector when `sector`).
 
     The aggregation is inside its own CALL: over no rows it still yields one, so
     outside, the branch would answer even when its WHERE had dropped `target`.
@@ -100,19 +110,23 @@ def walked_top(skip: LiteralString, first: LiteralString, sector: bool = False) 
     the page alone (answer.py).
     """
     branches = "  UNION ALL ".join(
-        _strengths_through(role, link, sector) for role, link in ROLES.items()
+        _strengths_through(role, link, sector, labels) for role, link in ROLES.items()
     )
     return (
         "CALL (target) { CALL (target) { " + branches + "  UNION ALL "
-        "  WITH target WHERE target:Incident "
+        "  WITH target WHERE target:" + labels + " "
         # Found again by its id (the unique constraint): `WHERE i = target` is planned
         # as a scan of every incident.
-        "  MATCH (i:Entity {id: target.id}) WHERE i:Incident AND " + incident_kept(sector) + " "
+        "  MATCH (i:Entity {id: target.id}) WHERE i:"
+        + labels
+        + " AND "
+        + activity_kept(sector)
+        + " "
         "  AND " + entity_known("i") + " "
         "  RETURN i, " + NO_CLAIM_STRENGTH + " AS strength "
         "} "
         "WITH i, max(strength) AS strength "
-        "ORDER BY strength DESC, coalesce(i.started, '') DESC, i.id "
+        "ORDER BY strength DESC, coalesce(" + ACTIVITY_START + ", '') DESC, i.id "
         "WITH collect({i: i, strength: strength}) AS linked "
         "RETURN size(linked) AS total, linked[.." + skip + " + " + first + "] AS top } "
         "RETURN total, top "

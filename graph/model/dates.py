@@ -50,13 +50,18 @@ def cypher_date_ceiling(expression: LiteralString) -> LiteralString:
     )
 
 
-# Incident `i` overlaps the window $since..$until (either may be null, both full
-# dates): it is still going on at $since (by its end, else its start) and started
+# When activity `i` began and ended: an incident's start and end, a campaign's first
+# and last sightings.
+ACTIVITY_START: LiteralString = "coalesce(i.started, i.first_seen)"
+ACTIVITY_END: LiteralString = "coalesce(i.ended, i.last_seen)"
+
+# Activity `i` overlaps the window $since..$until (either may be null, both full
+# dates): it is still going on at $since (by its end, else its start) and began
 # by $until.
-INCIDENT_IN_WINDOW: LiteralString = (
+ACTIVITY_IN_WINDOW: LiteralString = (
     "($since IS NULL OR "
-    + cypher_date_ceiling("coalesce(i.ended, i.started, '9999')")
+    + cypher_date_ceiling("coalesce(" + ACTIVITY_END + ", " + ACTIVITY_START + ", '9999')")
     + " >= $since) AND ($until IS NULL OR "
-    + cypher_date_floor("coalesce(i.started, '0000')")
+    + cypher_date_floor("coalesce(" + ACTIVITY_START + ", '0000')")
     + " <= $until)"
 )

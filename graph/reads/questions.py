@@ -6,8 +6,9 @@ answer: entity references are resolved inside the statement (the
 gathered with pattern comprehensions in the same statement. Results are plain
 dicts of the graph's own field names, which the schema layer wraps.
 
-What "linked to" means is graph/linking/'s: incidents(linkedTo:) resolves its
-reference here and takes the rest from there.
+Activity linked to an entity (incidents(linkedTo:), activity(linkedTo:)) is
+activity.py's, on this module's reference preludes; what "linked to" means is
+graph/linking/'s.
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ from dataclasses import dataclass
 from typing import Any, LiteralString
 
 from graph.errors import AmbiguousReference, NotFound
-from graph.linking.answer import linked_rows
 from graph.linking.disputes import attributions, disputed
-from graph.linking.rule import role_of
-from graph.linking.victims import incident_kept
-from graph.linking.walked import ranked_chains
 from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import PATH_STRENGTH, at_least_min, step_allowed
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, RELATION_TYPES
@@ -148,99 +145,6 @@ class Page:
 
     total: int
     rows: list[Record]
-
-
-# -- incidents --------------------------------------------------------------
-
-
-def linked_incident_rows(
-    skip: LiteralString, first: LiteralString, sector: bool = False
-) -> LiteralString:
-    """Resolves `target` from $target_key/$target_ref, then graph/linking/answer.py's
-    `total` and `rows` for it (of the incidents that targeted $target_sector when
-    `sector`)."""
-    return resolve_prelude("target") + linked_rows(skip, first, sector)
-
-
-# The page of incidents(linkedTo:) is $root_skip and $root_first, as in every connection.
-LINKED_INCIDENTS_QUERIES = {
-    sector: linked_incident_rows("$root_skip", "$root_first", sector)
-    + (
-        "RETURN target_candidates AS candidates, total, "
-        "[row IN rows[$root_skip..$root_skip + $root_first] | {incident: " + project("row.i") + ", "
-        "likelihood: " + literal(path_likelihood("relationships(row.best.p)")) + ", "
-        "ungradedSteps: " + literal(ungraded_steps("relationships(row.best.p)")) + ", "
-        "role: " + role_of("relationships(row.best.p)") + ", "
-        "steps: [q IN relationships(row.best.p) | " + step_map("q") + "]}] AS page"
-    )
-    for sector in (False, True)
-}
-LINKED_INCIDENTS_QUERY: LiteralString = LINKED_INCIDENTS_QUERIES[False]
-
-
-def all_incident_rows(sector: bool) -> LiteralString:
-    """Every incident the date filter (and, when `sector`, $target_sector) keeps, newest
-    first, as `rows` of nodes."""
-    return (
-        "MATCH (i:Incident) WHERE " + incident_kept(sector) + " AND " + entity_known("i") + " "
-        "WITH i ORDER BY coalesce(i.started, '') DESC, i.id "
-        "WITH collect(i) AS rows "
-    )
-
-
-ALL_INCIDENTS_QUERIES = {
-    sector: all_incident_rows(sector) + "RETURN [] AS candidates, size(rows) AS total, "
-    "[i IN rows[$root_skip..$root_skip + $root_first] | {incident: " + entity_map("i") + ", "
-    "likelihood: null, steps: null}] AS page"
-    for sector in (False, True)
-}
-
-
-async def incidents(graph: Graph, parameters: dict[str, Any], linked_to: str | None) -> Page:
-    """Incidents, optionally only those linked to an entity, each with its strongest link
-    path. `parameters`: $min, $since, $until, $role, $as_of, $root_skip, $root_first,
-    $target_sector (null: any sector) and, with `linked_to`, its
-    ref_parameters("target", linked_to)."""
-    sector = parameters.get("target_sector") is not None
-    if linked_to is None:
-        rows = await graph.read(ALL_INCIDENTS_QUERIES[sector], parameters)
-    else:
-        rows = await graph.read(LINKED_INCIDENTS_QUERIES[sector], parameters)
-        raise_unless_resolved(linked_to, rows[0]["candidates"] if rows else [])
-    if not rows:
-        return Page(total=0, rows=[])
-    return Page(total=rows[0]["total"], rows=rows[0]["page"])
-
-
-def evidence_path(rels: LiteralString) -> LiteralString:
-    """The evidence path of the linking chain of claims `rels` (a list expression),
-    as a map."""
-    return (
-        "{likelihood: " + literal(path_likelihood(rels)) + ", "
-        "role: " + role_of(rels) + ", "
-        "ungradedSteps: " + literal(ungraded_steps(rels)) + ", "
-        "steps: [q IN " + rels + " | " + step_map("q") + "]}"
-    )
-
-
-# The next strongest chains after the one shown (linkPath), of each incident in $ids to
-# the entity $target_key/$target_ref names: $paths_first of them, with $min, $ungraded,
-# $as_of and $role as the question that found the incidents had them.
-LINK_PATHS_QUERY: LiteralString = (
-    resolve_prelude("target") + "UNWIND $ids AS id MATCH (i:Entity {id: id}) "
-    "RETURN id, [p IN " + ranked_chains("i", "1", "$paths_first") + " | "
-    "" + evidence_path("relationships(p)") + "] AS paths"
-)
-
-
-async def link_paths_of(
-    graph: Graph, ids: list[str], parameters: dict[str, Any]
-) -> dict[str, list[Record]]:
-    """For each incident id, the next strongest chains to the entity incidents(linkedTo:)
-    asked about (LINK_PATHS_QUERY's parameters besides $ids)."""
-    rows = await graph.read(LINK_PATHS_QUERY, {**parameters, "ids": ids})
-    found = {row["id"]: row["paths"] for row in rows}
-    return {entity_id: found.get(entity_id, []) for entity_id in ids}
 
 
 # -- shortest path ------------------------------------------------------------

@@ -34,7 +34,16 @@ from graphql.execution.values import VariableValues
 from graph.reads.compiled.cypher import KIND_KEY, UncoveredField
 from graph.reads.compiled.plan import TYPENAME, EntityShape, ObjectShape, RootField, Selection
 
-ROOT_FIELDS = ("entity", "search", "incidents", "path", "neighbourhood", "claims", "entities")
+ROOT_FIELDS = (
+    "entity",
+    "search",
+    "incidents",
+    "activity",
+    "path",
+    "neighbourhood",
+    "claims",
+    "entities",
+)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -108,7 +117,11 @@ class _Collector:
     ) -> ObjectShape | EntityShape:
         if named is self.entity:
             return EntityShape({kind.name: self.fields(kind, nodes) for kind in self.kinds})
-        assert isinstance(named, GraphQLObjectType)
+        if isinstance(named, GraphQLInterfaceType):
+            # An interface of entities (Activity): the kinds that implement it.
+            assert self.entity in named.interfaces
+            kinds = self.schema.get_implementations(named).objects
+            return EntityShape({kind.name: self.fields(kind, nodes) for kind in kinds})
         if self.entity in named.interfaces:
             return EntityShape({named.name: self.fields(named, nodes)})
         return ObjectShape(named.name, self.fields(named, nodes))

@@ -48,7 +48,7 @@ from graph.errors import DatabaseFault, GraphError
 from graph.model.vocabulary import EntityKind
 from graph.reads.compiled.cypher import UncoveredField
 from graph.reads.compiled.plan import RootField, Selection
-from graph.reads.compiled.roots import RootStatement, root_statement
+from graph.reads.compiled.roots import ACTIVITY_ROOTS, RootStatement, root_statement
 from graph.reads.compiled.shape import Shaper, value_shaper
 from graph.reads.questions import raise_unless_resolved
 from graph.store.database import Graph, Statement
@@ -387,6 +387,7 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
     "entity": (arguments.entity, ("ref",)),
     "search": (arguments.search, ()),
     "incidents": (arguments.incidents, ("linkedTo",)),
+    "activity": (arguments.incidents, ("linkedTo",)),
     "path": (arguments.path, ("from", "to")),
     "neighbourhood": (arguments.neighbourhood, ("ref",)),
     "claims": (arguments.claims, ("from", "to")),
@@ -396,8 +397,12 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
 
 def _variant(root: RootField, args: dict[str, Any]) -> tuple[object, ...]:
     """What of a root field's arguments shows in its statement's text."""
-    if root.field == "incidents":
-        return (args.get("linkedTo") is not None, args.get("targetSector") is not None)
+    if root.field in ACTIVITY_ROOTS:
+        return (
+            args.get("linkedTo") is not None,
+            args.get("targetSector") is not None,
+            arguments.activity_labels(args),
+        )
     if root.field == "search":
         return (args.get("after") is not None,)
     if root.field == "path":
@@ -420,10 +425,11 @@ def _probe_variant(root: RootField) -> dict[str, Any]:
 
 
 def _variant_kwargs(root: RootField, args: dict[str, Any]) -> dict[str, Any]:
-    if root.field == "incidents":
+    if root.field in ACTIVITY_ROOTS:
         return {
             "linked": args.get("linkedTo") is not None,
             "sector": args.get("targetSector") is not None,
+            "labels": arguments.activity_labels(args),
         }
     if root.field == "search":
         return {"after": args.get("after") is not None}

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import LiteralString
 
+from graph.linking.rule import INCIDENTS_ONLY
 from graph.model.known import entity_known
-from graph.reads import kinds, questions
+from graph.reads import activity, kinds, questions
 from graph.reads.compiled.cypher import (
     CypherBuilder,
     UncoveredField,
@@ -20,6 +21,9 @@ from graph.reads.compiled.cypher import (
 )
 from graph.reads.compiled.plan import TYPENAME, RootField
 from graph.reads.fields import key, literal
+
+# The root fields that list activity: the incident-only view and every kind.
+ACTIVITY_ROOTS = ("incidents", "activity")
 
 
 @dataclass(frozen=True)
@@ -38,14 +42,16 @@ def root_statement(
     kind: str | None = None,
     sector: bool = False,
     after: bool = False,
+    labels: LiteralString = INCIDENTS_ONLY,
 ) -> RootStatement:
     """The statement for one root field.
 
     `hops` is path's maxHops or neighbourhood's hops (they shape the pattern's
-    text); `linked` says whether incidents has linkedTo (a different read), and
-    `sector` whether it has targetSector (a filter written only when asked); `kind`
-    is entities' label (the label it scans); `after` whether search continues after
-    a hit (it skips).
+    text); `linked` says whether incidents or activity has linkedTo (a different
+    read), `labels` which kinds of activity it asks about (rule.ACTIVITY_LABELS;
+    incidents: Incident), and `sector` whether it has targetSector (a filter
+    written only when asked); `kind` is entities' label (the label it scans);
+    `after` whether search continues after a hit (it skips).
     """
     build = CypherBuilder()
     a = root.arguments
@@ -60,7 +66,7 @@ def root_statement(
         return RootStatement(literal(text), ("candidates",))
     if root.field == "search":
         return RootStatement(literal(_search(build, root, after)), ())
-    if root.field == "incidents" and linked:
+    if root.field in ACTIVITY_ROOTS and linked:
         page = object_shape(root)
         body = build.connection(
             "rows",
@@ -71,7 +77,9 @@ def root_statement(
             ),
             total="total",
         )
-        rows = questions.linked_incident_rows(literal(f"${a}_skip"), literal(f"${a}_first"), sector)
+        rows = activity.linked_activity_rows(
+            literal(f"${a}_skip"), literal(f"${a}_first"), sector, labels
+        )
         text = rows + f"RETURN target_candidates AS candidates, {body} AS value"
         return RootStatement(literal(text), ("candidates",))
     if root.field == "entities":
@@ -80,10 +88,10 @@ def root_statement(
         body = build.connection("rows", a, page, entity_item=build.entity, total="total")
         text = kinds.kind_rows(kind) + f"RETURN {body} AS value"
         return RootStatement(literal(text), ())
-    if root.field == "incidents":
+    if root.field in ACTIVITY_ROOTS:
         page = object_shape(root)
         body = build.connection("rows", a, page, entity_item=build.entity)
-        text = questions.all_incident_rows(sector) + f"RETURN {body} AS value"
+        text = activity.all_activity_rows(sector, labels) + f"RETURN {body} AS value"
         return RootStatement(literal(text), ())
     if root.field == "path":
         assert hops is not None
