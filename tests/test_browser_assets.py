@@ -71,8 +71,8 @@ def test_guide_preflight_is_answered(api: TestClient) -> None:
     assert response.headers["access-control-allow-methods"] == "GET, OPTIONS"
 
 
-def test_guide_has_the_six_walkthrough_slides() -> None:
-    assert GUIDE.count("<slide ") == 8
+def test_guide_has_the_seven_walkthrough_slides() -> None:
+    assert GUIDE.count("<slide ") == 9
     for heading in (
         "The NCSC statement",
         "APT31",
@@ -80,15 +80,55 @@ def test_guide_has_the_six_walkthrough_slides() -> None:
         "From an incident to a state",
         "What the Electoral Commission lost",
         "As known on a date",
+        "After the imports",
     ):
         assert f"<h3>{heading}</h3>" in GUIDE
 
 
-@pytest.mark.parametrize("query", guide_queries(GUIDE), ids=lambda q: " ".join(q.split())[:60])
+# The slide whose queries are asked after the MISP galaxy and ATT&CK imports.
+_AFTER_IMPORTS = GUIDE[GUIDE.index("<h3>After the imports</h3>") :]
+AFTER_IMPORTS = guide_queries(_AFTER_IMPORTS[: _AFTER_IMPORTS.index("</slide>")])
+OF_THE_SEED = [query for query in guide_queries(GUIDE) if query not in AFTER_IMPORTS]
+
+
+def _query_id(query: str) -> str:
+    return " ".join(query.split())[:60]
+
+
+@pytest.mark.parametrize("query", OF_THE_SEED, ids=_query_id)
 def test_every_guide_query_answers_on_the_seed(
     query: str, driver: neo4j.Driver, seeded_graph: None
 ) -> None:
     assert cypher(driver, query) != []
+
+
+def test_the_imports_slide_asks_activity_techniques_and_duplicates() -> None:
+    assert len(AFTER_IMPORTS) == 3
+
+
+def test_after_the_imports_the_guide_shows_campaigns_techniques_and_duplicates(
+    driver: neo4j.Driver, imported_graph: None
+) -> None:
+    activity, techniques, duplicates = (cypher(driver, query) for query in AFTER_IMPORTS)
+    # The seed's two incidents and the four ATT&CK campaigns (tests/test_activity.py).
+    assert len({row["path"][0]["id"] for row in activity}) == 6
+    assert len(techniques) == 29
+    assert techniques[0] == {
+        "attackId": "T1012",
+        "name": "Query Registry",
+        "tactics": ["discovery"],
+        "likelihood": "UNGRADED",
+        "sources": ["source:mitre-attack-enterprise"],
+    }
+    # As docs/cookbook.md prints it.
+    assert duplicates == [
+        {"id": "actor:apt28", "name": "APT28", "namesShared": ["grizzly steppe"]},
+        {
+            "id": "actor:unc2452",
+            "name": "UNC2452",
+            "namesShared": ["unc2452", "nobelium", "midnight blizzard"],
+        },
+    ]
 
 
 def test_managed_server_applies_style_and_guide_from_the_api_by_default() -> None:

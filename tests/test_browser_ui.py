@@ -40,6 +40,7 @@ EXPECTED_MSS_NODES = {
     "Ministry of State Security": "Agency",
     "Reconnaissance against UK parliamentarians' email accounts (2021)": "Incident",
 }
+SLIDES = GUIDE_FILE.read_text().count("<slide ")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -148,7 +149,7 @@ def test_neo4j_browser_applies_style_and_guide_on_connect_and_captions_nodes(
             ":play",
             frames_shown,
         )
-        wait_for(driver, lambda d: "1 / 8" in guide.text, "the guide's first of 8 slides")
+        wait_for(driver, lambda d: f"1 / {SLIDES}" in guide.text, f"the guide's first of {SLIDES}")
         assert "Cyber-threat attributions, with the evidence behind each claim" in guide.text
         assert "node.ThreatActor {" in style.text
 

@@ -3,7 +3,9 @@ must give exactly the answer printed under it.
 
 Layout (checked here too): each question is a `## ` heading followed by four
 fenced blocks in order: ```graphql, its answer ```json (the response's `data`),
-```cypher, its answer ```json (a list with one object per row).
+```cypher, its answer ```json (a list with one object per row). A question whose
+text holds IMPORTS_NOTE is asked of the seed plus the offline MISP galaxy and
+ATT&CK imports; every other one of the seed alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.conftest import ROOT, cypher
 
 COOKBOOK = ROOT / "docs" / "cookbook.md"
 BLOCK_KINDS = ["graphql", "json", "cypher", "json"]
+IMPORTS_NOTE = "Asked after `threatgraph import misp-galaxy` and `threatgraph import attack`."
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
@@ -33,6 +36,7 @@ class Question:
     graphql_answer: Any
     cypher: str
     cypher_answer: Any
+    after_imports: bool
 
 
 def parse_cookbook(text: str) -> list[Question]:
@@ -47,14 +51,21 @@ def parse_cookbook(text: str) -> list[Question]:
         (_, graphql), (_, graphql_answer), (_, cypher_query), (_, cypher_answer) = blocks
         questions.append(
             Question(
-                title, graphql, json.loads(graphql_answer), cypher_query, json.loads(cypher_answer)
+                title,
+                graphql,
+                json.loads(graphql_answer),
+                cypher_query,
+                json.loads(cypher_answer),
+                IMPORTS_NOTE in section,
             )
         )
     return questions
 
 
 QUESTIONS = parse_cookbook(COOKBOOK.read_text(encoding="utf-8"))
-BY_TITLE = pytest.mark.parametrize("question", QUESTIONS, ids=[q.title for q in QUESTIONS])
+OF_THE_SEED = [q for q in QUESTIONS if not q.after_imports]
+AFTER_IMPORTS = [q for q in QUESTIONS if q.after_imports]
+BY_TITLE = pytest.mark.parametrize("question", OF_THE_SEED, ids=[q.title for q in OF_THE_SEED])
 
 
 def shown(value: Any) -> str:
@@ -89,3 +100,19 @@ def test_cypher_answer_is_the_printed_one(
 ) -> None:
     rows = cypher(driver, question.cypher)
     assert rows == question.cypher_answer, f"actual answer:\n{shown(rows)}"
+
+
+# After the seed's questions, so that the imports run once.
+@pytest.mark.parametrize("question", AFTER_IMPORTS, ids=[q.title for q in AFTER_IMPORTS])
+def test_answers_after_the_imports_are_the_printed_ones(
+    question: Question, api: TestClient, driver: neo4j.Driver, imported_graph: None
+) -> None:
+    body = gql(api, question.graphql)
+    assert "errors" not in body, body.get("errors")
+    assert body["data"] == question.graphql_answer, f"actual answer:\n{shown(body['data'])}"
+    rows = cypher(driver, question.cypher)
+    assert rows == question.cypher_answer, f"actual answer:\n{shown(rows)}"
+
+
+def test_questions_after_the_imports_are_asked() -> None:
+    assert len(AFTER_IMPORTS) >= 4
