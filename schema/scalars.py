@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, NewType
 
 import strawberry
@@ -47,6 +48,13 @@ DATE_SCALAR = strawberry.scalar(
     parse_value=parse_date,
     description=f"A calendar date as precise as the source gives it: {DATE_FORMS}.",
 )
+
+
+@strawberry.enum(description="Which way a relationship points, seen from the entity.")
+class Direction(Enum):
+    OUT = "OUT"
+    IN = "IN"
+    BOTH = "BOTH"
 
 
 # The graph layer's other enums, registered like Likelihood.

@@ -8,7 +8,6 @@ entity resolve lazily, through the request's DataLoaders.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -22,14 +21,7 @@ from schema import arguments, identities, uses, victims
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
-from schema.scalars import RELIABILITY_DESCRIPTION, AsOf, Date
-
-
-@strawberry.enum(description="Which way a relationship points, seen from the entity.")
-class Direction(Enum):
-    OUT = "OUT"
-    IN = "IN"
-    BOTH = "BOTH"
+from schema.scalars import RELIABILITY_DESCRIPTION, AsOf, Date, Direction
 
 
 @strawberry.interface(
@@ -404,6 +396,11 @@ class EvidenceStep:
             "It never changes the likelihood."
         ),
     )
+    markings: list[str] = strawberry.field(
+        default_factory=list,
+        description="Its TLP markings, as imported (STIX `object_marking_refs`), by name: "
+        "TLP:CLEAR, TLP:WHITE, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED.",
+    )
     withdrawn_on: Date | None = strawberry.field(
         default=None,
         description=(
@@ -430,6 +427,7 @@ def step_from_row(row: Record, as_of: str | None = None) -> EvidenceStep:
         valid_to=row.get("validTo"),
         reported_on=row.get("reportedOn"),
         withdrawn_on=row.get("withdrawnOn"),
+        markings=list(row.get("markings") or []),
         source_reliability=(
             Reliability(row["sourceReliability"]) if row.get("sourceReliability") else None
         ),

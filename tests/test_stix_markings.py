@@ -12,8 +12,9 @@ import stix2  # type: ignore[import-untyped,unused-ignore]
 import stix2validator  # type: ignore[import-untyped,unused-ignore]
 from starlette.testclient import TestClient
 
+from graph.model.markings import TLP1_IDS, TLP_NAMES
 from seed.importers.stix_markings import TLP_DEFINITIONS
-from tests.api_client import error_codes, gql, make_client
+from tests.api_client import ask_both, error_codes, gql, make_client
 from tests.conftest import cypher
 from tests.graph_state import clear, empty_graph, seeded_graph  # noqa: F401
 from tests.stix_factory import TIMESTAMP, stix_id
@@ -108,6 +109,35 @@ def test_tlp_markings_are_kept_on_import(driver: neo4j.Driver, tmp_path: Path) -
         "Marked Victim": [TLP2_RED],
         CLAIM_ID: [TLP1_RED],
     }
+
+
+def test_the_graphs_tlp_ids_and_names_are_the_published_definitions() -> None:
+    assert {TLP1_IDS[level]: f"TLP:{level.upper()}" for level in TLP1_IDS} == {
+        str(definition.id): str(definition.name)
+        for definition in (stix2.TLP_WHITE, stix2.TLP_GREEN, stix2.TLP_AMBER, stix2.TLP_RED)
+    }
+    assert {
+        marking_id: definition["name"] for marking_id, definition in TLP_DEFINITIONS.items()
+    } == TLP_NAMES
+
+
+CLAIM_MARKINGS = '{ claims(from: "%s", to: "%s") { relation markings } }'
+
+
+@pytest.mark.usefixtures("empty_graph")
+def test_a_claims_tlp_markings_show_by_name_in_both_executors(
+    api: TestClient, resolvers: TestClient, tmp_path: Path
+) -> None:
+    run_import([marked_bundle(tmp_path / "marked.json")])
+    # The statement marking is not TLP and was not kept; the claim is TLP:RED (1.0).
+    answer = ask_both(api, resolvers, CLAIM_MARKINGS % ("Marked Actor", "Marked Victim"))
+    assert answer == {"claims": [{"relation": "TARGETED", "markings": ["TLP:RED"]}]}
+
+
+@pytest.mark.usefixtures("seeded_graph")
+def test_an_unmarked_claim_has_no_markings(api: TestClient, resolvers: TestClient) -> None:
+    answer = ask_both(api, resolvers, CLAIM_MARKINGS % ("APT31", "MSS"))
+    assert answer == {"claims": [{"relation": "AFFILIATED_WITH", "markings": []}]}
 
 
 @pytest.mark.usefixtures("empty_graph")

@@ -14,6 +14,7 @@ from typing import LiteralString
 
 from graph.model.known import AS_OF, claim_known
 from graph.model.likelihood import NO_GRADE, Likelihood, at_least_min, ungraded_count, weakest_rank
+from graph.model.markings import marking_names
 from graph.model.vocabulary import CLAIM_TYPE_PATTERN, ENTITY_CORE_PROPERTIES, LABELS
 from graph.reads.compiled.plan import TYPENAME
 
@@ -121,6 +122,8 @@ _STEP_LEAVES = {
 def step_leaf(rel: str, field: str, as_of: str = AS_OF) -> str | None:
     """One scalar field of the claim `rel` as known on the day `as_of` (an
     expression), or None when `field` is not one."""
+    if field == "markings":
+        return marking_names(rel)
     template = _STEP_LEAVES.get(field)
     if template is None:
         return None
@@ -153,6 +156,7 @@ def step_row(rel: str, as_of: str = AS_OF) -> str:
         ("validTo", "valid_to"),
         ("reportedOn", "reported_on"),
         ("withdrawnOn", "withdrawn_on"),
+        ("markings", "markings"),
         ("sourceReliability", "source_reliability"),
         ("corroboration", "corroboration"),
     ]

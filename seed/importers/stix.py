@@ -24,6 +24,7 @@ import stix2.exceptions  # type: ignore[import-untyped,unused-ignore]
 from graph.errors import ValidationError
 from graph.model.field_checks import ID_PATTERN
 from graph.model.likelihood import Likelihood
+from graph.model.markings import MARKINGS_PROPERTY
 from graph.model.vocabulary import LABELS, RELATION_TYPES, lookup_key
 from graph.writes.batches import Candidate, ImportBatch, ImportClaim, Mention
 from seed.importers.misp import url_source_id
@@ -36,7 +37,7 @@ from seed.importers.stix_mapping import (
     likelihood_of,
     relation_of,
 )
-from seed.importers.stix_markings import MARKINGS_PROPERTY, TLP_DEFINITIONS, kept_markings
+from seed.importers.stix_markings import TLP_DEFINITIONS, kept_markings
 
 MAX_PROBLEMS = 50
 # A bundle is held in memory while it is checked: refuse what would exhaust it.

@@ -15,11 +15,12 @@ from typing import Any
 from graph.errors import AmbiguousReference, NotFound, ValidationError
 from graph.model.known import claim_known, entity_known
 from graph.model.likelihood import from_name
+from graph.model.markings import MARKINGS_PROPERTY
 from graph.model.vocabulary import LABELS, lookup_key
 from graph.store.database import Graph
 from seed.importers.common import from_confidence, to_confidence
 from seed.importers.stix_mapping import EXPORT_RELATIONS, IDENTITY_CLASSES, stix_id
-from seed.importers.stix_markings import MARKINGS_PROPERTY, TLP_DEFINITIONS, marking_definitions
+from seed.importers.stix_markings import TLP_DEFINITIONS, marking_definitions
 
 
 def _timestamp(date: str | None) -> str | None:

@@ -2,11 +2,12 @@
 
 An imported object's `object_marking_refs` that name a TLP marking (TLP 1.0, the
 `tlp` definitions of the STIX 2.1 specification, or TLP 2.0, the OASIS property
-extension) are kept, in the order given, as the `markings` property of the entity
-or claim the object becomes. The exporter writes them back as the same refs, with
-these definitions in the bundle. Both TLP versions have fixed, published ids and
-objects, so a marking is recognised by its id whether or not the bundle carries
-its definition; any other marking definition is skipped and counted.
+extension; their ids are graph/model/markings.py's) are kept, in the order given,
+as the `markings` property of the entity or claim the object becomes. The
+exporter writes them back as the same refs, with these definitions in the bundle.
+Both TLP versions have fixed, published ids and objects, so a marking is
+recognised by its id whether or not the bundle carries its definition; any other
+marking definition is skipped and counted.
 """
 
 from __future__ import annotations
@@ -17,17 +18,9 @@ from typing import Any
 
 import stix2  # type: ignore[import-untyped,unused-ignore]
 
-# The entity and claim property that holds the marking ids.
-MARKINGS_PROPERTY = "markings"
+from graph.model.markings import TLP2_IDS
 
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-_TLP2_IDS = {
-    "clear": "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    "green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    "amber": "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-}
 
 
 def _tlp2(level: str, marking_id: str) -> dict[str, Any]:
@@ -52,11 +45,7 @@ TLP_DEFINITIONS: dict[str, dict[str, Any]] = {
         str(definition.id): _tlp1(definition)
         for definition in (stix2.TLP_WHITE, stix2.TLP_GREEN, stix2.TLP_AMBER, stix2.TLP_RED)
     },
-    **{marking_id: _tlp2(level, marking_id) for level, marking_id in _TLP2_IDS.items()},
-}
-# Marking-definition id -> its name ("TLP:AMBER"), the same for both TLP versions' ids.
-TLP_NAMES: dict[str, str] = {
-    marking_id: str(definition["name"]) for marking_id, definition in TLP_DEFINITIONS.items()
+    **{marking_id: _tlp2(level, marking_id) for level, marking_id in TLP2_IDS.items()},
 }
 
 
