@@ -95,6 +95,23 @@ class ActivityConnection:
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
 
 
+def activity_question(given: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of incidents or activity, by their GraphQL names, from their
+    resolver's parameters (its `locals()`)."""
+    return {
+        "linkedTo": given["linked_to"],
+        "minLikelihood": given["min_likelihood"],
+        "includeUngraded": given["include_ungraded"],
+        "since": given["since"],
+        "until": given["until"],
+        "first": given["first"],
+        "after": given["after"],
+        "asOf": given["as_of"],
+        "role": given["role"],
+        "targetSector": given["target_sector"],
+    }
+
+
 def activity_with_path(
     row: Record, as_of: str | None = None, question: dict[str, Any] | None = None
 ) -> Activity:

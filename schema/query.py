@@ -17,7 +17,7 @@ round-trip per level of nesting (DataLoaders), never one per result.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -43,6 +43,7 @@ from schema.activity import (
     RoleArgument,
     TargetSectorArgument,
     activity_page,
+    activity_question,
     incidents_page,
 )
 from schema.changes import CHANGES_DESCRIPTION, DEFAULT_CHANGES_PAGE, ChangeConnection, changes_page
@@ -102,23 +103,6 @@ class Subgraph:
     relationships: list[EvidenceStep] = strawberry.field(
         description="The claims between those entities, in claim-id order (stable across calls)."
     )
-
-
-def _activity_question(given: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of incidents or activity, by their GraphQL names, from the
-    resolver's parameters (`locals()`)."""
-    return {
-        "linkedTo": given["linked_to"],
-        "minLikelihood": given["min_likelihood"],
-        "includeUngraded": given["include_ungraded"],
-        "since": given["since"],
-        "until": given["until"],
-        "first": given["first"],
-        "after": given["after"],
-        "asOf": given["as_of"],
-        "role": given["role"],
-        "targetSector": given["target_sector"],
-    }
 
 
 @strawberry.type(description="Questions about the graph; every answer carries its evidence.")
@@ -224,7 +208,7 @@ class Query:
         after: PageCursor = None,
         as_of: AsOf = None,
     ) -> IncidentConnection:
-        return await incidents_page(info, _activity_question(locals()))
+        return await incidents_page(info, activity_question(locals()))
 
     @strawberry.field(
         description=(
@@ -249,7 +233,7 @@ class Query:
         after: PageCursor = None,
         as_of: AsOf = None,
     ) -> ActivityConnection:
-        return await activity_page(info, {**_activity_question(locals()), "kinds": kinds})
+        return await activity_page(info, {**activity_question(locals()), "kinds": kinds})
 
     @strawberry.field(
         description=(

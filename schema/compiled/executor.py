@@ -396,22 +396,9 @@ _BINDERS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any] | None], tup
 
 
 def _variant(root: RootField, args: dict[str, Any]) -> tuple[object, ...]:
-    """What of a root field's arguments shows in its statement's text."""
-    if root.field in ACTIVITY_ROOTS:
-        return (
-            args.get("linkedTo") is not None,
-            args.get("targetSector") is not None,
-            arguments.activity_labels(args),
-        )
-    if root.field == "search":
-        return (args.get("after") is not None,)
-    if root.field == "path":
-        return (args["maxHops"],)
-    if root.field == "neighbourhood":
-        return (args["hops"],)
-    if root.field == "entities":
-        return (arguments.kind(args),)
-    return ()
+    """What of a root field's arguments shows in its statement's text: the key its
+    statement is kept under."""
+    return tuple(_variant_kwargs(root, args).items())
 
 
 def _probe_variant(root: RootField) -> dict[str, Any]:
@@ -425,6 +412,7 @@ def _probe_variant(root: RootField) -> dict[str, Any]:
 
 
 def _variant_kwargs(root: RootField, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments that shape a root field's statement, as root_statement takes them."""
     if root.field in ACTIVITY_ROOTS:
         return {
             "linked": args.get("linkedTo") is not None,
