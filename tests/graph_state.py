@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -30,7 +31,10 @@ from graph.writes.loading import LoadSummary, load_documents
 from seed.files import read_seed_files, shipped_seed_files
 
 _seeded_fingerprint: str | None = None
-_imported_fingerprint: str | None = None
+ROOT = Path(__file__).resolve().parent.parent
+# The fingerprint of the graph after each sequence of import commands.
+_fingerprint_after: dict[tuple[str, ...], str] = {}
+OFFLINE_IMPORTS = ("import misp-galaxy", "import attack")
 
 
 def _records(driver: neo4j.Driver, query: str) -> list[dict[str, Any]]:
@@ -125,20 +129,24 @@ def seeded(driver: neo4j.Driver) -> None:
     _seeded_fingerprint = fingerprint(driver)
 
 
-def seeded_and_imported(driver: neo4j.Driver) -> None:
-    """Make the graph the shipped seed plus `threatgraph import misp-galaxy` and
-    `import attack` (offline, from the installed packages), reloading only when it
-    differs."""
-    global _imported_fingerprint
-    if _imported_fingerprint is not None and fingerprint(driver) == _imported_fingerprint:
+def seeded_then(driver: neo4j.Driver, commands: tuple[str, ...]) -> None:
+    """Make the graph the shipped seed followed by `threatgraph <command>` for each
+    of `commands` ("import attack", "import stix docs/examples/x.json"), run through
+    the CLI in order, reloading only when the graph differs from that state."""
+    known = _fingerprint_after.get(commands)
+    if known is not None and fingerprint(driver) == known:
         return
     seeded(driver)
     cli = typer.Typer()
     cli.add_typer(import_app, name="import")
-    for command in (["import", "misp-galaxy", "-q"], ["import", "attack", "-q"]):
-        result = CliRunner().invoke(cli, command)
-        assert result.exit_code == 0, result.output
-    _imported_fingerprint = fingerprint(driver)
+    for command in commands:
+        # Paths in a command are relative to the repository, as the docs show them.
+        words = [str(ROOT / w) if "/" in w else w for w in command.split()]
+        if words[:1] != ["import"]:
+            raise ValueError(f"{command!r}: only `threatgraph import ...` commands set a graph up")
+        result = CliRunner().invoke(cli, [*words, "-q"])
+        assert result.exit_code == 0, f"threatgraph {command}: {result.output}"
+    _fingerprint_after[commands] = fingerprint(driver)
 
 
 @pytest.fixture
@@ -158,5 +166,5 @@ def seeded_graph(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[No
 @pytest.fixture
 def imported_graph(driver: neo4j.Driver, neo4j_env: dict[str, str]) -> Iterator[None]:
     """The shipped seed plus the offline MISP galaxy and ATT&CK imports."""
-    seeded_and_imported(driver)
+    seeded_then(driver, OFFLINE_IMPORTS)
     yield

@@ -4,8 +4,9 @@ must give exactly the answer printed under it.
 Layout (checked here too): each question is a `## ` heading followed by four
 fenced blocks in order: ```graphql, its answer ```json (the response's `data`),
 ```cypher, its answer ```json (a list with one object per row). A question whose
-text holds IMPORTS_NOTE is asked of the seed plus the offline MISP galaxy and
-ATT&CK imports; every other one of the seed alone.
+text opens a line with "Asked after" and names `threatgraph import ...` commands in
+backticks is asked of the seed after those commands, run in that order; every other
+one of the seed alone.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from starlette.testclient import TestClient
 from api.graphiql import example_query_text
 from tests.api_client import gql
 from tests.conftest import ROOT, cypher
+from tests.graph_state import seeded_then
 
 COOKBOOK = ROOT / "docs" / "cookbook.md"
 BLOCK_KINDS = ["graphql", "json", "cypher", "json"]
-IMPORTS_NOTE = "Asked after `threatgraph import misp-galaxy` and `threatgraph import attack`."
+ASKED_AFTER = re.compile(r"^Asked after (.*)$", re.MULTILINE)
+COMMAND = re.compile(r"`threatgraph ([^`]+)`")
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 
 
@@ -36,7 +39,11 @@ class Question:
     graphql_answer: Any
     cypher: str
     cypher_answer: Any
-    after_imports: bool
+    setup: tuple[str, ...]  # the `threatgraph` commands run on the seed first
+
+    @property
+    def after_imports(self) -> bool:
+        return bool(self.setup)
 
 
 def parse_cookbook(text: str) -> list[Question]:
@@ -56,15 +63,22 @@ def parse_cookbook(text: str) -> list[Question]:
                 json.loads(graphql_answer),
                 cypher_query,
                 json.loads(cypher_answer),
-                IMPORTS_NOTE in section,
+                setup_commands(section),
             )
         )
     return questions
 
 
+def setup_commands(section: str) -> tuple[str, ...]:
+    """The commands a question's "Asked after ..." line names, in order."""
+    line = ASKED_AFTER.search(section)
+    return tuple(COMMAND.findall(line.group(1))) if line else ()
+
+
 QUESTIONS = parse_cookbook(COOKBOOK.read_text(encoding="utf-8"))
 OF_THE_SEED = [q for q in QUESTIONS if not q.after_imports]
-AFTER_IMPORTS = [q for q in QUESTIONS if q.after_imports]
+# Grouped by their commands, so each set-up runs once.
+AFTER_IMPORTS = sorted((q for q in QUESTIONS if q.after_imports), key=lambda q: q.setup)
 BY_TITLE = pytest.mark.parametrize("question", OF_THE_SEED, ids=[q.title for q in OF_THE_SEED])
 
 
@@ -102,11 +116,12 @@ def test_cypher_answer_is_the_printed_one(
     assert rows == question.cypher_answer, f"actual answer:\n{shown(rows)}"
 
 
-# After the seed's questions, so that the imports run once.
+# After the seed's questions, so that each set-up runs once.
 @pytest.mark.parametrize("question", AFTER_IMPORTS, ids=[q.title for q in AFTER_IMPORTS])
 def test_answers_after_the_imports_are_the_printed_ones(
-    question: Question, api: TestClient, driver: neo4j.Driver, imported_graph: None
+    question: Question, api: TestClient, driver: neo4j.Driver, neo4j_env: dict[str, str]
 ) -> None:
+    seeded_then(driver, question.setup)
     body = gql(api, question.graphql)
     assert "errors" not in body, body.get("errors")
     assert body["data"] == question.graphql_answer, f"actual answer:\n{shown(body['data'])}"
@@ -115,4 +130,10 @@ def test_answers_after_the_imports_are_the_printed_ones(
 
 
 def test_questions_after_the_imports_are_asked() -> None:
-    assert len(AFTER_IMPORTS) >= 4
+    assert len(AFTER_IMPORTS) >= 5
+
+
+def test_a_questions_set_up_commands_are_read_in_order() -> None:
+    section = "Q\n\nAsked after `threatgraph import misp-galaxy` and `threatgraph import attack`.\n"
+    assert setup_commands(section) == ("import misp-galaxy", "import attack")
+    assert setup_commands("Q\n\nAsked of the seed alone.\n") == ()
