@@ -163,8 +163,9 @@ def test_one_kind_is_that_kind_alone_and_incidents_are_the_incidents_view(
 def test_roles_and_as_of_apply_to_campaigns_too(api: TestClient, resolvers: TestClient) -> None:
     hit = ask_both(api, resolvers, LINKED, ref="China", kinds=EVERY_KIND, role="TARGETED")
     assert hit["activity"] == {"totalCount": 0, "nodes": []}
-    # Before the imports were reported (the ATT&CK lookup data carries no dates, so
-    # the import day), only the NCSC statement's incidents were known.
+    # Before the imports' claims were known (ATT&CK's from its data's extraction,
+    # 2026-02-16; the galaxy's, which carries no date, from the import day), only the
+    # NCSC statement's incidents were.
     before = ask_both(api, resolvers, LINKED, ref="China", kinds=EVERY_KIND, asOf="2025-01-01")
     assert [n["id"] for n in before["activity"]["nodes"]] == [RECONNAISSANCE, ELECTORAL_COMMISSION]
 

@@ -123,7 +123,7 @@ def test_a_technique_carries_the_attack_claim_that_says_so(
 ) -> None:
     query = """query ($after: String) { entity(ref: "APT31") { ... on ThreatActor {
       techniques(first: 1, after: $after) {
-        nodes { externalId claims { id relation likelihood quote sources { id } } }
+        nodes { externalId claims { id relation likelihood quote reportedOn sources { id } } }
         pageInfo { hasNextPage hasPreviousPage } } } } }"""
     data = ask_both(api, resolvers, query, after=encode_cursor(19))
     assert data["entity"]["techniques"] == {
@@ -139,6 +139,8 @@ def test_a_technique_carries_the_attack_claim_that_says_so(
                         "malicious links in e-mails to deliver malware.(Citation: Microsoft "
                         "Targeting Elections September 2020)(Citation: Google Election Threats "
                         "Oct...",
+                        # The day the lookup data was extracted from ATT&CK v18.1.
+                        "reportedOn": "2026-02-16",
                         "sources": [{"id": ATTACK}],
                     }
                 ],
@@ -189,14 +191,16 @@ def test_apt31_external_ids_and_names_by_source(api: TestClient, resolvers: Test
 
 
 @pytest.mark.usefixtures("imported_graph")
-def test_before_the_import_ran_its_claims_were_not_known(
+def test_before_the_attack_data_was_extracted_its_claims_were_not_known(
     api: TestClient, resolvers: TestClient
 ) -> None:
-    # An import dates the claims it makes by the day it ran (ATT&CK gives none), while a
+    # ATT&CK's claims date from the lookup data's extraction (2026-02-16), while a
     # source's name for an entity stands with the source (these have no date).
-    entity = ask_both(api, resolvers, APT31, asOf="2024-03-25")["entity"]
-    assert entity["techniques"] == {"totalCount": 0, "nodes": []}
-    assert [n["name"] for n in entity["namesBySource"]] == ["APT31", "ZIRCONIUM"]
+    before = ask_both(api, resolvers, APT31, asOf="2026-02-15")["entity"]
+    assert before["techniques"] == {"totalCount": 0, "nodes": []}
+    assert [n["name"] for n in before["namesBySource"]] == ["APT31", "ZIRCONIUM"]
+    on_the_day = ask_both(api, resolvers, APT31, asOf="2026-02-16")["entity"]
+    assert on_the_day["techniques"]["totalCount"] == len(APT31_TECHNIQUES)
 
 
 @pytest.mark.usefixtures("imported_graph")

