@@ -283,3 +283,50 @@ def test_round_trip_export_then_import_into_empty_graph(
     assert after[0] == before[0]
     assert after[1] == before[1]
     assert after[2] == before[2]
+
+
+def _technique_bundle(path: Path) -> Path:
+    """A bundle with one attack-pattern in two of ATT&CK's tactics and one phase of
+    another kill chain."""
+    at = "2024-05-01T00:00:00.000Z"
+    technique = {
+        "type": "attack-pattern",
+        "spec_version": "2.1",
+        "id": "attack-pattern--0b2b3d8e-2a58-4b5c-9d3d-5a8e1f3c2b11",
+        "created": at,
+        "modified": at,
+        "name": "Valid Accounts",
+        "external_references": [{"source_name": "mitre-attack", "external_id": "T1078"}],
+        "kill_chain_phases": [
+            {"kill_chain_name": "mitre-attack", "phase_name": "initial-access"},
+            {"kill_chain_name": "lockheed-martin-cyber-kill-chain", "phase_name": "delivery"},
+            {"kill_chain_name": "mitre-attack", "phase_name": "persistence"},
+            {"kill_chain_name": "mitre-attack", "phase_name": "initial-access"},
+        ],
+    }
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--7a0c1f3e-9a64-4f0e-8a77-51c3f2d6e4a9",
+        "objects": [technique],
+    }
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+@pytest.mark.usefixtures("empty_graph")
+def test_attack_kill_chain_phases_are_tactics_and_are_written_back(
+    driver: neo4j.Driver, tmp_path: Path
+) -> None:
+    summary = run_import([_technique_bundle(tmp_path / "technique.json")])
+    assert summary.skipped == {"kill-chain phases of chains other than ATT&CK's": 1}
+    assert cypher(
+        driver, "MATCH (t:AttackPattern) RETURN t.name AS name, t.tactics AS tactics"
+    ) == [{"name": "Valid Accounts", "tactics": ["initial-access", "persistence"]}]
+    exported = [o for o in export()["objects"] if o["type"] == "attack-pattern"]
+    assert [o["kill_chain_phases"] for o in exported] == [
+        [
+            {"kill_chain_name": "mitre-attack", "phase_name": "initial-access"},
+            {"kill_chain_name": "mitre-attack", "phase_name": "persistence"},
+        ]
+    ]
+    assert "x_threatgraph_properties" not in exported[0]

@@ -36,6 +36,7 @@ from seed.importers.stix_mapping import (
     label_of,
     likelihood_of,
     relation_of,
+    tactics_of,
 )
 from seed.importers.stix_markings import TLP_DEFINITIONS, kept_markings
 
@@ -227,6 +228,8 @@ def _candidate(obj: dict[str, Any]) -> Candidate:
         props["last_seen"] = _date(obj.get("last_seen"))
     elif label == "Software" and kind in ("malware", "tool"):
         props["software_type"] = kind
+    elif label == "AttackPattern":
+        props["tactics"] = tactics_of(obj)[0] or None
     elif label == "Country" and obj.get("country"):
         props["iso_code"] = str(obj["country"]).upper()
     elif label == "Source":
@@ -313,6 +316,8 @@ def bundle_batch(
     for obj in kept.values():
         if obj["type"] != "relationship":
             candidate = _candidate(obj)
+            if candidate.label == "AttackPattern" and (others := tactics_of(obj)[1]):
+                skipped["kill-chain phases of chains other than ATT&CK's"] += others
             markings = kept_markings(obj, skipped)
             if markings:
                 candidate.properties[MARKINGS_PROPERTY] = markings

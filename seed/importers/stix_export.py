@@ -19,7 +19,12 @@ from graph.model.markings import MARKINGS_PROPERTY
 from graph.model.vocabulary import LABELS, lookup_key
 from graph.store.database import Graph
 from seed.importers.common import from_confidence, to_confidence
-from seed.importers.stix_mapping import EXPORT_RELATIONS, IDENTITY_CLASSES, stix_id
+from seed.importers.stix_mapping import (
+    EXPORT_RELATIONS,
+    IDENTITY_CLASSES,
+    kill_chain_phases,
+    stix_id,
+)
 from seed.importers.stix_markings import TLP_DEFINITIONS, marking_definitions
 
 
@@ -96,6 +101,9 @@ def _sdo(entity: dict[str, Any], created: str, codes: dict[str, str]) -> dict[st
             obj["x_threatgraph_aliases"] = aliases
     if props.get("url") and obj["type"] != "software":
         obj["external_references"] = [{"source_name": "threatgraph", "url": props["url"]}]
+    if obj["type"] == "attack-pattern" and props.get("tactics"):
+        # STIX's own field carries them, for every consumer; not repeated in `extra`.
+        obj["kill_chain_phases"] = kill_chain_phases(list(extra.pop("tactics")))
     _mark(obj, props)
     obj["x_threatgraph_id"] = our_id
     obj["x_threatgraph_label"] = label

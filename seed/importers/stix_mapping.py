@@ -73,6 +73,30 @@ UNMAPPED_TYPES = {
 SCO_TYPES = {"software"}
 # External reference sources whose external_id is an id of the object itself.
 ID_SOURCES = {"mitre-attack", "mitre-mobile-attack", "mitre-ics-attack", "cve", "capec", "cwe"}
+# The kill chains whose phases are ATT&CK tactics (an AttackPattern's `tactics`), and
+# the one an export names for them.
+ATTACK_KILL_CHAINS = {"mitre-attack", "mitre-mobile-attack", "mitre-ics-attack"}
+EXPORT_KILL_CHAIN = "mitre-attack"
+
+
+def tactics_of(obj: dict[str, Any]) -> tuple[list[str], int]:
+    """An attack-pattern's ATT&CK tactics, from its `kill_chain_phases`, in order and
+    without repeats; and how many phases of other kill chains it names (not kept)."""
+    tactics: list[str] = []
+    others = 0
+    for phase in obj.get("kill_chain_phases") or []:
+        if phase.get("kill_chain_name") in ATTACK_KILL_CHAINS:
+            if phase.get("phase_name") not in tactics:
+                tactics.append(str(phase["phase_name"]))
+        else:
+            others += 1
+    return tactics, others
+
+
+def kill_chain_phases(tactics: list[str]) -> list[dict[str, str]]:
+    """An AttackPattern's tactics as STIX kill-chain phases."""
+    return [{"kill_chain_name": EXPORT_KILL_CHAIN, "phase_name": t} for t in tactics]
+
 
 # STIX relationship_type -> our relation. attributed-to depends on the ends.
 STIX_RELATIONS = {
