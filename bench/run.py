@@ -316,8 +316,15 @@ def run_size(nodes: int, profile: Profile, first: bool) -> dict[str, Any]:
                 writes = measure_writes(
                     targets["api-compiled"].endpoint["url"], reference, profile.request_timeout_s
                 )
+                # Each write's latency is kept too, in the order sent: a few writes,
+                # where one slow one is p99 and which one it was matters.
                 result["write_to_visible"] = {
-                    clients: cell if "not_measured" in cell else report.summarise(cell)
+                    clients: cell
+                    if "not_measured" in cell
+                    else {
+                        **report.summarise(cell),
+                        "each_ms": [round(x, 1) for x in cell["latencies_ms"]],
+                    }
                     for clients, cell in writes.items()
                 }
             for service in services:

@@ -23,6 +23,11 @@ from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
 from schema.scalars import RELIABILITY_DESCRIPTION, AsOf, Date, Direction
 
+MARKINGS_DESCRIPTION = (
+    "Its TLP markings, as imported (STIX `object_marking_refs`), by name: "
+    "TLP:CLEAR, TLP:WHITE, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED."
+)
+
 
 @strawberry.interface(
     description=(
@@ -36,6 +41,10 @@ class Entity:
     aliases: list[str] = strawberry.field(description="Other names, e.g. ZIRCONIUM.")
     description: str = strawberry.field(description="What the sources say this entity is.")
     kind: str = strawberry.field(description="The node label, e.g. ThreatActor.")
+    markings: list[str] = strawberry.field(
+        default_factory=list,
+        description=MARKINGS_DESCRIPTION,
+    )
     # The day the question that found it asks about (None: today); its nested
     # relations and attributions answer for the same day unless given their own asOf.
     as_of: strawberry.Private[str | None] = None
@@ -343,6 +352,7 @@ def entity_from_row(row: Record, as_of: str | None = None) -> Entity:
         aliases=list(row.get("aliases") or []),
         description=row.get("description") or "",
         kind=kind,
+        markings=list(row.get("markings") or []),
         as_of=as_of,
         **extra,
     )
@@ -398,8 +408,7 @@ class EvidenceStep:
     )
     markings: list[str] = strawberry.field(
         default_factory=list,
-        description="Its TLP markings, as imported (STIX `object_marking_refs`), by name: "
-        "TLP:CLEAR, TLP:WHITE, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED.",
+        description=MARKINGS_DESCRIPTION,
     )
     withdrawn_on: Date | None = strawberry.field(
         default=None,

@@ -134,6 +134,32 @@ def test_a_claims_tlp_markings_show_by_name_in_both_executors(
     assert answer == {"claims": [{"relation": "TARGETED", "markings": ["TLP:RED"]}]}
 
 
+ENTITY_MARKINGS = """{
+  actor: entity(ref: "Marked Actor") { markings }
+  victim: search(text: "Marked Victim", first: 1) { entity { name markings } }
+  claims(from: "Marked Actor", to: "Marked Victim") { from { markings } to { markings } }
+}"""
+
+
+@pytest.mark.usefixtures("empty_graph")
+def test_an_entitys_tlp_markings_show_by_name_wherever_it_is_found(
+    api: TestClient, resolvers: TestClient, tmp_path: Path
+) -> None:
+    run_import([marked_bundle(tmp_path / "marked.json")])
+    assert ask_both(api, resolvers, ENTITY_MARKINGS) == {
+        "actor": {"markings": ["TLP:AMBER"]},
+        "victim": [{"entity": {"name": "Marked Victim", "markings": ["TLP:RED"]}}],
+        "claims": [{"from": {"markings": ["TLP:AMBER"]}, "to": {"markings": ["TLP:RED"]}}],
+    }
+
+
+@pytest.mark.usefixtures("seeded_graph")
+def test_an_unmarked_entity_has_no_markings(api: TestClient, resolvers: TestClient) -> None:
+    assert ask_both(api, resolvers, '{ entity(ref: "APT31") { markings } }') == {
+        "entity": {"markings": []}
+    }
+
+
 @pytest.mark.usefixtures("seeded_graph")
 def test_an_unmarked_claim_has_no_markings(api: TestClient, resolvers: TestClient) -> None:
     answer = ask_both(api, resolvers, CLAIM_MARKINGS % ("APT31", "MSS"))

@@ -23,6 +23,7 @@ ENTITY_ROW_FIELDS: tuple[str, ...] = (
     *ENTITY_CORE_PROPERTIES,
     *dict.fromkeys(p for label in LABELS.values() for p in label.extra_properties),
     "kind",
+    "markings",
 )
 # Properties that hold lists: an entity without one shows an empty list.
 _LIST_PROPERTIES = frozenset({"aliases", "tactics"})
@@ -49,9 +50,12 @@ def kind_of(node: str) -> str:
 
 
 def entity_leaf(node: str, field: str) -> str:
-    """One scalar field of the entity `node`: a stored property, or its kind."""
+    """One scalar field of the entity `node`: a stored property, its kind, or its
+    markings by name."""
     if field in ("kind", TYPENAME):
         return kind_of(node)
+    if field == "markings":
+        return marking_names(node)
     if field in _LIST_PROPERTIES:
         return f"coalesce({node}.{field}, [])"
     if field == "description":
