@@ -13,12 +13,13 @@ import strawberry
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from graph.model.documents import FORMAT, document_from_text, validate_document
+from graph.model.documents import document_from_text
 from graph.model.likelihood import Likelihood
 from graph.reads import questions as traversal
 from graph.reads.questions import ref_parameters
 from graph.writes.claims import delete_relation
 from graph.writes.loading import load_documents
+from graph.writes.single import ENTITY_ORIGIN, RELATION_ORIGIN, claim_document, entity_document
 from schema.context import Context
 from schema.errors import Forbidden, UserInputError
 from schema.scalars import Date
@@ -105,11 +106,9 @@ class Mutation:
         }
         for prop in input.properties or []:
             item[prop.key] = prop.value
-        document = validate_document({"format": FORMAT, "entities": [item]}, "upsertEntity.input")
+        document = entity_document(item)
         graph = info.context.graph
-        await load_documents(
-            graph, [document], replace_source_claims=False, origin="mutation:upsertEntity"
-        )
+        await load_documents(graph, [document], replace_source_claims=False, origin=ENTITY_ORIGIN)
         parameters = {**ref_parameters("target", input.id), "as_of": None}
         row = await traversal.find_entity(graph, parameters, input.id)
         assert row is not None
@@ -137,13 +136,9 @@ class Mutation:
             "valid_from": input.valid_from,
             "valid_to": input.valid_to,
         }
-        if not input.quote.strip():
-            claim["quote"] = None
-        document = validate_document({"format": FORMAT, "claims": [claim]}, "upsertRelation.input")
+        document = claim_document(claim)
         graph = info.context.graph
-        await load_documents(
-            graph, [document], replace_source_claims=False, origin="mutation:upsertRelation"
-        )
+        await load_documents(graph, [document], replace_source_claims=False, origin=RELATION_ORIGIN)
         written = document.claims[0]
         row = await traversal.find_claim(graph, written.relation, written.id)
         return step_from_row(row)
