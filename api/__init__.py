@@ -7,5 +7,4 @@
 - graphiql*.py, browser*.py: GraphiQL and the Neo4j Browser guide.
 - cli.py and cli_*.py: the `threatgraph` command.
 - closure_refresher.py: the background task keeping the stored closure usable.
-- write_warm_up.py: the start-up task that has Neo4j plan the mutations first.
 """

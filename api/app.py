@@ -50,7 +50,6 @@ from api.persisted import OperationResolver, PersistedOperations
 from api.settings import ApiSettings
 from api.trusted_documents import TrustedDocuments
 from api.websockets import CappedTransportWSHandler, WebSocketCap
-from api.write_warm_up import warm_write_plans
 from graph.errors import GraphError
 from graph.setup import ensure_schema
 from graph.store.database import (
@@ -352,8 +351,7 @@ KNOWN_PATHS = {"/graphql", "/healthz", "/readyz", "/metrics"}
 def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) -> Starlette:
     """The ASGI app. `graph` may be given (tests); otherwise it is opened in the lifespan,
     with a second, bulk connection for the closure refresher (api/closure_refresher.py).
-    A given graph serves both, and its owner closes it. At start, the mutations are
-    rehearsed on the requests' connection (api/write_warm_up.py)."""
+    A given graph serves both, and its owner closes it."""
     settings = settings or ApiSettings.from_env()
     tokens = TokenChecker(settings.api_tokens)
     metrics = Metrics()
@@ -401,22 +399,13 @@ def create_app(settings: ApiSettings | None = None, graph: Graph | None = None) 
             if refreshing
             else None
         )
-        # The mutations are planned before the first one (graph/warm_up.py), on the
-        # requests' connection, so under their time limit: a rehearsal holds its locks
-        # no longer than a request may.
-        warm_up = (
-            asyncio.create_task(warm_write_plans(app.state.graph))
-            if settings.warm_up and schema_ready
-            else None
-        )
         try:
             yield
         finally:
-            for task in (refresher, warm_up):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
             if owned:
                 if refresher_graph is not app.state.graph:
                     await refresher_graph.close()

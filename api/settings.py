@@ -57,7 +57,6 @@ class ApiSettings:
     max_subscriptions_per_connection: int = DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION
     max_websockets: int = DEFAULT_MAX_WEBSOCKETS
     closure_refresh_ms: int = DEFAULT_REFRESH_MS
-    warm_up: bool = True
     bookmark_key: bytes = field(default_factory=random_bookmark_key, repr=False)
 
     @classmethod
@@ -108,7 +107,6 @@ class ApiSettings:
             closure_refresh_ms=env_int(
                 env, "THREATGRAPH_CLOSURE_REFRESH_MS", DEFAULT_REFRESH_MS, minimum=0
             ),
-            warm_up=env_flag(env, "THREATGRAPH_WARM_UP", True),
             bookmark_key=bookmark_key(env),
         )
 

@@ -17,8 +17,6 @@ Shared by the API (schema/, api/) and the loaders (seed/). Rooms, from the groun
 - writes/: loading documents, importing batches with entity resolution, the
   versions a write keeps (versions.py), the change feed. Writes never import reads.
 - setup.py: constraints, indexes and the closure, at start-up and on seed/import.
-- warm_up.py: the mutations rehearsed and rolled back, so Neo4j has their plans
-  before the first write (it uses both reads and writes).
 
 Where to change what:
 - what "linked to" means: linking/rule.py;

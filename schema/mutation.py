@@ -13,13 +13,12 @@ import strawberry
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from graph.model.documents import document_from_text
+from graph.model.documents import FORMAT, document_from_text, validate_document
 from graph.model.likelihood import Likelihood
 from graph.reads import questions as traversal
 from graph.reads.questions import ref_parameters
 from graph.writes.claims import delete_relation
 from graph.writes.loading import load_documents
-from graph.writes.single import ENTITY_ORIGIN, RELATION_ORIGIN, claim_document, entity_document
 from schema.context import Context
 from schema.errors import Forbidden, UserInputError
 from schema.scalars import Date
@@ -106,9 +105,11 @@ class Mutation:
         }
         for prop in input.properties or []:
             item[prop.key] = prop.value
-        document = entity_document(item)
+        document = validate_document({"format": FORMAT, "entities": [item]}, "upsertEntity.input")
         graph = info.context.graph
-        await load_documents(graph, [document], replace_source_claims=False, origin=ENTITY_ORIGIN)
+        await load_documents(
+            graph, [document], replace_source_claims=False, origin="mutation:upsertEntity"
+        )
         parameters = {**ref_parameters("target", input.id), "as_of": None}
         row = await traversal.find_entity(graph, parameters, input.id)
         assert row is not None
@@ -136,9 +137,13 @@ class Mutation:
             "valid_from": input.valid_from,
             "valid_to": input.valid_to,
         }
-        document = claim_document(claim)
+        if not input.quote.strip():
+            claim["quote"] = None
+        document = validate_document({"format": FORMAT, "claims": [claim]}, "upsertRelation.input")
         graph = info.context.graph
-        await load_documents(graph, [document], replace_source_claims=False, origin=RELATION_ORIGIN)
+        await load_documents(
+            graph, [document], replace_source_claims=False, origin="mutation:upsertRelation"
+        )
         written = document.claims[0]
         row = await traversal.find_claim(graph, written.relation, written.id)
         return step_from_row(row)

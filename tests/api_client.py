@@ -15,10 +15,7 @@ WRITER_TOKEN = "writer-token-for-tests"
 
 
 def make_client(**env: str) -> TestClient:
-    """A client of the app; it rehearses no mutations at start unless asked
-    (THREATGRAPH_WARM_UP=1): the suite starts a hundred apps."""
-    defaults = {"THREATGRAPH_API_TOKENS": WRITER_TOKEN, "THREATGRAPH_WARM_UP": "0"}
-    settings = ApiSettings.from_env({**defaults, **env})
+    settings = ApiSettings.from_env({"THREATGRAPH_API_TOKENS": WRITER_TOKEN, **env})
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 

@@ -89,7 +89,7 @@ def wait_for(
 @contextmanager
 def live_api(port: int) -> Iterator[str]:
     """The real app served by uvicorn on 127.0.0.1:`port` in a thread; yields its base URL."""
-    app = create_app(ApiSettings.from_env({"THREATGRAPH_WARM_UP": "0"}))
+    app = create_app(ApiSettings.from_env({}))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

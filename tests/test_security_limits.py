@@ -322,7 +322,7 @@ def answer_from(
     (the app opens and closes its connections itself, from the environment)."""
     for name, value in graph_env.items():
         monkeypatch.setenv(name, value)
-    settings = ApiSettings.from_env({"THREATGRAPH_EXECUTOR": executor, "THREATGRAPH_WARM_UP": "0"})
+    settings = ApiSettings.from_env({"THREATGRAPH_EXECUTOR": executor})
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         response = client.post("/graphql", json={"query": '{ entity(ref: "APT31") { id } }'})
     return response.status_code, response.text, error_codes(response.json())

@@ -191,31 +191,6 @@ def causal_chain(bookmarks: Iterable[str] = ()) -> Iterator[CausalChain]:
         _active_chain.reset(token)
 
 
-_rehearsing: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "threatgraph_rehearsing", default=False
-)
-
-
-class _RolledBack(Exception):
-    """Ends a rehearsed transaction after its last statement, with its results."""
-
-    def __init__(self, results: list[list[Record]]) -> None:
-        super().__init__("rehearsal")
-        self.results = results
-
-
-@contextlib.contextmanager
-def rehearsal() -> Iterator[None]:
-    """Within this block, `write_in_one_transaction` runs every statement, then rolls
-    the transaction back instead of committing: Neo4j plans, caches and executes
-    them, and keeps nothing (graph/warm_up.py)."""
-    token = _rehearsing.set(True)
-    try:
-        yield
-    finally:
-        _rehearsing.reset(token)
-
-
 class Graph:
     """A Neo4j database behind read/write verbs, with round-trip counting."""
 
@@ -314,9 +289,6 @@ class Graph:
         A write goes through the driver's execute_query: a managed transaction whose
         BEGIN travels with RUN and PULL, then COMMIT. A read is an auto-commit
         transaction (`_auto_commit_read`), one round trip with no COMMIT after it."""
-        if routing is RoutingControl.WRITE and _rehearsing.get():
-            # A single statement commits on its own: a rehearsal may not run one.
-            raise RuntimeError("a rehearsal writes through write_in_one_transaction only")
         async with self._turn():
             self._count(query, parameters)
             with self._translated():
@@ -429,17 +401,12 @@ class Graph:
             await run_all(statements)
             for stage in then:
                 await run_all(stage(list(results)))
-            if _rehearsing.get():
-                raise _RolledBack(results)  # the driver rolls back on any exception
             return results
 
         async with self._turn():
-            try:
-                with self._translated():
-                    async with self._session() as session:
-                        results = await session.execute_write(work)
-            except _RolledBack as rehearsed:
-                return rehearsed.results
+            with self._translated():
+                async with self._session() as session:
+                    results = await session.execute_write(work)
         _note_write_committed()
         return results
 
