@@ -100,3 +100,8 @@ strawberry.enum(
     ),
 )
 RELIABILITY_DESCRIPTION = "How reliable the source is, on the Admiralty scale (A-F)."
+
+MARKINGS_DESCRIPTION = (
+    "Its TLP markings, as imported (STIX `object_marking_refs`), by name: "
+    "TLP:CLEAR, TLP:WHITE, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED."
+)

@@ -21,12 +21,7 @@ from schema import arguments, identities, uses, victims
 from schema.context import Context
 from schema.federation import ENTITY_KEY
 from schema.pagination import PageCursor, PageInfo, PageSize, encode_cursor, page_info
-from schema.scalars import RELIABILITY_DESCRIPTION, AsOf, Date, Direction
-
-MARKINGS_DESCRIPTION = (
-    "Its TLP markings, as imported (STIX `object_marking_refs`), by name: "
-    "TLP:CLEAR, TLP:WHITE, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED."
-)
+from schema.scalars import MARKINGS_DESCRIPTION, RELIABILITY_DESCRIPTION, AsOf, Date, Direction
 
 
 @strawberry.interface(
