@@ -11,7 +11,6 @@ import asyncio
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import neo4j
@@ -23,7 +22,7 @@ from graph.store.database import Graph
 from tests.api_client import api, resolvers  # noqa: F401
 from tests.differential import pair  # noqa: F401
 from tests.fault_neo4j import fault_neo4j  # noqa: F401
-from tests.graph_state import empty_graph, imported_graph, seeded_graph  # noqa: F401
+from tests.graph_state import ROOT, empty_graph, imported_graph, seeded_graph  # noqa: F401
 from tests.live_server import live_api  # noqa: F401
 from tests.neo4j_provider import (
     COMPOSE_FILES,
@@ -34,8 +33,6 @@ from tests.neo4j_provider import (
     docker_engine_answers,
     managed_test_settings,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 # pytest-docker's fixtures: the files and project name `docker compose` is run with.

@@ -205,7 +205,7 @@ def _is_id(value: Any) -> bool:
     return isinstance(value, str) and ID_PATTERN.match(value) is not None
 
 
-def _candidate(obj: dict[str, Any]) -> Candidate:
+def _candidate(obj: dict[str, Any], skipped: Any) -> Candidate:
     label = label_of(obj)
     kind = obj["type"]
     name = str(obj.get("name") or obj.get("country") or obj.get("region") or obj["id"]).strip()
@@ -229,7 +229,10 @@ def _candidate(obj: dict[str, Any]) -> Candidate:
     elif label == "Software" and kind in ("malware", "tool"):
         props["software_type"] = kind
     elif label == "AttackPattern":
-        props["tactics"] = tactics_of(obj)[0] or None
+        tactics, other_phases = tactics_of(obj)
+        props["tactics"] = tactics or None
+        if other_phases:
+            skipped["kill-chain phases of chains other than ATT&CK's"] += other_phases
     elif label == "Country" and obj.get("country"):
         props["iso_code"] = str(obj["country"]).upper()
     elif label == "Source":
@@ -315,9 +318,7 @@ def bundle_batch(
     by_preferred: dict[str, str] = {}
     for obj in kept.values():
         if obj["type"] != "relationship":
-            candidate = _candidate(obj)
-            if candidate.label == "AttackPattern" and (others := tactics_of(obj)[1]):
-                skipped["kill-chain phases of chains other than ATT&CK's"] += others
+            candidate = _candidate(obj, skipped)
             markings = kept_markings(obj, skipped)
             if markings:
                 candidate.properties[MARKINGS_PROPERTY] = markings
